@@ -1,0 +1,50 @@
+"""Control.GetStats."""
+
+from __future__ import annotations
+
+import grpc
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from hiscrm.v1 import control_pb2
+from hiscrm_common import __version__
+from hiscrm_common.timeutil import to_ts
+from master.control.base import RpcBase
+from master.store.models import AccountRow, ItemRow
+
+
+def _db_figures(session: Session) -> tuple[int, int, dict[str, int]]:
+    total = session.exec(select(func.count()).select_from(ItemRow)).one()
+    unread = session.exec(
+        select(func.count()).select_from(ItemRow).where(ItemRow.read == False)  # noqa: E712
+    ).one()
+    by_state = dict(
+        session.exec(select(AccountRow.state, func.count()).group_by(AccountRow.state)).all()
+    )
+    return int(total), int(unread), {str(k): int(v) for k, v in by_state.items()}
+
+
+class StatsRpcs(RpcBase):
+    async def GetStats(
+        self, request: control_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Stats:
+        app = self.app
+        total, unread, accounts_by_state = await app.db.run(_db_figures)
+        c = app.counters
+        return control_pb2.Stats(
+            started_at=to_ts(app.started_at),
+            master_version=__version__,
+            database=app.db.backend,
+            workers_by_state=app.registry.counts_by_state(),
+            accounts_by_state=accounts_by_state,
+            items_total=total,
+            items_unread=unread,
+            items_ingested=c.items_ingested,
+            duplicates=c.duplicates,
+            batches=c.batches,
+            acks=c.acks,
+            pending_config_acks=app.pending_config_acks(),
+            stream_connects=app.registry.stream_connects,
+            subscribers=app.bus.subscriber_count,
+            frames_rejected=c.frames_rejected,
+        )

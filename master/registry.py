@@ -1,0 +1,355 @@
+"""Which workers exist, which are connected, and how they are doing.
+
+The registry is the live truth for worker state; the database is its
+persistence (state changes at once, heartbeat figures in periodic batches,
+so 1,000 heartbeating workers cost one transaction per flush, not 500/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm_common.timeutil import aware, to_ts, utcnow
+from master.config import MasterConfig
+from master.events import EventBus
+from master.store.database import Database
+from master.store.models import WorkerRow
+
+log = logging.getLogger(__name__)
+
+WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+OUTBOUND_QUEUE_SIZE = 10_000
+
+ONLINE = common_pb2.WORKER_STATE_ONLINE
+MISSING = common_pb2.WORKER_STATE_MISSING
+OFFLINE = common_pb2.WORKER_STATE_OFFLINE
+
+
+class RegistrationError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # "ALREADY_EXISTS" | "INVALID_ARGUMENT"
+
+
+class OutboundOverflow(Exception):
+    """A worker stopped reading its stream; its connection is closed."""
+
+
+@dataclass(eq=False)
+class Connection:
+    """One live stream to a worker."""
+
+    connection_id: str
+    worker_id: str
+    outbound: asyncio.Queue[gateway_pb2.MasterFrame] = field(
+        default_factory=lambda: asyncio.Queue(OUTBOUND_QUEUE_SIZE)
+    )
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    close_reason: str = ""
+    oversized: bool = False
+
+    def send(self, frame: gateway_pb2.MasterFrame) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            self.outbound.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close(f"outbound queue full ({OUTBOUND_QUEUE_SIZE} frames); worker not reading")
+
+    def close(self, reason: str) -> None:
+        if not self.closed.is_set():
+            self.close_reason = reason
+            self.closed.set()
+
+
+@dataclass(eq=False)
+class WorkerRecord:
+    worker_id: str
+    host: str = ""
+    pid: int = 0
+    version: str = ""
+    platforms: list[int] = field(default_factory=list)
+    max_accounts: int = 0
+    boot_id: str = ""
+    state: int = OFFLINE
+    state_changed_at: datetime = field(default_factory=utcnow)
+    registered_at: datetime = field(default_factory=utcnow)
+    connected_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    last_seen_monotonic: float = 0.0
+    stats: common_pb2.ProcessStats = field(default_factory=common_pb2.ProcessStats)
+    account_status: dict[str, gateway_pb2.AccountStatus] = field(default_factory=dict)
+    outbox_pending: int = 0
+    connections: int = 0
+    conn: Connection | None = None
+    dirty: bool = False
+
+    def to_proto(self, account_ids: list[str] | None = None) -> control_pb2.Worker:
+        msg = control_pb2.Worker(
+            worker_id=self.worker_id,
+            host=self.host,
+            pid=self.pid,
+            version=self.version,
+            platforms=self.platforms,
+            max_accounts=self.max_accounts,
+            state=self.state,
+            stats=self.stats,
+            connections=self.connections,
+            outbox_pending=self.outbox_pending,
+            boot_id=self.boot_id,
+            account_ids=account_ids or [],
+        )
+        for name in ("last_heartbeat_at", "connected_at", "state_changed_at"):
+            ts = to_ts(getattr(self, name))
+            if ts is not None:
+                getattr(msg, name).CopyFrom(ts)
+        return msg
+
+    def to_row(self) -> WorkerRow:
+        return WorkerRow(
+            worker_id=self.worker_id,
+            host=self.host,
+            pid=self.pid,
+            version=self.version,
+            platforms=",".join(common_pb2.Platform.Name(p) for p in self.platforms),
+            max_accounts=self.max_accounts,
+            state=common_pb2.WorkerState.Name(self.state),
+            boot_id=self.boot_id,
+            registered_at=self.registered_at,
+            connected_at=self.connected_at,
+            last_heartbeat_at=self.last_heartbeat_at,
+            state_changed_at=self.state_changed_at,
+            cpu_percent=self.stats.cpu_percent,
+            rss_bytes=self.stats.rss_bytes,
+            uss_bytes=self.stats.uss_bytes,
+            process_count=self.stats.process_count,
+            browser_rss_bytes=self.stats.browser_rss_bytes,
+            browser_process_count=self.stats.browser_process_count,
+            outbox_pending=self.outbox_pending,
+            connections=self.connections,
+        )
+
+    @classmethod
+    def from_row(cls, row: WorkerRow) -> WorkerRecord:
+        return cls(
+            worker_id=row.worker_id,
+            host=row.host,
+            pid=row.pid,
+            version=row.version,
+            platforms=[common_pb2.Platform.Value(p) for p in row.platforms.split(",") if p],
+            max_accounts=row.max_accounts,
+            boot_id=row.boot_id,
+            state=common_pb2.WorkerState.Value(row.state),
+            state_changed_at=aware(row.state_changed_at) or utcnow(),
+            registered_at=aware(row.registered_at) or utcnow(),
+            connected_at=aware(row.connected_at),
+            last_heartbeat_at=aware(row.last_heartbeat_at),
+            stats=common_pb2.ProcessStats(
+                cpu_percent=row.cpu_percent,
+                rss_bytes=row.rss_bytes,
+                uss_bytes=row.uss_bytes,
+                process_count=row.process_count,
+                browser_rss_bytes=row.browser_rss_bytes,
+                browser_process_count=row.browser_process_count,
+            ),
+            outbox_pending=row.outbox_pending,
+            connections=row.connections,
+        )
+
+
+StateListener = Callable[[WorkerRecord, int], None]
+
+
+class WorkerRegistry:
+    def __init__(self, config: MasterConfig, db: Database, bus: EventBus) -> None:
+        self.config = config
+        self.db = db
+        self.bus = bus
+        self.workers: dict[str, WorkerRecord] = {}
+        self.listeners: list[StateListener] = []
+        self.accounts_of: Callable[[str], list[str]] = lambda _worker_id: []
+        self.stream_connects = 0
+        self._flush_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ start-up
+
+    async def load(self) -> None:
+        """Known workers from earlier runs. Those that were online lost their
+        stream when the master stopped, so they start as missing and get the
+        usual grace period to reconnect."""
+
+        def read(session: Session) -> list[WorkerRow]:
+            return list(session.exec(select(WorkerRow)))
+
+        now = utcnow()
+        for row in await self.db.run(read):
+            record = WorkerRecord.from_row(row)
+            if record.state != OFFLINE:
+                record.state = MISSING
+                record.state_changed_at = now
+                record.dirty = True
+            record.last_seen_monotonic = time.monotonic()
+            self.workers[record.worker_id] = record
+        await self.flush()
+
+    # ------------------------------------------------------------ connections
+
+    def attach(self, reg: gateway_pb2.Register) -> tuple[WorkerRecord, Connection]:
+        if not WORKER_ID_RE.match(reg.worker_id):
+            raise RegistrationError(
+                "INVALID_ARGUMENT",
+                f"worker id {reg.worker_id!r} is invalid: use 1-64 letters, digits, '_.:-', "
+                "starting with a letter or digit",
+            )
+        if not reg.platforms:
+            raise RegistrationError("INVALID_ARGUMENT", "Register.platforms is empty")
+        record = self.workers.get(reg.worker_id)
+        if record and record.conn and not record.conn.closed.is_set():
+            if record.state == ONLINE:
+                raise RegistrationError(
+                    "ALREADY_EXISTS",
+                    f"worker {reg.worker_id} is already online (pid {record.pid} on "
+                    f"{record.host}); stop it first or choose another --id",
+                )
+            record.conn.close("replaced by a new connection with the same worker id")
+        if record is None:
+            record = WorkerRecord(worker_id=reg.worker_id)
+            self.workers[reg.worker_id] = record
+        now = utcnow()
+        record.host = reg.host
+        record.pid = reg.pid
+        record.version = reg.version
+        record.platforms = list(reg.platforms)
+        record.max_accounts = reg.max_accounts
+        record.boot_id = reg.boot_id
+        record.outbox_pending = reg.outbox_pending
+        record.connected_at = now
+        record.last_heartbeat_at = now
+        record.last_seen_monotonic = time.monotonic()
+        record.connections += 1
+        self.stream_connects += 1
+        conn = Connection(connection_id=uuid.uuid4().hex, worker_id=reg.worker_id)
+        record.conn = conn
+        self._set_state(record, ONLINE, "registered")
+        log.info(
+            "worker %s online: host=%s pid=%d platforms=%s max_accounts=%d",
+            record.worker_id,
+            record.host,
+            record.pid,
+            ",".join(common_pb2.Platform.Name(p) for p in record.platforms),
+            record.max_accounts,
+        )
+        return record, conn
+
+    def detach(self, record: WorkerRecord, conn: Connection, *, graceful: bool, why: str) -> None:
+        if record.conn is not conn:
+            return  # a newer connection already replaced this one
+        record.conn = None
+        if graceful:
+            self._set_state(record, OFFLINE, why)
+        elif record.state == ONLINE:
+            self._set_state(record, MISSING, why)
+
+    def heartbeat(self, record: WorkerRecord, hb: gateway_pb2.Heartbeat) -> None:
+        record.last_heartbeat_at = utcnow()
+        record.last_seen_monotonic = time.monotonic()
+        record.stats.CopyFrom(hb.stats)
+        record.outbox_pending = hb.outbox_pending
+        record.account_status = {a.account_id: a for a in hb.accounts}
+        record.dirty = True
+
+    # ------------------------------------------------------------ liveness
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        for record in list(self.workers.values()):
+            silent = now - record.last_seen_monotonic
+            if record.state == ONLINE and silent > self.config.missing_after_s:
+                reason = f"no heartbeat for {silent:.1f}s"
+                if record.conn:
+                    record.conn.close(reason)
+                self._set_state(record, MISSING, reason)
+            elif record.state == MISSING and (
+                now - record.last_seen_monotonic > self.config.offline_after_s
+            ):
+                self._set_state(record, OFFLINE, "missing for too long")
+
+    def _set_state(self, record: WorkerRecord, state: int, why: str) -> None:
+        if record.state == state:
+            return
+        old = record.state
+        record.state = state
+        record.state_changed_at = utcnow()
+        record.dirty = True
+        if state != ONLINE:
+            log.warning(
+                "worker %s %s -> %s: %s",
+                record.worker_id,
+                common_pb2.WorkerState.Name(old),
+                common_pb2.WorkerState.Name(state),
+                why,
+            )
+        self.bus.publish(worker=self.describe(record))
+        for listener in self.listeners:
+            listener(record, old)
+        asyncio.get_running_loop().create_task(self.flush())
+
+    # ------------------------------------------------------------ views
+
+    def describe(self, record: WorkerRecord) -> control_pb2.Worker:
+        return record.to_proto(self.accounts_of(record.worker_id))
+
+    def online(self) -> list[WorkerRecord]:
+        return [w for w in self.workers.values() if w.state == ONLINE and w.conn is not None]
+
+    def counts_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.workers.values():
+            name = common_pb2.WorkerState.Name(record.state)
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    # ------------------------------------------------------------ persistence
+
+    async def flush(self) -> None:
+        # Serialized: two concurrent merges of a new row would both INSERT.
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        dirty = [w for w in self.workers.values() if w.dirty]
+        if not dirty:
+            return
+        for record in dirty:
+            record.dirty = False
+        rows = [w.to_row() for w in dirty]
+
+        def write(session: Session) -> None:
+            for row in rows:
+                session.merge(row)
+            session.commit()
+
+        try:
+            await self.db.run(write)
+        except Exception:
+            for record in dirty:
+                record.dirty = True
+            log.exception("could not persist %d worker records; will retry", len(rows))
+
+    async def run_maintenance(self) -> None:
+        """Sweep for silent workers and persist heartbeat figures, forever."""
+        period = self.config.heartbeat_interval_ms / 1000 / 2
+        while True:
+            await asyncio.sleep(period)
+            self.sweep()
+            await self.flush()

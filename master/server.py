@@ -1,0 +1,136 @@
+"""hiscrm-master: the gRPC server process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from hiscrm.v1 import control_pb2, control_pb2_grpc, gateway_pb2, gateway_pb2_grpc
+from hiscrm_common import settings
+from hiscrm_common.logs import setup_logging
+from master.app import MasterApp
+from master.auth import TokenAuthInterceptor
+from master.config import MasterConfig
+from master.control import ControlService
+from master.gateway import WorkerGateway, transport_limit
+from master.store.database import Database
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    gateway_pb2.DESCRIPTOR.services_by_name["WorkerGateway"].full_name,
+    control_pb2.DESCRIPTOR.services_by_name["Control"].full_name,
+)
+
+
+def server_options(config: MasterConfig) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", transport_limit(config.max_message_bytes)),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        # Ping idle streams so NATs and proxies keep them, and notice dead
+        # peers; accept the workers' own pings every 5 s or slower.
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+def server_credentials() -> grpc.ServerCredentials | None:
+    tls = settings.tls_settings()
+    if not tls.enabled:
+        return None
+    if tls.cert_file is None or tls.key_file is None:
+        raise SystemExit("TLS needs both HISCRM_TLS_CERT and HISCRM_TLS_KEY")
+    ca = tls.ca_file.read_bytes() if tls.ca_file else None
+    return grpc.ssl_server_credentials(
+        [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+class MasterServer:
+    def __init__(self, config: MasterConfig, db: Database, token: str) -> None:
+        self.config = config
+        self.app = MasterApp(config, db)
+        self.server = grpc.aio.server(
+            interceptors=[TokenAuthInterceptor(token)], options=server_options(config)
+        )
+        self.health = health.aio.HealthServicer()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.app.db.migrate)
+        await self.app.start()
+        gateway_pb2_grpc.add_WorkerGatewayServicer_to_server(WorkerGateway(self.app), self.server)
+        control_pb2_grpc.add_ControlServicer_to_server(ControlService(self.app), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        creds = server_credentials()
+        if creds is None:
+            port = self.server.add_insecure_port(self.config.listen)
+        else:
+            port = self.server.add_secure_port(self.config.listen, creds)
+        if port == 0:
+            raise SystemExit(f"cannot listen on {self.config.listen} (address in use?)")
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._tasks.append(asyncio.create_task(self.app.registry.run_maintenance()))
+        log.info(
+            "master listening on %s (%s, database %s)",
+            self.config.listen,
+            "TLS" if creds else "plaintext",
+            self.app.db.backend,
+        )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.app.registry.flush()
+        self.app.db.dispose()
+
+
+async def serve(config: MasterConfig) -> None:
+    token = settings.load_token(create=True)
+    master = MasterServer(config, Database(), token)
+    await master.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("master stopping")
+    await master.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hiscrm-master", description=__doc__)
+    parser.add_argument(
+        "--listen",
+        help="host:port to serve gRPC on (default $HISCRM_LISTEN or "
+        f"{settings.DEFAULT_MASTER_ADDRESS})",
+    )
+    args = parser.parse_args(argv)
+    setup_logging("master")
+    asyncio.run(serve(MasterConfig.from_env(args.listen)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The master's database: SQLModel tables, migrations and queries."""

@@ -1,0 +1,95 @@
+"""Engine, migrations at start-up, and running blocking DB work off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+from hiscrm_common import settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def database_url() -> str:
+    url = os.environ.get("HISCRM_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return f"sqlite:///{settings.home() / 'hiscrm.db'}"
+
+
+def backend_name(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across process crashes in WAL mode; only an OS
+            # crash can lose the last commits, and workers resend those.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        self.backend = backend_name(self.url)
+        self.engine = make_engine(self.url)
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+        log.info("database ready (%s)", self.backend)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run fn(session) in a thread; commit is fn's own business."""
+
+        def call() -> T:
+            with self.session() as session:
+                return fn(session)
+
+        return await asyncio.to_thread(call)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,129 @@
+"""Tables. Enum-valued columns hold the protobuf enum *names* so that a row is
+readable in any SQL shell and survives renumbering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hiscrm_common.timeutil import utcnow
+
+
+class WorkerRow(SQLModel, table=True):
+    __tablename__ = "workers"
+
+    worker_id: str = Field(primary_key=True, max_length=64)
+    host: str = ""
+    pid: int = 0
+    version: str = ""
+    platforms: str = ""  # comma-separated Platform names
+    max_accounts: int = 0
+    state: str = "WORKER_STATE_OFFLINE"
+    boot_id: str = ""
+    registered_at: datetime = Field(default_factory=utcnow)
+    connected_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    state_changed_at: datetime = Field(default_factory=utcnow)
+    cpu_percent: float = 0.0
+    rss_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    uss_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    process_count: int = 0
+    browser_rss_bytes: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0)
+    )
+    browser_process_count: int = 0
+    outbox_pending: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    connections: int = 0
+
+
+class AccountRow(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    account_id: str = Field(primary_key=True, max_length=64)
+    platform: str = Field(index=True)
+    display_name: str = ""
+    enabled: bool = True
+    monitor_interval_ms: int = 30_000
+    proxy: str = ""
+    monitor_comments: bool = True
+    monitor_direct_messages: bool = True
+    options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    config_version: int = Field(default=1, sa_column=Column(BigInteger, nullable=False, default=1))
+    acked_config_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0)
+    )
+    worker_id: str | None = Field(default=None, index=True)
+    pinned_worker_id: str | None = None
+    state: str = "RUN_STATE_UNASSIGNED"
+    error_kind: str = "ERROR_KIND_UNSPECIFIED"
+    state_reason: str = ""
+    state_changed_at: datetime = Field(default_factory=utcnow)
+    session: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    platform_user_id: str = ""
+    nickname: str = ""
+    avatar_url: str = ""
+    unique_id: str = ""
+    fingerprint_seed: str = ""
+    last_cycle_at: datetime | None = None
+    screenshot_path: str = ""
+    proxy_ok: bool | None = None
+    proxy_detail: str = ""
+    proxy_latency_ms: int = 0
+    proxy_checked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform", "account_id", "kind", "platform_item_id", name="uq_items_identity"
+        ),
+        Index("ix_items_account_read", "account_id", "read"),
+        Index("ix_items_conversation", "account_id", "conversation_id"),
+    )
+
+    # SQLite only autoincrements a column declared exactly INTEGER.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    platform: str
+    account_id: str
+    kind: str
+    platform_item_id: str
+    author_id: str = ""
+    author_name: str = ""
+    content: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    post_id: str = ""
+    post_title: str = ""
+    conversation_id: str = ""
+    parent_id: str = ""
+    outgoing: bool = False
+    created_at: datetime | None = None
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    read: bool = False
+    worker_id: str = ""
+    raw_json: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class ReplyRow(SQLModel, table=True):
+    """Replies are idempotent by the client's request id."""
+
+    __tablename__ = "replies"
+
+    request_id: str = Field(primary_key=True, max_length=128)
+    account_id: str = Field(index=True)
+    item_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "pending"  # pending | sent | failed
+    error_kind: str = "ERROR_KIND_UNSPECIFIED"
+    error: str = ""
+    platform_item_id: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -1,0 +1,549 @@
+import datetime
+
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from hiscrm.v1 import common_pb2 as _common_pb2
+from hiscrm.v1 import gateway_pb2 as _gateway_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_KIND_UNSPECIFIED: _ClassVar[EventKind]
+    EVENT_KIND_ITEM: _ClassVar[EventKind]
+    EVENT_KIND_WORKER: _ClassVar[EventKind]
+    EVENT_KIND_ACCOUNT: _ClassVar[EventKind]
+    EVENT_KIND_CONFIG_ACK: _ClassVar[EventKind]
+    EVENT_KIND_LOGIN: _ClassVar[EventKind]
+    EVENT_KIND_REPLY: _ClassVar[EventKind]
+    EVENT_KIND_NOTICE: _ClassVar[EventKind]
+EVENT_KIND_UNSPECIFIED: EventKind
+EVENT_KIND_ITEM: EventKind
+EVENT_KIND_WORKER: EventKind
+EVENT_KIND_ACCOUNT: EventKind
+EVENT_KIND_CONFIG_ACK: EventKind
+EVENT_KIND_LOGIN: EventKind
+EVENT_KIND_REPLY: EventKind
+EVENT_KIND_NOTICE: EventKind
+
+class Worker(_message.Message):
+    __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_STATE_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_PENDING_FIELD_NUMBER: _ClassVar[int]
+    BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    host: str
+    pid: int
+    version: str
+    platforms: _containers.RepeatedScalarFieldContainer[_common_pb2.Platform]
+    max_accounts: int
+    state: _common_pb2.WorkerState
+    process_state: _common_pb2.ProcessState
+    stats: _common_pb2.ProcessStats
+    last_heartbeat_at: _timestamp_pb2.Timestamp
+    connected_at: _timestamp_pb2.Timestamp
+    state_changed_at: _timestamp_pb2.Timestamp
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    connections: int
+    outbox_pending: int
+    boot_id: str
+    def __init__(self, worker_id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., version: _Optional[str] = ..., platforms: _Optional[_Iterable[_Union[_common_pb2.Platform, str]]] = ..., max_accounts: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., process_state: _Optional[_Union[_common_pb2.ProcessState, str]] = ..., stats: _Optional[_Union[_common_pb2.ProcessStats, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_ids: _Optional[_Iterable[str]] = ..., connections: _Optional[int] = ..., outbox_pending: _Optional[int] = ..., boot_id: _Optional[str] = ...) -> None: ...
+
+class ListWorkersRequest(_message.Message):
+    __slots__ = ("states",)
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[_common_pb2.WorkerState]
+    def __init__(self, states: _Optional[_Iterable[_Union[_common_pb2.WorkerState, str]]] = ...) -> None: ...
+
+class ListWorkersResponse(_message.Message):
+    __slots__ = ("workers",)
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[Worker]
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
+
+class GetWorkerRequest(_message.Message):
+    __slots__ = ("worker_id",)
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
+
+class WorkerTargets(_message.Message):
+    __slots__ = ("worker_ids", "all")
+    WORKER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    worker_ids: _containers.RepeatedScalarFieldContainer[str]
+    all: bool
+    def __init__(self, worker_ids: _Optional[_Iterable[str]] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class WorkerActionResult(_message.Message):
+    __slots__ = ("worker_id", "ok", "message", "process_state")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_STATE_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    ok: bool
+    message: str
+    process_state: _common_pb2.ProcessState
+    def __init__(self, worker_id: _Optional[str] = ..., ok: _Optional[bool] = ..., message: _Optional[str] = ..., process_state: _Optional[_Union[_common_pb2.ProcessState, str]] = ...) -> None: ...
+
+class WorkerActionResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[WorkerActionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[WorkerActionResult, _Mapping]]] = ...) -> None: ...
+
+class ScaleWorkersRequest(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
+
+class TailWorkerLogRequest(_message.Message):
+    __slots__ = ("worker_id", "max_bytes", "follow")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    max_bytes: int
+    follow: bool
+    def __init__(self, worker_id: _Optional[str] = ..., max_bytes: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class LogChunk(_message.Message):
+    __slots__ = ("worker_id", "text", "overflow")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OVERFLOW_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    text: str
+    overflow: bool
+    def __init__(self, worker_id: _Optional[str] = ..., text: _Optional[str] = ..., overflow: _Optional[bool] = ...) -> None: ...
+
+class ProxyHealth(_message.Message):
+    __slots__ = ("ok", "detail", "latency_ms", "checked_at")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    detail: str
+    latency_ms: int
+    checked_at: _timestamp_pb2.Timestamp
+    def __init__(self, ok: _Optional[bool] = ..., detail: _Optional[str] = ..., latency_ms: _Optional[int] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Account(_message.Message):
+    __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACKED_CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    HAS_SESSION_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    LAST_CYCLE_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROXY_HEALTH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    spec: _common_pb2.AccountSpec
+    config_version: int
+    acked_config_version: int
+    worker_id: str
+    state: _common_pb2.RunState
+    error_kind: _common_pb2.ErrorKind
+    state_reason: str
+    has_session: bool
+    user: _common_pb2.UserInfo
+    last_cycle_at: _timestamp_pb2.Timestamp
+    state_changed_at: _timestamp_pb2.Timestamp
+    unread_count: int
+    proxy_health: ProxyHealth
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    screenshot_path: str
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
+
+class ListAccountsRequest(_message.Message):
+    __slots__ = ("platform", "worker_id", "states", "page_size", "page_token")
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    platform: _common_pb2.Platform
+    worker_id: str
+    states: _containers.RepeatedScalarFieldContainer[_common_pb2.RunState]
+    page_size: int
+    page_token: str
+    def __init__(self, platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., worker_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[_common_pb2.RunState, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccountsResponse(_message.Message):
+    __slots__ = ("accounts", "next_page_token")
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    accounts: _containers.RepeatedCompositeFieldContainer[Account]
+    next_page_token: str
+    def __init__(self, accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetAccountRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class CreateAccountRequest(_message.Message):
+    __slots__ = ("account_id", "spec")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    spec: _common_pb2.AccountSpec
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ...) -> None: ...
+
+class UpdateAccountRequest(_message.Message):
+    __slots__ = ("account_id", "spec", "update_mask", "expected_config_version")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    spec: _common_pb2.AccountSpec
+    update_mask: _field_mask_pb2.FieldMask
+    expected_config_version: int
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., expected_config_version: _Optional[int] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ("account_id", "keep_items")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    keep_items: bool
+    def __init__(self, account_id: _Optional[str] = ..., keep_items: _Optional[bool] = ...) -> None: ...
+
+class DeleteAccountResponse(_message.Message):
+    __slots__ = ("account_id", "items_deleted")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    items_deleted: int
+    def __init__(self, account_id: _Optional[str] = ..., items_deleted: _Optional[int] = ...) -> None: ...
+
+class AssignAccountRequest(_message.Message):
+    __slots__ = ("account_id", "worker_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    worker_id: str
+    def __init__(self, account_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class StartLoginRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class LoginUpdate(_message.Message):
+    __slots__ = ("session_id", "account_id", "worker_id", "at", "qr", "scanned", "verification_required", "success", "failed", "expired", "cancelled")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    QR_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    account_id: str
+    worker_id: str
+    at: _timestamp_pb2.Timestamp
+    qr: _gateway_pb2.LoginQr
+    scanned: _gateway_pb2.LoginScanned
+    verification_required: _gateway_pb2.LoginVerificationRequired
+    success: _common_pb2.UserInfo
+    failed: _gateway_pb2.LoginFailed
+    expired: _gateway_pb2.LoginExpired
+    cancelled: _gateway_pb2.LoginCancelled
+    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., qr: _Optional[_Union[_gateway_pb2.LoginQr, _Mapping]] = ..., scanned: _Optional[_Union[_gateway_pb2.LoginScanned, _Mapping]] = ..., verification_required: _Optional[_Union[_gateway_pb2.LoginVerificationRequired, _Mapping]] = ..., success: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., failed: _Optional[_Union[_gateway_pb2.LoginFailed, _Mapping]] = ..., expired: _Optional[_Union[_gateway_pb2.LoginExpired, _Mapping]] = ..., cancelled: _Optional[_Union[_gateway_pb2.LoginCancelled, _Mapping]] = ...) -> None: ...
+
+class SubmitVerificationRequest(_message.Message):
+    __slots__ = ("session_id", "code")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    code: str
+    def __init__(self, session_id: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class SubmitVerificationResponse(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CancelLoginRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CancelLoginResponse(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class StoredItem(_message.Message):
+    __slots__ = ("id", "item", "read", "received_at", "worker_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    item: _common_pb2.Item
+    read: bool
+    received_at: _timestamp_pb2.Timestamp
+    worker_id: str
+    def __init__(self, id: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., read: _Optional[bool] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class ListItemsRequest(_message.Message):
+    __slots__ = ("account_ids", "kinds", "unread_only", "query", "since", "until", "conversation_id", "post_id", "page_size", "page_token")
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_ONLY_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    kinds: _containers.RepeatedScalarFieldContainer[_common_pb2.ItemKind]
+    unread_only: bool
+    query: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    conversation_id: str
+    post_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.ItemKind, str]]] = ..., unread_only: _Optional[bool] = ..., query: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., post_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListItemsResponse(_message.Message):
+    __slots__ = ("items", "next_page_token")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[StoredItem]
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MarkReadRequest(_message.Message):
+    __slots__ = ("item_ids", "account_id", "conversation_id", "unread")
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    item_ids: _containers.RepeatedScalarFieldContainer[int]
+    account_id: str
+    conversation_id: str
+    unread: bool
+    def __init__(self, item_ids: _Optional[_Iterable[int]] = ..., account_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., unread: _Optional[bool] = ...) -> None: ...
+
+class MarkReadResponse(_message.Message):
+    __slots__ = ("updated",)
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    updated: int
+    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+
+class GetUnreadCountsRequest(_message.Message):
+    __slots__ = ("account_ids",)
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnreadCount(_message.Message):
+    __slots__ = ("account_id", "comments", "direct_messages")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    comments: int
+    direct_messages: int
+    def __init__(self, account_id: _Optional[str] = ..., comments: _Optional[int] = ..., direct_messages: _Optional[int] = ...) -> None: ...
+
+class GetUnreadCountsResponse(_message.Message):
+    __slots__ = ("counts", "total")
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[UnreadCount]
+    total: int
+    def __init__(self, counts: _Optional[_Iterable[_Union[UnreadCount, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class SendReplyRequest(_message.Message):
+    __slots__ = ("request_id", "item_id", "text")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    item_id: int
+    text: str
+    def __init__(self, request_id: _Optional[str] = ..., item_id: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class SendReplyResponse(_message.Message):
+    __slots__ = ("request_id", "ok", "error_kind", "error", "platform_item_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    ok: bool
+    error_kind: _common_pb2.ErrorKind
+    error: str
+    platform_item_id: str
+    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., error: _Optional[str] = ..., platform_item_id: _Optional[str] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("kinds", "account_ids")
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    kinds: _containers.RepeatedScalarFieldContainer[EventKind]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kinds: _Optional[_Iterable[_Union[EventKind, str]]] = ..., account_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConfigAcked(_message.Message):
+    __slots__ = ("account_id", "worker_id", "config_version", "ok", "error")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    worker_id: str
+    config_version: int
+    ok: bool
+    error: str
+    def __init__(self, account_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., config_version: _Optional[int] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
+class Notice(_message.Message):
+    __slots__ = ("level", "message", "worker_id", "account_id")
+    class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        LEVEL_UNSPECIFIED: _ClassVar[Notice.Level]
+        LEVEL_INFO: _ClassVar[Notice.Level]
+        LEVEL_WARNING: _ClassVar[Notice.Level]
+        LEVEL_ERROR: _ClassVar[Notice.Level]
+    LEVEL_UNSPECIFIED: Notice.Level
+    LEVEL_INFO: Notice.Level
+    LEVEL_WARNING: Notice.Level
+    LEVEL_ERROR: Notice.Level
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    level: Notice.Level
+    message: str
+    worker_id: str
+    account_id: str
+    def __init__(self, level: _Optional[_Union[Notice.Level, str]] = ..., message: _Optional[str] = ..., worker_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("seq", "at", "item", "worker", "account", "config_acked", "login", "reply", "notice")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_ACKED_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    at: _timestamp_pb2.Timestamp
+    item: StoredItem
+    worker: Worker
+    account: Account
+    config_acked: ConfigAcked
+    login: LoginUpdate
+    reply: SendReplyResponse
+    notice: Notice
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[StoredItem, _Mapping]] = ..., worker: _Optional[_Union[Worker, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., config_acked: _Optional[_Union[ConfigAcked, _Mapping]] = ..., login: _Optional[_Union[LoginUpdate, _Mapping]] = ..., reply: _Optional[_Union[SendReplyResponse, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Stats(_message.Message):
+    __slots__ = ("started_at", "master_version", "database", "workers_by_state", "accounts_by_state", "items_total", "items_unread", "items_ingested", "duplicates", "batches", "acks", "pending_config_acks", "stream_connects", "subscribers", "frames_rejected")
+    class WorkersByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class AccountsByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    MASTER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_UNREAD_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_INGESTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_CONFIG_ACKS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_CONNECTS_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    started_at: _timestamp_pb2.Timestamp
+    master_version: str
+    database: str
+    workers_by_state: _containers.ScalarMap[str, int]
+    accounts_by_state: _containers.ScalarMap[str, int]
+    items_total: int
+    items_unread: int
+    items_ingested: int
+    duplicates: int
+    batches: int
+    acks: int
+    pending_config_acks: int
+    stream_connects: int
+    subscribers: int
+    frames_rejected: int
+    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,253 @@
+"""The worker's one stream to the master: register, heartbeat, reconnect.
+
+The link knows nothing about accounts; it hands master frames to a
+`LinkHandler` (the runner) and sends what the handler gives it. Frames are
+sent only on a live stream: anything that must survive a disconnect (items,
+config acks, states) is re-sent by the handler's `on_connected`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import grpc
+
+from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+from hiscrm_common import __version__
+from hiscrm_common.backoff import Backoff
+from hiscrm_common.channel import open_channel
+from hiscrm_common.timeutil import to_ts, utcnow
+from worker.stats import TreeStats
+
+log = logging.getLogger(__name__)
+
+OUTBOUND_QUEUE_SIZE = 10_000
+
+
+class LinkHandler(Protocol):
+    def held_accounts(self) -> list[gateway_pb2.HeldAccount]: ...
+    def account_statuses(self) -> list[gateway_pb2.AccountStatus]: ...
+    def outbox_pending(self) -> int: ...
+    async def on_connected(self, link: Link, welcome: gateway_pb2.Welcome) -> None: ...
+    async def on_frame(self, frame: gateway_pb2.MasterFrame) -> None: ...
+    async def on_disconnected(self) -> None: ...
+
+
+@dataclass
+class WorkerIdentity:
+    worker_id: str
+    platforms: list[int]
+    max_accounts: int
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class Link:
+    def __init__(
+        self,
+        identity: WorkerIdentity,
+        address: str,
+        token: str,
+        handler: LinkHandler,
+        *,
+        max_message_bytes: int,
+    ) -> None:
+        self.identity = identity
+        self.address = address
+        self.token = token
+        self.handler = handler
+        self.max_message_bytes = max_message_bytes
+        self.welcome: gateway_pb2.Welcome | None = None
+        self.connected = asyncio.Event()
+        self._outbound: asyncio.Queue[gateway_pb2.WorkerFrame] | None = None
+        self._stats = TreeStats()
+        self._stopping = False
+        self._call: grpc.aio.StreamStreamCall | None = None
+        self.connects = 0
+
+    @property
+    def log_prefix(self) -> str:
+        return f"worker {self.identity.worker_id}"
+
+    def send(self, frame: gateway_pb2.WorkerFrame) -> bool:
+        """Queue a frame on the live stream; False when there is none."""
+        queue = self._outbound
+        if queue is None or not self.connected.is_set():
+            return False
+        try:
+            queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.error("%s: outbound queue full; reconnecting", self.log_prefix)
+            if self._call is not None:
+                self._call.cancel()
+            return False
+        return True
+
+    async def run(self) -> None:
+        backoff = Backoff(base=0.5, cap=15.0)
+        while not self._stopping:
+            established = False
+            try:
+                established = await self._session()
+            except grpc.aio.AioRpcError as exc:
+                self._log_rpc_error(exc)
+            except (ConnectionError, OSError) as exc:
+                log.warning("%s: connection to %s failed: %s", self.log_prefix, self.address, exc)
+            finally:
+                self.connected.clear()
+                self._outbound = None
+                self._call = None
+                with contextlib.suppress(Exception):
+                    await self.handler.on_disconnected()
+            if self._stopping:
+                break
+            if established:
+                backoff.reset()
+            delay = backoff.next_delay()
+            log.info("%s: reconnecting to %s in %.1fs", self.log_prefix, self.address, delay)
+            await asyncio.sleep(delay)
+
+    def _log_rpc_error(self, exc: grpc.aio.AioRpcError) -> None:
+        code = exc.code()
+        if code == grpc.StatusCode.CANCELLED and self._stopping:
+            return
+        level = logging.WARNING if code == grpc.StatusCode.UNAVAILABLE else logging.ERROR
+        log.log(
+            level,
+            "%s: stream to master ended: %s: %s",
+            self.log_prefix,
+            code.name,
+            exc.details(),
+        )
+
+    def _register_frame(self) -> gateway_pb2.WorkerFrame:
+        ident = self.identity
+        return gateway_pb2.WorkerFrame(
+            register=gateway_pb2.Register(
+                worker_id=ident.worker_id,
+                host=ident.host,
+                pid=ident.pid,
+                version=__version__,
+                platforms=ident.platforms,
+                max_accounts=ident.max_accounts,
+                held_accounts=self.handler.held_accounts(),
+                boot_id=ident.boot_id,
+                outbox_pending=self.handler.outbox_pending(),
+            )
+        )
+
+    async def _session(self) -> bool:
+        """One stream's life. Returns whether the master welcomed us."""
+        async with open_channel(
+            self.address, self.token, max_message_bytes=self.max_message_bytes
+        ) as channel:
+            stub = gateway_pb2_grpc.WorkerGatewayStub(channel)
+            call = stub.Connect()
+            self._call = call
+            await call.write(self._register_frame())
+            first = await call.read()
+            if first is grpc.aio.EOF or first.WhichOneof("frame") != "welcome":
+                await call.code()  # raises the master's status if it refused us
+                log.error("%s: master did not answer Register with Welcome", self.log_prefix)
+                return False
+            self.welcome = first.welcome
+            self.connects += 1
+            log.info(
+                "%s: connected to %s (connection %s, heartbeat %d ms)",
+                self.log_prefix,
+                self.address,
+                self.welcome.connection_id,
+                self.welcome.heartbeat_interval_ms,
+            )
+            self._outbound = asyncio.Queue(OUTBOUND_QUEUE_SIZE)
+            self.connected.set()
+            writer = asyncio.create_task(self._write(call, self._outbound))
+            beats = asyncio.create_task(self._heartbeat(self.welcome.heartbeat_interval_ms))
+            try:
+                await self.handler.on_connected(self, self.welcome)
+                while True:
+                    frame = await call.read()
+                    if frame is grpc.aio.EOF:
+                        break
+                    await self.handler.on_frame(frame)
+                    if writer.done():
+                        writer.result()  # re-raises the write failure
+                        break
+                await call.code()
+            finally:
+                self.connected.clear()
+                for task in (writer, beats):
+                    task.cancel()
+                for task in (writer, beats):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            return True
+
+    async def _write(
+        self, call: grpc.aio.StreamStreamCall, queue: asyncio.Queue[gateway_pb2.WorkerFrame]
+    ) -> None:
+        while True:
+            frame = await queue.get()
+            try:
+                await call.write(frame)
+            except grpc.aio.AioRpcError as exc:
+                self._log_rpc_error(exc)
+                call.cancel()
+                raise
+            except asyncio.InvalidStateError:
+                # The stream already finished; the reader reports its status.
+                return
+
+    async def _heartbeat(self, interval_ms: int) -> None:
+        interval = max(interval_ms, 100) / 1000
+        while True:
+            stats = await asyncio.to_thread(self._stats.sample)
+            self.send(
+                gateway_pb2.WorkerFrame(
+                    heartbeat=gateway_pb2.Heartbeat(
+                        sent_at=to_ts(utcnow()),
+                        stats=stats,
+                        accounts=self.handler.account_statuses(),
+                        outbox_pending=self.handler.outbox_pending(),
+                    )
+                )
+            )
+            await asyncio.sleep(interval)
+
+    async def stop(self, reason: str) -> None:
+        """Say goodbye so the master marks us offline at once, then close."""
+        self._stopping = True
+        if self._call is not None and self.connected.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self._call.write(
+                        gateway_pb2.WorkerFrame(goodbye=gateway_pb2.Goodbye(reason=reason))
+                    ),
+                    2.0,
+                )
+                await asyncio.wait_for(self._call.done_writing(), 2.0)
+        if self._call is not None:
+            self._call.cancel()
+
+
+def platform_values(names: list[str]) -> list[int]:
+    values = []
+    for name in names:
+        key = "PLATFORM_" + name.strip().upper()
+        if key not in common_pb2.Platform.keys() or key == "PLATFORM_UNSPECIFIED":
+            known = ", ".join(
+                k.removeprefix("PLATFORM_").lower()
+                for k in common_pb2.Platform.keys()
+                if k != "PLATFORM_UNSPECIFIED"
+            )
+            raise SystemExit(f"unknown platform {name!r}; choose from: {known}")
+        values.append(common_pb2.Platform.Value(key))
+    return values

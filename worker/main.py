@@ -1,0 +1,53 @@
+"""hiscrm-worker: one worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from hiscrm_common import settings
+from hiscrm_common.logs import setup_logging
+from worker.config import WorkerConfig
+from worker.link import Link, WorkerIdentity, platform_values
+from worker.runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+async def run(config: WorkerConfig) -> None:
+    token = settings.load_token()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    runner = Runner(config)
+    identity = WorkerIdentity(
+        worker_id=config.worker_id,
+        platforms=platform_values(config.platforms),
+        max_accounts=config.max_accounts,
+    )
+    link = Link(identity, config.master, token, runner, max_message_bytes=config.max_message_bytes)
+    runner.attach(link)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    link_task = asyncio.create_task(link.run())
+    log.info("worker %s starting (master %s)", config.worker_id, config.master)
+    await stop.wait()
+    log.info("worker %s stopping", config.worker_id)
+    await runner.shutdown()
+    await link.stop("worker stopping")
+    link_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await link_task
+    runner.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = WorkerConfig.parse(argv)
+    setup_logging(f"worker[{config.worker_id}]")
+    asyncio.run(run(config))
+
+
+if __name__ == "__main__":
+    main()
