@@ -194,7 +194,8 @@ class Outbox:
                         refused.append(item)
                     else:
                         conn.execute(
-                            "INSERT INTO items (account_id, platform, kind, platform_item_id, payload)"
+                            "INSERT INTO items"
+                            " (account_id, platform, kind, platform_item_id, payload)"
                             " VALUES (?, ?, ?, ?, ?)",
                             (*key, payload),
                         )
@@ -276,9 +277,7 @@ class Outbox:
         try:
             for row_id, payload in cur:
                 cost = _field_len(len(payload))
-                if len(payloads) == max_items or (
-                    payloads and _field_len(size + cost) > max_bytes
-                ):
+                if len(payloads) == max_items or (payloads and _field_len(size + cost) > max_bytes):
                     exhausted = False
                     break
                 payloads.append(payload)
@@ -327,28 +326,28 @@ class Outbox:
         Returns the number of items removed. Their keys join the bounded set of
         delivered keys, so a re-detection is reported by ``add`` as a duplicate.
         """
-        with self._lock, self._transaction() as conn:
-            last = self._last_seq(conn)
-            if seq > last:
-                log.warning("outbox: ack for seq %d, but the last seq handed out is %d", seq, last)
-            if self._delivered_cap:
-                # REPLACE gives a re-delivered key a new rowid, so trimming by rowid
-                # forgets the least recently delivered keys first.
-                conn.execute(
-                    "INSERT OR REPLACE INTO delivered"
-                    " (account_id, platform, kind, platform_item_id)"
-                    " SELECT account_id, platform, kind, platform_item_id FROM items"
-                    " WHERE batch_seq <= ? ORDER BY id",
-                    (seq,),
-                )
-            removed = conn.execute("DELETE FROM items WHERE batch_seq <= ?", (seq,)).rowcount
-            if removed and self._delivered_cap:
-                conn.execute(
-                    "DELETE FROM delivered WHERE id <="
-                    " (SELECT id FROM delivered ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                    (self._delivered_cap,),
-                )
         with self._lock:
+            with self._transaction() as conn:
+                last = self._last_seq(conn)
+                if seq > last:
+                    log.warning("outbox: ack for seq %d, but the last seq given is %d", seq, last)
+                if self._delivered_cap:
+                    # REPLACE gives a re-delivered key a new rowid, so trimming by rowid
+                    # forgets the least recently delivered keys first.
+                    conn.execute(
+                        "INSERT OR REPLACE INTO delivered"
+                        " (account_id, platform, kind, platform_item_id)"
+                        " SELECT account_id, platform, kind, platform_item_id FROM items"
+                        " WHERE batch_seq <= ? ORDER BY id",
+                        (seq,),
+                    )
+                removed = conn.execute("DELETE FROM items WHERE batch_seq <= ?", (seq,)).rowcount
+                if removed and self._delivered_cap:
+                    conn.execute(
+                        "DELETE FROM delivered WHERE id <="
+                        " (SELECT id FROM delivered ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                        (self._delivered_cap,),
+                    )
             self._pending -= removed
         return removed
 
@@ -358,15 +357,15 @@ class Outbox:
         The keys are not remembered as delivered: if the item is detected again
         later (say the account came back to this worker) it is sent again.
         """
-        with self._lock, self._transaction() as conn:
-            payloads = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT payload FROM items WHERE batch_seq = ? ORDER BY id", (seq,)
-                )
-            ]
-            conn.execute("DELETE FROM items WHERE batch_seq = ?", (seq,))
         with self._lock:
+            with self._transaction() as conn:
+                payloads = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT payload FROM items WHERE batch_seq = ? ORDER BY id", (seq,)
+                    )
+                ]
+                conn.execute("DELETE FROM items WHERE batch_seq = ?", (seq,))
             self._pending -= len(payloads)
         items = [common_pb2.Item.FromString(p) for p in payloads]
         if items:
