@@ -1,28 +1,27 @@
-"""The master's parts and the wiring between them."""
+"""The master's parts and the wiring between them.
+
+Reading order for one comment: gateway.py (frame arrives) -> app.dispatch
+-> ingest.py (stored, acked, published) -> events.py -> control/live.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
 
 from hiscrm.v1 import gateway_pb2
 from hiscrm_common.timeutil import utcnow
+from master.accounts import AccountStore
 from master.config import MasterConfig
+from master.counters import Counters
 from master.events import EventBus
+from master.ingest import Ingest
 from master.registry import Connection, WorkerRecord, WorkerRegistry
+from master.scheduler import Scheduler
 from master.store.database import Database
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Counters:
-    items_ingested: int = 0
-    duplicates: int = 0
-    batches: int = 0
-    acks: int = 0
-    frames_rejected: int = 0
-    logins_by_outcome: dict[str, int] | None = None
 
 
 class MasterApp:
@@ -30,24 +29,57 @@ class MasterApp:
         self.config = config
         self.db = db
         self.bus = EventBus()
+        self.counters = Counters()
         self.registry = WorkerRegistry(config, db, self.bus)
-        self.counters = Counters(logins_by_outcome={})
+        self.accounts = AccountStore(db, self.bus)
+        self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
+        self.ingest = Ingest(db, self.accounts, self.bus, self.counters)
         self.started_at = utcnow()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.registry.load()
+        await self.accounts.load()
+        self._tasks = [
+            asyncio.create_task(self.registry.run_maintenance()),
+            asyncio.create_task(self.scheduler.run()),
+            asyncio.create_task(self.ingest.run()),
+        ]
+        self.scheduler.poke()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.registry.flush()
 
     def pending_config_acks(self) -> int:
-        return 0
+        return self.scheduler.pending_acks()
 
     async def on_worker_connected(
         self, record: WorkerRecord, conn: Connection, reg: gateway_pb2.Register
     ) -> None:
-        """Hook for assignment; the scheduler plugs in here."""
+        await self.scheduler.on_worker_connected(record, list(reg.held_accounts))
 
     async def dispatch(
         self, record: WorkerRecord, conn: Connection, frame: gateway_pb2.WorkerFrame
     ) -> None:
         kind = frame.WhichOneof("frame")
-        log.error("worker %s sent %s, which this master does not handle", record.worker_id, kind)
-        self.counters.frames_rejected += 1
+        if kind == "items":
+            await self.ingest.submit(record, conn, frame.items)
+        elif kind == "config_ack":
+            self.scheduler.on_config_ack(record, frame.config_ack)
+        elif kind == "account_state":
+            if not await self.accounts.apply_state(record.worker_id, frame.account_state):
+                log.warning(
+                    "worker %s reported state for account %s, which it does not hold",
+                    record.worker_id,
+                    frame.account_state.account_id,
+                )
+        else:
+            log.error(
+                "worker %s sent %s, which this master does not handle yet", record.worker_id, kind
+            )
+            self.counters.frames_rejected += 1

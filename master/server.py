@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 
@@ -67,7 +66,6 @@ class MasterServer:
             interceptors=[TokenAuthInterceptor(token)], options=server_options(config)
         )
         self.health = health.aio.HealthServicer()
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await asyncio.to_thread(self.app.db.migrate)
@@ -88,7 +86,6 @@ class MasterServer:
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._tasks.append(asyncio.create_task(self.app.registry.run_maintenance()))
         log.info(
             "master listening on %s (%s, database %s)",
             self.config.listen,
@@ -99,11 +96,7 @@ class MasterServer:
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.app.registry.flush()
+        await self.app.stop()
         self.app.db.dispose()
 
 

@@ -404,9 +404,7 @@ class SupervisorClient:
         to_start = [p.name for p in members[:count] if not p.active]
         to_stop = [p.name for p in members[count:] if p.active]
         log.info("scaling %s to %d: start %s, stop %s", group, count, to_start, to_stop)
-        started, stopped = await asyncio.gather(
-            self.start_many(to_start), self.stop_many(to_stop)
-        )
+        started, stopped = await asyncio.gather(self.start_many(to_start), self.stop_many(to_stop))
         result = ScaleResult(group, count, tuple(started), tuple(stopped))
         if not result.ok:
             log.warning("scaling %s to %d partly failed: %s", group, count, result)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hiscrm.v1 import common_pb2, gateway_pb2
-from worker.outbox import Outbox, frame_size, item_key
+from worker.outbox import Outbox, _varint_len, frame_size, item_key
 
 BIG = 1 << 30
 
@@ -155,6 +155,33 @@ def test_chunk_size_edge_is_exact(outbox: Outbox) -> None:
     batches = all_batches(outbox, max_batch_bytes=limit)
     assert [len(b.items) for b in batches] == [2, 2]
     assert all(frame_size(b) <= limit for b in batches)
+
+
+def test_chunk_sizes_are_exact_for_many_limits(outbox: Outbox) -> None:
+    # Item lengths straddle the 1- and 2-byte length prefixes, and seqs pass 127,
+    # so any miscounted varint shows up as an oversized or needlessly split batch.
+    items = [make_item(n=i, content="q" * (i * 7 % 260)) for i in range(40)]
+    outbox.add(items)
+    for limit in range(60, 1400, 9):
+        outbox.reset_unsent()
+        batches = all_batches(outbox, max_batch_bytes=limit)
+        assert [i for b in batches for i in b.items] == items
+        for b, nxt in zip(batches, [*batches[1:], None], strict=True):
+            size = frame_size(b)
+            assert size <= limit or len(b.items) == 1, (limit, b.seq)
+            if nxt is not None:
+                bigger = gateway_pb2.ItemsBatch()
+                bigger.CopyFrom(b)
+                bigger.items.append(nxt.items[0])
+                assert frame_size(bigger) > limit, (limit, b.seq)
+    assert outbox.last_seq() > 300
+
+
+def test_varint_length_at_boundaries() -> None:
+    for n in [0, 1, 127, 128, 129, 16383, 16384, 2**21 - 1, 2**21, 2**63]:
+        assert _varint_len(n) == max(1, -(-n.bit_length() // 7)), n
+        if 0 < n <= 2**21:  # cross-check against protobuf's own length prefix
+            assert common_pb2.Item(platform_item_id="x" * n).ByteSize() == 1 + _varint_len(n) + n
 
 
 def test_chunks_by_count(outbox: Outbox) -> None:

@@ -1,12 +1,23 @@
-"""Runs the accounts the master assigns (filled in by the delivery work)."""
+"""The accounts this worker runs, driven by the master's frames.
+
+Assign/ConfigUpdate carry the full config with a version; older versions are
+ignored, and every applied (or already current) version is acknowledged.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from hiscrm.v1 import gateway_pb2
+from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.config import WorkerConfig
+from worker.cursors import CursorStore
+from worker.delivery import Delivery
 from worker.link import Link
+from worker.monitor import AccountMonitor
+from worker.outbox import Outbox
+from worker.platforms import make_adapter
+from worker.platforms.base import AdapterContext
 
 log = logging.getLogger(__name__)
 
@@ -14,31 +25,174 @@ log = logging.getLogger(__name__)
 class Runner:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
+        self.worker_id = config.worker_id
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(config.data_dir / "outbox.db", max_items=config.outbox_max_items)
+        self.cursors = CursorStore(config.data_dir / "cursors.db")
+        self.delivery = Delivery(
+            self.worker_id, self.outbox, config.data_dir / "quarantine", self._refused
+        )
+        self.monitors: dict[str, AccountMonitor] = {}
+        self.ctx = AdapterContext(
+            worker_id=self.worker_id,
+            data_dir=config.data_dir,
+            page_slots=asyncio.Semaphore(config.page_concurrency),
+        )
         self.link: Link | None = None
+        self._pending_total = 0
+        self._counter: asyncio.Task[None] | None = None
 
     def attach(self, link: Link) -> None:
         self.link = link
+        self._counter = asyncio.get_running_loop().create_task(self._count_pending())
+
+    async def _count_pending(self) -> None:
+        """Heartbeats report the outbox's depth; counting is a query, so it
+        runs here in the background rather than in the heartbeat."""
+        while True:
+            self._pending_total = await asyncio.to_thread(self.outbox.pending_count)
+            await asyncio.sleep(1.0)
+
+    # ------------------------------------------------------------ LinkHandler
 
     def held_accounts(self) -> list[gateway_pb2.HeldAccount]:
-        return []
+        return [
+            gateway_pb2.HeldAccount(account_id=a, config_version=m.config.config_version)
+            for a, m in sorted(self.monitors.items())
+        ]
 
     def account_statuses(self) -> list[gateway_pb2.AccountStatus]:
-        return []
+        return [m.status() for m in self.monitors.values()]
 
     def outbox_pending(self) -> int:
-        return 0
+        return self._pending_total
 
     async def on_connected(self, link: Link, welcome: gateway_pb2.Welcome) -> None:
-        pass
-
-    async def on_frame(self, frame: gateway_pb2.MasterFrame) -> None:
-        log.info("worker %s: %s", self.config.worker_id, frame.WhichOneof("frame"))
+        self._pending_total = await asyncio.to_thread(self.outbox.pending_count)
+        for monitor in self.monitors.values():
+            link.send(gateway_pb2.WorkerFrame(account_state=monitor.state_frame()))
+        self.delivery.start(link, welcome)
 
     async def on_disconnected(self) -> None:
-        pass
+        self.delivery.stop()
+
+    async def on_frame(self, frame: gateway_pb2.MasterFrame) -> None:
+        kind = frame.WhichOneof("frame")
+        if kind == "ack":
+            await self.delivery.on_ack(frame.ack)
+        elif kind == "nack":
+            await self.delivery.on_nack(frame.nack)
+        elif kind == "assign":
+            for config in frame.assign.accounts:
+                await self._apply(config, "assigned")
+        elif kind == "config_update":
+            await self._apply(frame.config_update.config, frame.config_update.reason)
+        elif kind == "revoke":
+            for account_id in frame.revoke.account_ids:
+                await self._revoke(account_id, frame.revoke.reason)
+        elif kind == "drain":
+            log.warning("worker %s: drain requested: %s", self.worker_id, frame.drain.reason)
+            for account_id in list(self.monitors):
+                await self._revoke(account_id, "drain")
+        else:
+            log.error(
+                "worker %s: master sent %s, which this worker cannot do yet", self.worker_id, kind
+            )
+
+    # ------------------------------------------------------------ accounts
+
+    async def _apply(self, config: common_pb2.AccountConfig, reason: str) -> None:
+        account_id = config.account_id
+        monitor = self.monitors.get(account_id)
+        if monitor is not None and config.config_version < monitor.config.config_version:
+            log.info(
+                "account %s on worker %s: ignoring config v%d, running v%d",
+                account_id,
+                self.worker_id,
+                config.config_version,
+                monitor.config.config_version,
+            )
+            self._ack(account_id, monitor.config.config_version, True, "")
+            return
+        try:
+            if monitor is None:
+                adapter = make_adapter(config, self.ctx)
+                monitor = AccountMonitor(
+                    self.worker_id,
+                    adapter,
+                    self.outbox,
+                    self.cursors,
+                    self._report,
+                    self.delivery.notify,
+                )
+                self.monitors[account_id] = monitor
+                monitor.start()
+                log.info(
+                    "account %s on worker %s: started (config v%d, %s)",
+                    account_id,
+                    self.worker_id,
+                    config.config_version,
+                    reason,
+                )
+            elif config.config_version > monitor.config.config_version or config != monitor.config:
+                await monitor.apply(config)
+        except Exception as exc:
+            log.exception(
+                "account %s on worker %s: config v%d failed",
+                account_id,
+                self.worker_id,
+                config.config_version,
+            )
+            self._ack(account_id, config.config_version, False, f"{type(exc).__name__}: {exc}")
+            return
+        self._ack(account_id, config.config_version, True, "")
+
+    def _ack(self, account_id: str, version: int, ok: bool, error: str) -> None:
+        if self.link is not None:
+            self.link.send(
+                gateway_pb2.WorkerFrame(
+                    config_ack=gateway_pb2.ConfigAck(
+                        account_id=account_id, config_version=version, ok=ok, error=error
+                    )
+                )
+            )
+
+    async def _revoke(self, account_id: str, reason: str) -> None:
+        monitor = self.monitors.pop(account_id, None)
+        if monitor is None:
+            return
+        await monitor.stop()
+        log.info("account %s on worker %s: stopped (%s)", account_id, self.worker_id, reason)
+
+    def _report(self, frame: gateway_pb2.AccountState) -> None:
+        if self.link is not None:
+            self.link.send(gateway_pb2.WorkerFrame(account_state=frame))
+
+    def _refused(self, account_id: str, reason: str) -> None:
+        monitor = self.monitors.get(account_id)
+        frame = gateway_pb2.AccountState(
+            account_id=account_id,
+            state=common_pb2.RUN_STATE_ERROR,
+            error_kind=common_pb2.ERROR_KIND_INVALID_REQUEST,
+            reason=reason,
+        )
+        if monitor is not None:
+            monitor.state, monitor.error_kind, monitor.reason = (
+                frame.state,
+                frame.error_kind,
+                frame.reason,
+            )
+        self._report(frame)
+
+    # ------------------------------------------------------------ shutdown
 
     async def shutdown(self) -> None:
-        pass
+        self.delivery.stop()
+        if self._counter is not None:
+            self._counter.cancel()
+        for account_id in list(self.monitors):
+            await self._revoke(account_id, "worker stopping")
 
     def close(self) -> None:
-        pass
+        self.outbox.close()
+        self.cursors.close()

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hiscrm.v1 import control_pb2_grpc
+from master.control.accounts import AccountRpcs
 from master.control.fleet import FleetRpcs
+from master.control.live import LiveRpcs
 from master.control.stats import StatsRpcs
 
 if TYPE_CHECKING:
     from master.app import MasterApp
 
 
-class ControlService(FleetRpcs, StatsRpcs, control_pb2_grpc.ControlServicer):
+class ControlService(FleetRpcs, AccountRpcs, LiveRpcs, StatsRpcs, control_pb2_grpc.ControlServicer):
     def __init__(self, app: MasterApp) -> None:
         self.app = app

@@ -56,6 +56,9 @@ class AccountRow(SQLModel, table=True):
     )
     worker_id: str | None = Field(default=None, index=True)
     pinned_worker_id: str | None = None
+    # Workers that held the account before: their outboxes may still carry its
+    # items, which must be accepted after a failover (nothing is lost).
+    past_worker_ids: str = ""
     state: str = "RUN_STATE_UNASSIGNED"
     error_kind: str = "ERROR_KIND_UNSPECIFIED"
     state_reason: str = ""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:39:52.754591
+Create Date: 2026-11-27 18:52:33.715321
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("acked_config_version", sa.BigInteger(), nullable=False),
         sa.Column("worker_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("pinned_worker_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("past_worker_ids", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("error_kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("state_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),

@@ -1,0 +1,176 @@
+"""Browser sessions and the QR login state machine.
+
+A login token walks waiting -> (scanned ->) [verify ->] confirmed, or ends in
+expired (the QR was not scanned in time) or failed (too many wrong SMS codes).
+Confirmation creates the session that the status poll hands to the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from demosite.models import LoginToken, Session, User
+
+log = logging.getLogger(__name__)
+
+FINISHED_KEEP_SECONDS = 600.0
+MAX_TOKENS = 2000
+
+
+class LoginError(Exception):
+    """A login step refused; `code` is the JSON error slug, `http` the status."""
+
+    def __init__(self, code: str, http: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http = http
+        self.message = message
+
+
+class SessionStore:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, username: str) -> Session:
+        session = Session(secrets.token_urlsafe(24), username, self._clock())
+        self._sessions[session.session_id] = session
+        return session
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        return self._sessions.get(session_id)
+
+    def expire_user(self, username: str) -> int:
+        doomed = [sid for sid, s in self._sessions.items() if s.username == username]
+        for sid in doomed:
+            del self._sessions[sid]
+        return len(doomed)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+class LoginTokenStore:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        sessions: SessionStore,
+        ttl: float,
+        max_attempts: int,
+    ) -> None:
+        self._clock = clock
+        self._sessions = sessions
+        self.ttl = ttl
+        self.max_attempts = max_attempts
+        self._tokens: dict[str, LoginToken] = {}
+
+    def new(self, confirm_url_for: Callable[[str], str]) -> LoginToken:
+        self._purge()
+        now = self._clock()
+        value = secrets.token_urlsafe(16)
+        token = LoginToken(value, confirm_url_for(value), now, now + self.ttl)
+        self._tokens[value] = token
+        return token
+
+    def get(self, value: str | None) -> LoginToken | None:
+        token = self._tokens.get(value or "")
+        if token is not None:
+            self._apply_expiry(token)
+        return token
+
+    def require(self, value: str | None) -> LoginToken:
+        token = self.get(value)
+        if token is None:
+            raise LoginError("unknown_token", 404, "unknown login token")
+        return token
+
+    def scan(self, value: str | None, user: User, confirm: bool = True) -> LoginToken:
+        token = self.require(value)
+        if token.status == "expired":
+            raise LoginError("token_expired", 410, "the QR code has expired")
+        if token.status != "waiting":
+            raise LoginError("already_scanned", 409, f"token is {token.status}")
+        token.username = user.username
+        token.status = "scanned"
+        log.info("login token %s… scanned by %s", token.token[:6], user.username)
+        if confirm:
+            self._after_confirm(token, user)
+        return token
+
+    def confirm(self, value: str | None, user: User) -> LoginToken:
+        token = self.require(value)
+        if token.status == "expired":
+            raise LoginError("token_expired", 410, "the QR code has expired")
+        if token.status != "scanned":
+            raise LoginError("not_scanned", 409, f"token is {token.status}")
+        self._after_confirm(token, user)
+        return token
+
+    def verify(self, value: str | None, user: User, code: str) -> LoginToken:
+        token = self.require(value)
+        if token.status != "verify":
+            raise LoginError("not_verifying", 409, f"token is {token.status}")
+        if code.strip() != user.sms_code:
+            token.attempts += 1
+            if token.attempts >= self.max_attempts:
+                self._finish(token, "failed")
+                raise LoginError("too_many_attempts", 400, "too many wrong codes")
+            raise LoginError("invalid_code", 400, "验证码错误 (wrong code)")
+        self._confirmed(token, user)
+        return token
+
+    def forget_user(self, username: str) -> None:
+        """The user's sessions were expired: their confirmed tokens hand out nothing."""
+        for token in self._tokens.values():
+            if token.username == username and token.status == "confirmed":
+                token.session_id = None
+                self._finish(token, "expired")
+
+    def latest(self, status: str = "waiting") -> LoginToken | None:
+        for token in reversed(list(self._tokens.values())):
+            self._apply_expiry(token)
+            if token.status == status:
+                return token
+        return None
+
+    def listing(self, include_finished: bool = False) -> list[LoginToken]:
+        out = []
+        for token in reversed(list(self._tokens.values())):
+            self._apply_expiry(token)
+            if include_finished or token.status in ("waiting", "scanned", "verify"):
+                out.append(token)
+        return out
+
+    def _after_confirm(self, token: LoginToken, user: User) -> None:
+        if user.needs_sms:
+            token.status = "verify"
+            log.info("login token %s… needs the SMS code of %s", token.token[:6], user.username)
+        else:
+            self._confirmed(token, user)
+
+    def _confirmed(self, token: LoginToken, user: User) -> None:
+        session = self._sessions.create(user.username)
+        token.session_id = session.session_id
+        self._finish(token, "confirmed")
+        log.info("login confirmed for %s", user.username)
+
+    def _finish(self, token: LoginToken, status: str) -> None:
+        token.status = status  # type: ignore[assignment]
+        token.finished_at = self._clock()
+
+    def _apply_expiry(self, token: LoginToken) -> None:
+        if token.status in ("waiting", "scanned") and self._clock() >= token.expires_at:
+            self._finish(token, "expired")
+
+    def _purge(self) -> None:
+        now = self._clock()
+        for value, token in list(self._tokens.items()):
+            self._apply_expiry(token)
+            if token.finished_at is not None and now - token.finished_at > FINISHED_KEEP_SECONDS:
+                del self._tokens[value]
+        while len(self._tokens) >= MAX_TOKENS:
+            del self._tokens[next(iter(self._tokens))]

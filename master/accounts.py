@@ -1,0 +1,306 @@
+"""Accounts: the in-memory working set, written through to the database.
+
+Every change that a worker must know about bumps config_version in the same
+transaction that makes it (invariant 2); the scheduler then pushes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+from sqlmodel import Session, delete, select
+
+from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm_common.timeutil import aware, from_ts, to_ts, utcnow
+from master.events import EventBus
+from master.store.database import Database
+from master.store.models import AccountRow, ItemRow
+from master.validation import InvalidInput, check_account_id, check_spec
+
+log = logging.getLogger(__name__)
+
+# Paths of AccountSpec an UpdateAccount may set, and whether the worker must hear of it.
+UPDATABLE = {
+    "display_name",
+    "enabled",
+    "monitor_interval_ms",
+    "proxy",
+    "monitor_comments",
+    "monitor_direct_messages",
+    "synthetic",
+    "demo",
+}
+DEFAULT_INTERVAL_MS = 30_000
+PAST_HOLDERS_KEPT = 8
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """The caller's expected version did not match (ABORTED)."""
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+@dataclass
+class Change:
+    account_id: str
+    reason: str
+    fields: list[str]
+
+
+def spec_of(row: AccountRow) -> common_pb2.AccountSpec:
+    spec = common_pb2.AccountSpec(
+        platform=common_pb2.Platform.Value(row.platform),
+        display_name=row.display_name,
+        enabled=row.enabled,
+        monitor_interval_ms=row.monitor_interval_ms,
+        proxy=row.proxy,
+        monitor_comments=row.monitor_comments,
+        monitor_direct_messages=row.monitor_direct_messages,
+    )
+    options = common_pb2.AccountSpec()
+    json_format.Parse(row.options_json or "{}", options)
+    which = options.WhichOneof("platform_options")
+    if which:
+        getattr(spec, which).CopyFrom(getattr(options, which))
+    return spec
+
+
+def apply_spec(row: AccountRow, spec: common_pb2.AccountSpec, paths: set[str]) -> list[str]:
+    """Copy the named fields; return those that actually changed."""
+    changed = []
+    for path in sorted(paths):
+        if path in ("synthetic", "demo"):
+            current = spec_of(row)
+            if spec.WhichOneof("platform_options") == current.WhichOneof(
+                "platform_options"
+            ) and getattr(spec, path) == getattr(current, path):
+                continue
+            options = common_pb2.AccountSpec()
+            if spec.HasField(path):
+                getattr(options, path).CopyFrom(getattr(spec, path))
+            row.options_json = json_format.MessageToJson(options, indent=None)
+            changed.append(path)
+            continue
+        new = getattr(spec, path)
+        if getattr(row, path) != new:
+            setattr(row, path, new)
+            changed.append(path)
+    return changed
+
+
+def user_of(row: AccountRow) -> common_pb2.UserInfo:
+    return common_pb2.UserInfo(
+        platform_user_id=row.platform_user_id,
+        nickname=row.nickname,
+        avatar_url=row.avatar_url,
+        unique_id=row.unique_id,
+    )
+
+
+def config_of(row: AccountRow) -> common_pb2.AccountConfig:
+    return common_pb2.AccountConfig(
+        account_id=row.account_id,
+        spec=spec_of(row),
+        config_version=row.config_version,
+        session=row.session or b"",
+        user=user_of(row),
+        fingerprint_seed=row.fingerprint_seed,
+    )
+
+
+def account_of(row: AccountRow, unread: int = 0) -> control_pb2.Account:
+    msg = control_pb2.Account(
+        account_id=row.account_id,
+        spec=spec_of(row),
+        config_version=row.config_version,
+        acked_config_version=row.acked_config_version,
+        worker_id=row.worker_id or "",
+        state=common_pb2.RunState.Value(row.state),
+        error_kind=common_pb2.ErrorKind.Value(row.error_kind),
+        state_reason=row.state_reason,
+        has_session=bool(row.session),
+        user=user_of(row),
+        unread_count=unread,
+        screenshot_path=row.screenshot_path,
+    )
+    for name in ("last_cycle_at", "state_changed_at", "created_at", "updated_at"):
+        ts = to_ts(aware(getattr(row, name)))
+        if ts is not None:
+            getattr(msg, name).CopyFrom(ts)
+    if row.proxy_ok is not None:
+        msg.proxy_health.ok = row.proxy_ok
+        msg.proxy_health.detail = row.proxy_detail
+        msg.proxy_health.latency_ms = row.proxy_latency_ms
+        ts = to_ts(aware(row.proxy_checked_at))
+        if ts is not None:
+            msg.proxy_health.checked_at.CopyFrom(ts)
+    return msg
+
+
+class AccountStore:
+    def __init__(self, db: Database, bus: EventBus) -> None:
+        self.db = db
+        self.bus = bus
+        self.rows: dict[str, AccountRow] = {}
+        self.past_holders: dict[str, list[str]] = {}
+        self.unread: Callable[[str], int] = lambda _account_id: 0
+
+    async def load(self) -> None:
+        def read(session: Session) -> list[AccountRow]:
+            return list(session.exec(select(AccountRow)))
+
+        for row in await self.db.run(read):
+            self.rows[row.account_id] = row
+        log.info("%d accounts loaded", len(self.rows))
+
+    def get(self, account_id: str) -> AccountRow:
+        row = self.rows.get(account_id)
+        if row is None:
+            raise NotFound(f"no account {account_id!r}")
+        return row
+
+    def publish(self, row: AccountRow) -> None:
+        self.bus.publish(account_id=row.account_id, account=self.describe(row))
+
+    def describe(self, row: AccountRow) -> control_pb2.Account:
+        return account_of(row, self.unread(row.account_id))
+
+    async def save(self, row: AccountRow) -> None:
+        row.updated_at = utcnow()
+        snapshot = row.model_copy()
+
+        def write(session: Session) -> None:
+            session.merge(snapshot)
+            session.commit()
+
+        await self.db.run(write)
+        self.rows[row.account_id] = row
+
+    # ------------------------------------------------------------ operator actions
+
+    async def create(self, account_id: str, spec: common_pb2.AccountSpec) -> AccountRow:
+        account_id = account_id or f"acc-{uuid.uuid4().hex[:12]}"
+        check_account_id(account_id)
+        if spec.monitor_interval_ms == 0:
+            spec.monitor_interval_ms = DEFAULT_INTERVAL_MS
+        check_spec(spec)
+        if account_id in self.rows:
+            raise AlreadyExists(f"account {account_id!r} already exists")
+        row = AccountRow(
+            account_id=account_id,
+            platform=common_pb2.Platform.Name(spec.platform),
+            fingerprint_seed=uuid.uuid4().hex,
+        )
+        apply_spec(row, spec, UPDATABLE)
+        row.state = "RUN_STATE_UNASSIGNED" if row.enabled else "RUN_STATE_DISABLED"
+        await self.save(row)
+        log.info("account %s created (%s)", account_id, row.platform)
+        self.publish(row)
+        return row
+
+    async def update(
+        self,
+        account_id: str,
+        spec: common_pb2.AccountSpec,
+        paths: list[str],
+        expected_version: int = 0,
+    ) -> tuple[AccountRow, list[str]]:
+        row = self.get(account_id)
+        if expected_version and expected_version != row.config_version:
+            raise Conflict(
+                f"account {account_id} is at config version {row.config_version}, "
+                f"not {expected_version}; re-read it and retry"
+            )
+        if not paths:
+            raise InvalidInput("update_mask is empty: name the fields to change, e.g. 'proxy'")
+        unknown = set(paths) - UPDATABLE
+        if unknown:
+            raise InvalidInput(
+                f"update_mask has fields that cannot be updated: {sorted(unknown)}; "
+                f"allowed: {sorted(UPDATABLE)}"
+            )
+        candidate = row.model_copy()
+        changed = apply_spec(candidate, spec, set(paths))
+        check_spec(spec_of(candidate))
+        if not changed:
+            return row, []
+        candidate.config_version = row.config_version + 1
+        if "enabled" in changed and not candidate.enabled:
+            candidate.state = "RUN_STATE_DISABLED"
+        elif "enabled" in changed:
+            candidate.state = "RUN_STATE_UNASSIGNED" if not candidate.worker_id else row.state
+        await self.save(candidate)
+        log.info(
+            "account %s updated to config v%d: %s",
+            account_id,
+            candidate.config_version,
+            ",".join(changed),
+        )
+        self.publish(candidate)
+        return candidate, changed
+
+    async def delete(self, account_id: str, keep_items: bool) -> int:
+        self.get(account_id)
+
+        def write(session: Session) -> int:
+            removed = 0
+            if not keep_items:
+                result = session.exec(delete(ItemRow).where(ItemRow.account_id == account_id))
+                removed = result.rowcount or 0
+            session.exec(delete(AccountRow).where(AccountRow.account_id == account_id))
+            session.commit()
+            return removed
+
+        removed = await self.db.run(write)
+        self.rows.pop(account_id, None)
+        log.info("account %s deleted (%d items removed)", account_id, removed)
+        return removed
+
+    # ------------------------------------------------------------ worker reports
+
+    async def apply_state(self, worker_id: str, report: gateway_pb2.AccountState) -> bool:
+        row = self.rows.get(report.account_id)
+        if row is None or row.worker_id != worker_id:
+            return False
+        state = common_pb2.RunState.Name(report.state)
+        kind = common_pb2.ErrorKind.Name(report.error_kind)
+        last_cycle = from_ts(report.last_cycle_at)
+        if last_cycle is not None:
+            row.last_cycle_at = last_cycle
+        if (state, kind, report.reason) == (row.state, row.error_kind, row.state_reason):
+            return True
+        row.state, row.error_kind, row.state_reason = state, kind, report.reason
+        row.state_changed_at = utcnow()
+        if report.screenshot_path:
+            row.screenshot_path = report.screenshot_path
+        level = logging.INFO if report.state == common_pb2.RUN_STATE_RUNNING else logging.WARNING
+        log.log(
+            level,
+            "account %s on worker %s: %s %s %s",
+            row.account_id,
+            worker_id,
+            state,
+            kind if report.error_kind else "",
+            report.reason,
+        )
+        await self.save(row)
+        self.publish(row)
+        return True
+
+    async def bump(self, row: AccountRow, reason: str) -> AccountRow:
+        """A master-side change the worker must apply (e.g. login success)."""
+        row.config_version += 1
+        await self.save(row)
+        log.info("account %s config v%d (%s)", row.account_id, row.config_version, reason)
+        self.publish(row)
+        return row

@@ -1,0 +1,132 @@
+"""Control RPCs about accounts."""
+
+from __future__ import annotations
+
+import grpc
+
+from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from master.accounts import AlreadyExists, Conflict, NotFound
+from master.control.base import RpcBase, fail
+from master.validation import InvalidInput
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class AccountRpcs(RpcBase):
+    async def _guard(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+        if isinstance(exc, InvalidInput):
+            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if isinstance(exc, NotFound):
+            await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
+        if isinstance(exc, AlreadyExists):
+            await fail(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        if isinstance(exc, Conflict):
+            await fail(context, grpc.StatusCode.ABORTED, str(exc))
+        raise exc
+
+    async def ListAccounts(
+        self, request: control_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListAccountsResponse:
+        size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
+        states = {common_pb2.RunState.Name(s) for s in request.states}
+        platform = common_pb2.Platform.Name(request.platform) if request.platform else None
+        rows = [
+            r
+            for r in sorted(self.app.accounts.rows.values(), key=lambda r: r.account_id)
+            if r.account_id > request.page_token
+            and (platform is None or r.platform == platform)
+            and (not request.worker_id or r.worker_id == request.worker_id)
+            and (not states or r.state in states)
+        ]
+        page = rows[:size]
+        return control_pb2.ListAccountsResponse(
+            accounts=[self.app.accounts.describe(r) for r in page],
+            next_page_token=page[-1].account_id if len(rows) > size else "",
+        )
+
+    async def GetAccount(
+        self, request: control_pb2.GetAccountRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Account:
+        try:
+            return self.app.accounts.describe(self.app.accounts.get(request.account_id))
+        except Exception as exc:
+            await self._guard(context, exc)
+            raise
+
+    async def CreateAccount(
+        self, request: control_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Account:
+        try:
+            spec = common_pb2.AccountSpec()
+            spec.CopyFrom(request.spec)
+            row = await self.app.accounts.create(request.account_id, spec)
+        except Exception as exc:
+            await self._guard(context, exc)
+            raise
+        self.app.scheduler.poke()
+        return self.app.accounts.describe(row)
+
+    async def UpdateAccount(
+        self, request: control_pb2.UpdateAccountRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Account:
+        try:
+            row, changed = await self.app.accounts.update(
+                request.account_id,
+                request.spec,
+                list(request.update_mask.paths),
+                request.expected_config_version,
+            )
+        except Exception as exc:
+            await self._guard(context, exc)
+            raise
+        if changed:
+            self.app.scheduler.push_config(row, "operator update", changed)
+            self.app.scheduler.poke()
+        return self.app.accounts.describe(row)
+
+    async def DeleteAccount(
+        self, request: control_pb2.DeleteAccountRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.DeleteAccountResponse:
+        try:
+            row = self.app.accounts.get(request.account_id)
+        except Exception as exc:
+            await self._guard(context, exc)
+            raise
+        holder = self.app.registry.workers.get(row.worker_id or "")
+        if holder is not None and holder.conn is not None:
+            holder.conn.send(
+                gateway_pb2.MasterFrame(
+                    revoke=gateway_pb2.Revoke(
+                        account_ids=[row.account_id], reason="account deleted"
+                    )
+                )
+            )
+        removed = await self.app.accounts.delete(request.account_id, request.keep_items)
+        self.app.scheduler.poke()
+        return control_pb2.DeleteAccountResponse(
+            account_id=request.account_id, items_deleted=removed
+        )
+
+    async def AssignAccount(
+        self, request: control_pb2.AssignAccountRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.Account:
+        try:
+            row = self.app.accounts.get(request.account_id)
+        except Exception as exc:
+            await self._guard(context, exc)
+            raise
+        if request.worker_id:
+            worker = self.app.registry.workers.get(request.worker_id)
+            if worker is None:
+                await fail(context, grpc.StatusCode.NOT_FOUND, f"no worker {request.worker_id!r}")
+            if common_pb2.Platform.Value(row.platform) not in worker.platforms:
+                await fail(
+                    context,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"worker {request.worker_id} does not run {row.platform}",
+                )
+        row.pinned_worker_id = request.worker_id or None
+        await self.app.accounts.save(row)
+        self.app.scheduler.poke()
+        return self.app.accounts.describe(row)

@@ -1,0 +1,15 @@
+"""Process-wide counters for GetStats and the metrics endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Counters:
+    items_ingested: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    acks: int = 0
+    frames_rejected: int = 0
+    logins_by_outcome: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,84 @@
+"""Checks on operator input, each failing with a message that says the fix."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from hiscrm.v1 import common_pb2
+
+ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+PROXY_SCHEMES = ("http", "https", "socks5")
+MIN_INTERVAL_MS = 200
+MAX_INTERVAL_MS = 24 * 3600 * 1000
+MAX_DISPLAY_NAME = 200
+
+
+class InvalidInput(ValueError):
+    """Bad input; the message is shown to the client as INVALID_ARGUMENT."""
+
+
+def check_account_id(account_id: str) -> None:
+    if not ACCOUNT_ID_RE.match(account_id):
+        raise InvalidInput(
+            f"account_id {account_id!r} is invalid: use 1-64 letters, digits and '_.:-', "
+            "starting with a letter or digit"
+        )
+
+
+def check_proxy(proxy: str) -> None:
+    """Empty, or scheme://[user:pass@]host:port with scheme http, https or socks5."""
+    if not proxy:
+        return
+    try:
+        parts = urlsplit(proxy)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"proxy {proxy!r}: {exc}") from None
+    if parts.scheme not in PROXY_SCHEMES:
+        raise InvalidInput(
+            f"proxy {proxy!r}: scheme must be one of {', '.join(PROXY_SCHEMES)} "
+            "(e.g. socks5://user:pass@10.0.0.5:1080)"
+        )
+    if not parts.hostname:
+        raise InvalidInput(f"proxy {proxy!r}: missing host (e.g. http://10.0.0.5:8080)")
+    if port is None:
+        raise InvalidInput(f"proxy {proxy!r}: missing port (e.g. http://{parts.hostname}:8080)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidInput(f"proxy {proxy!r}: must not have a path, query or fragment")
+    if (parts.username is None) != (parts.password is None):
+        raise InvalidInput(f"proxy {proxy!r}: give both user and password, or neither")
+
+
+def check_spec(spec: common_pb2.AccountSpec) -> None:
+    if spec.platform == common_pb2.PLATFORM_UNSPECIFIED or spec.platform not in (
+        common_pb2.Platform.values()
+    ):
+        known = ", ".join(n for n in common_pb2.Platform.keys() if n != "PLATFORM_UNSPECIFIED")
+        raise InvalidInput(f"spec.platform is required: one of {known}")
+    if len(spec.display_name) > MAX_DISPLAY_NAME:
+        raise InvalidInput(f"spec.display_name is longer than {MAX_DISPLAY_NAME} characters")
+    if not MIN_INTERVAL_MS <= spec.monitor_interval_ms <= MAX_INTERVAL_MS:
+        raise InvalidInput(
+            f"spec.monitor_interval_ms={spec.monitor_interval_ms} is out of range "
+            f"[{MIN_INTERVAL_MS}, {MAX_INTERVAL_MS}]"
+        )
+    check_proxy(spec.proxy)
+    if spec.HasField("synthetic"):
+        syn = spec.synthetic
+        if spec.platform != common_pb2.PLATFORM_SYNTHETIC:
+            raise InvalidInput("spec.synthetic options are only for platform PLATFORM_SYNTHETIC")
+        if not 0 < syn.items_per_second <= 1_000_000:
+            raise InvalidInput("spec.synthetic.items_per_second must be in (0, 1000000]")
+        if syn.dm_percent > 100:
+            raise InvalidInput("spec.synthetic.dm_percent must be 0..100")
+        if syn.content_bytes > 64 * 1024 * 1024:
+            raise InvalidInput("spec.synthetic.content_bytes must be at most 64 MiB")
+    if spec.HasField("demo"):
+        if spec.platform != common_pb2.PLATFORM_DEMO:
+            raise InvalidInput("spec.demo options are only for platform PLATFORM_DEMO")
+        url = urlsplit(spec.demo.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise InvalidInput(
+                f"spec.demo.base_url {spec.demo.base_url!r} must be http(s)://host:port"
+            )

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up a checkout on a fresh Debian machine: system packages, then .venv.
+# Usage: bash scripts/setup.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+apt_packages=(python3 python3-venv python3-pip chromium fonts-noto-cjk)
+if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps); fi
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+if [[ $want_test -eq 1 ]]; then
+    .venv/bin/python -m pip install -q -e '.[test]'
+else
+    .venv/bin/python -m pip install -q -e .
+fi
+# Debian's Chromium is used where present; elsewhere Playwright's own build
+# (which needs internet to download).
+if [[ ! -x /usr/bin/chromium ]]; then
+    .venv/bin/python -m playwright install chromium || {
+        echo "no Chromium: install Debian's 'chromium' package or run 'playwright install chromium'" >&2
+        exit 1
+    }
+fi

@@ -1,0 +1,223 @@
+"""One account's monitor loop: fetch, write to the outbox, report state.
+
+The loop reads its config afresh every cycle and a new config wakes it, so a
+ConfigUpdate takes effect at once without a restart (invariant 2). Every
+failure becomes a typed state; transient ones back off with jitter, auth
+expiry waits for a new session instead of retrying (invariant 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm_common.backoff import Backoff
+from hiscrm_common.timeutil import to_ts, utcnow
+from worker.cursors import CursorStore
+from worker.outbox import Outbox
+from worker.platforms.base import Adapter, PlatformError, RateLimited
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = {
+    common_pb2.ERROR_KIND_NETWORK,
+    common_pb2.ERROR_KIND_TIMEOUT,
+    common_pb2.ERROR_KIND_PROXY,
+    common_pb2.ERROR_KIND_INTERNAL,
+}
+# Kinds that need a person (new login, captcha): wait for a new config.
+NEEDS_OPERATOR = {
+    common_pb2.ERROR_KIND_AUTH_EXPIRED: common_pb2.RUN_STATE_NEEDS_LOGIN,
+    common_pb2.ERROR_KIND_VERIFICATION: common_pb2.RUN_STATE_CAPTCHA,
+}
+SLOW_RETRY_S = 300.0  # layout changed, blocked: look again now and then, never hammer
+
+StateSink = Callable[[gateway_pb2.AccountState], None]
+
+
+class AccountMonitor:
+    def __init__(
+        self,
+        worker_id: str,
+        adapter: Adapter,
+        outbox: Outbox,
+        cursors: CursorStore,
+        report: StateSink,
+        on_items: Callable[[], None],
+    ) -> None:
+        self.worker_id = worker_id
+        self.adapter = adapter
+        self.outbox = outbox
+        self.cursors = cursors
+        self.report = report
+        self.on_items = on_items
+        self.state = common_pb2.RUN_STATE_STARTING
+        self.error_kind = common_pb2.ERROR_KIND_UNSPECIFIED
+        self.reason = ""
+        self.last_cycle_at: datetime | None = None
+        self.cycles = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(base=1.0, cap=120.0)
+        self._rng = random.Random(adapter.account_id)
+
+    @property
+    def account_id(self) -> str:
+        return self.adapter.account_id
+
+    @property
+    def config(self) -> common_pb2.AccountConfig:
+        return self.adapter.config
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"monitor:{self.account_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.adapter.close()
+
+    async def apply(self, config: common_pb2.AccountConfig) -> None:
+        await self.adapter.apply_config(config)
+        log.info(
+            "account %s on worker %s: config v%d applied (interval %d ms)",
+            self.account_id,
+            self.worker_id,
+            config.config_version,
+            config.spec.monitor_interval_ms,
+        )
+        self._backoff.reset()
+        self._wake.set()
+
+    def status(self) -> gateway_pb2.AccountStatus:
+        return gateway_pb2.AccountStatus(
+            account_id=self.account_id,
+            state=self.state,
+            config_version=self.config.config_version,
+            last_cycle_at=to_ts(self.last_cycle_at),
+        )
+
+    def state_frame(self) -> gateway_pb2.AccountState:
+        return gateway_pb2.AccountState(
+            account_id=self.account_id,
+            state=self.state,
+            error_kind=self.error_kind,
+            reason=self.reason,
+            at=to_ts(utcnow()),
+            last_cycle_at=to_ts(self.last_cycle_at),
+        )
+
+    def _set_state(self, state: int, kind: int = 0, reason: str = "", screenshot: str = "") -> None:
+        if (state, kind, reason) == (self.state, self.error_kind, self.reason):
+            return
+        self.state, self.error_kind, self.reason = state, kind, reason
+        frame = self.state_frame()
+        frame.screenshot_path = screenshot
+        self.report(frame)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _interval(self) -> float:
+        base = max(self.config.spec.monitor_interval_ms, 100) / 1000
+        return base * self._rng.uniform(0.9, 1.1)  # jitter: accounts drift apart
+
+    async def _run(self) -> None:
+        cursor = await asyncio.to_thread(self.cursors.get, self.account_id)
+        while True:
+            if not self.config.spec.enabled:
+                self._set_state(common_pb2.RUN_STATE_DISABLED)
+                await self._sleep(3600)
+                continue
+            if self.adapter.needs_login():
+                self._set_state(
+                    common_pb2.RUN_STATE_NEEDS_LOGIN,
+                    common_pb2.ERROR_KIND_AUTH_EXPIRED,
+                    "no session: log the account in",
+                )
+                await self._sleep(3600)
+                continue
+            try:
+                cursor = await self._cycle(cursor)
+            except asyncio.CancelledError:
+                raise
+            except PlatformError as exc:
+                await self._failed(exc)
+                continue
+            except Exception as exc:
+                log.exception(
+                    "account %s on worker %s: cycle crashed", self.account_id, self.worker_id
+                )
+                await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
+                continue
+            await self._sleep(self._interval())
+
+    async def _cycle(self, cursor: str) -> str:
+        result = await self.adapter.fetch_new(cursor)
+        if result.items and not await self._store(result.items):
+            # The cursor stays: the refused items are fetched again next
+            # cycle, and those the outbox already has are skipped there.
+            return cursor
+        if result.cursor != cursor:
+            await asyncio.to_thread(self.cursors.put, self.account_id, result.cursor)
+        self.cycles += 1
+        self.last_cycle_at = utcnow()
+        self._backoff.reset()
+        self._set_state(common_pb2.RUN_STATE_RUNNING)
+        return result.cursor
+
+    async def _store(self, items: list[common_pb2.Item]) -> bool:
+        added = await asyncio.to_thread(self.outbox.add, items)
+        if added.accepted:
+            self.on_items()
+        if not added.refused:
+            return True
+        self._set_state(
+            common_pb2.RUN_STATE_OUTBOX_FULL,
+            common_pb2.ERROR_KIND_OUTBOX_FULL,
+            f"outbox full: {added.refused} items wait on the platform until the master acks",
+        )
+        log.error(
+            "account %s on worker %s: outbox full, %d items not taken yet (nothing dropped)",
+            self.account_id,
+            self.worker_id,
+            added.refused,
+        )
+        return False
+
+    async def _failed(self, exc: PlatformError) -> None:
+        kind = exc.kind
+        reason = str(exc)
+        log.error(
+            "account %s on worker %s: %s: %s",
+            self.account_id,
+            self.worker_id,
+            common_pb2.ErrorKind.Name(kind),
+            reason,
+        )
+        if kind in NEEDS_OPERATOR:
+            self._set_state(NEEDS_OPERATOR[kind], kind, reason, exc.screenshot)
+            await self._sleep(3600)  # until a new config (a new session) wakes us
+            return
+        if isinstance(exc, RateLimited):
+            delay = max(exc.retry_after, self._backoff.next_delay() * 4)
+            self._set_state(common_pb2.RUN_STATE_RATE_LIMITED, kind, reason, exc.screenshot)
+        elif kind in TRANSIENT:
+            delay = self._backoff.next_delay()
+            self._set_state(common_pb2.RUN_STATE_BACKING_OFF, kind, reason, exc.screenshot)
+        else:
+            delay = SLOW_RETRY_S
+            self._set_state(common_pb2.RUN_STATE_ERROR, kind, reason, exc.screenshot)
+        await self._sleep(delay)

@@ -1,0 +1,19 @@
+"""Platform adapters, by platform."""
+
+from __future__ import annotations
+
+from hiscrm.v1 import common_pb2
+from worker.platforms.base import Adapter, AdapterContext
+from worker.platforms.synthetic import SyntheticAdapter
+
+ADAPTERS: dict[int, type[Adapter]] = {
+    common_pb2.PLATFORM_SYNTHETIC: SyntheticAdapter,
+}
+
+
+def make_adapter(config: common_pb2.AccountConfig, ctx: AdapterContext) -> Adapter:
+    cls = ADAPTERS.get(config.spec.platform)
+    if cls is None:
+        name = common_pb2.Platform.Name(config.spec.platform)
+        raise NotImplementedError(f"no adapter for {name} in this worker")
+    return cls(config, ctx)

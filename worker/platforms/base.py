@@ -1,0 +1,114 @@
+"""What every platform adapter provides, and the typed errors it raises.
+
+An adapter never swallows a failure: anything that goes wrong is raised as a
+PlatformError with an ErrorKind, which the monitor turns into an account
+state the operator sees (invariant 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hiscrm.v1 import common_pb2, gateway_pb2
+
+
+class PlatformError(Exception):
+    kind: int = common_pb2.ERROR_KIND_INTERNAL
+
+    def __init__(self, message: str, *, screenshot: str = "") -> None:
+        super().__init__(message)
+        self.screenshot = screenshot
+
+
+class NetworkError(PlatformError):
+    kind = common_pb2.ERROR_KIND_NETWORK
+
+
+class PlatformTimeout(PlatformError):
+    kind = common_pb2.ERROR_KIND_TIMEOUT
+
+
+class LayoutChanged(PlatformError):
+    kind = common_pb2.ERROR_KIND_LAYOUT_CHANGED
+
+
+class AuthExpired(PlatformError):
+    kind = common_pb2.ERROR_KIND_AUTH_EXPIRED
+
+
+class VerificationRequired(PlatformError):
+    kind = common_pb2.ERROR_KIND_VERIFICATION
+
+
+class RateLimited(PlatformError):
+    kind = common_pb2.ERROR_KIND_RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: float = 0.0, screenshot: str = "") -> None:
+        super().__init__(message, screenshot=screenshot)
+        self.retry_after = retry_after
+
+
+class Blocked(PlatformError):
+    kind = common_pb2.ERROR_KIND_BLOCKED
+
+
+class ProxyFailed(PlatformError):
+    kind = common_pb2.ERROR_KIND_PROXY
+
+
+@dataclass
+class FetchResult:
+    items: list[common_pb2.Item]
+    cursor: str
+
+
+@dataclass
+class AdapterContext:
+    """What the worker lends an adapter."""
+
+    worker_id: str
+    data_dir: Path
+    page_slots: asyncio.Semaphore
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+class Adapter(ABC):
+    """One account on one platform. Created on Assign, closed on Revoke."""
+
+    platform: int = common_pb2.PLATFORM_UNSPECIFIED
+
+    def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    @property
+    def account_id(self) -> str:
+        return self.config.account_id
+
+    async def apply_config(self, config: common_pb2.AccountConfig) -> None:
+        """Take a new config without restarting (proxy, session, options)."""
+        self.config = config
+
+    def needs_login(self) -> bool:
+        """True when there is no session to monitor with."""
+        return False
+
+    @abstractmethod
+    async def fetch_new(self, cursor: str) -> FetchResult:
+        """Items newer than cursor, and the cursor to use next time."""
+
+    async def login(
+        self, session_id: str, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        raise PlatformError(f"{type(self).__name__} has no login")
+        yield  # pragma: no cover  (makes this an async generator)
+
+    async def send_reply(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        raise PlatformError(f"{type(self).__name__} cannot reply")
+
+    async def close(self) -> None:
+        return None
