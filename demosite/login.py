@@ -91,10 +91,8 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.get("/logout")
 async def logout(request: web.Request) -> web.Response:
-    state = state_of(request)
-    user = session_user(request)
-    if user is not None:
-        state.sessions.expire_user(user.username)
+    """Ends this browser's session only (admin expire_session ends them all)."""
+    state_of(request).sessions.drop(request.cookies.get(SESSION_COOKIE))
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(UID_COOKIE, path="/")

@@ -44,6 +44,9 @@ class SessionStore:
             return None
         return self._sessions.get(session_id)
 
+    def drop(self, session_id: str | None) -> None:
+        self._sessions.pop(session_id or "", None)
+
     def expire_user(self, username: str) -> int:
         doomed = [sid for sid, s in self._sessions.items() if s.username == username]
         for sid in doomed:

@@ -17,7 +17,7 @@ from sqlmodel import Session, delete, select
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts, utcnow
 from master.events import EventBus
-from master.store.database import Database
+from master.store.database import Database, upsert
 from master.store.models import AccountRow, ItemRow
 from master.validation import InvalidInput, check_account_id, check_spec
 
@@ -177,10 +177,10 @@ class AccountStore:
 
     async def save(self, row: AccountRow) -> None:
         row.updated_at = utcnow()
-        snapshot = row.model_copy()
+        values = row.model_dump()
 
         def write(session: Session) -> None:
-            session.merge(snapshot)
+            upsert(session, AccountRow, values)
             session.commit()
 
         await self.db.run(write)
@@ -229,7 +229,7 @@ class AccountStore:
                 f"update_mask has fields that cannot be updated: {sorted(unknown)}; "
                 f"allowed: {sorted(UPDATABLE)}"
             )
-        candidate = row.model_copy()
+        candidate = AccountRow.model_validate(row.model_dump())
         changed = apply_spec(candidate, spec, set(paths))
         check_spec(spec_of(candidate))
         if not changed:

@@ -22,7 +22,7 @@ from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import aware, to_ts, utcnow
 from master.config import MasterConfig
 from master.events import EventBus
-from master.store.database import Database
+from master.store.database import Database, upsert
 from master.store.models import WorkerRow
 
 log = logging.getLogger(__name__)
@@ -332,11 +332,11 @@ class WorkerRegistry:
             return
         for record in dirty:
             record.dirty = False
-        rows = [w.to_row() for w in dirty]
+        rows = [w.to_row().model_dump() for w in dirty]
 
         def write(session: Session) -> None:
-            for row in rows:
-                session.merge(row)
+            for values in rows:
+                upsert(session, WorkerRow, values)
             session.commit()
 
         try:

@@ -273,6 +273,15 @@ async def test_creator_apis_require_a_live_session(site: Site) -> None:
     assert gate.headers["Location"] == "/login"
 
 
+async def test_logout_ends_only_this_browser_session(site: Site) -> None:
+    laptop = await logged_in(site)
+    phone = await logged_in(site)
+    out = await laptop.get("/logout", allow_redirects=False)
+    assert out.headers["Location"] == "/login"
+    assert (await laptop.get("/api/creator/me")).status == 401
+    assert (await phone.get("/api/creator/me")).status == 200
+
+
 async def _all_pages(
     browser: aiohttp.ClientSession, path: str, key: str, count: int, **params: str
 ) -> list[dict[str, Any]]:

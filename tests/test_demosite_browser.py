@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.timeout(120)
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_PATH = CHROMIUM if os.path.exists(CHROMIUM) else None  # None: Playwright's own
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -28,6 +30,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 QR_TTL = 3.0
+
+
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for `check()`; Playwright's event handlers fill our lists from tasks."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
 
 
 async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
@@ -41,30 +52,34 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
     frames: list[tuple[float, dict[str, Any]]] = []
     qr_pngs: list[bytes] = []
     comment_bodies: list[dict[str, Any]] = []
+
+    def on_websocket(ws: Any) -> None:
+        def on_frame(payload: str | bytes) -> None:
+            frames.append((time.monotonic(), json.loads(payload)))
+
+        ws.on("framereceived", on_frame)
+
+    async def on_response(response: Any) -> None:
+        if "/api/login/qr.png" in response.url:
+            qr_pngs.append(await response.body())
+        elif "/api/creator/comments" in response.url:
+            comment_bodies.append(await response.json())
+
+    def captured_comment_ids() -> set[str]:
+        return {c["comment_id"] for body in comment_bodies for c in body["comments"]}
+
+    def frame_times(message_id: str) -> list[float]:
+        return [t for t, f in frames if f.get("message", {}).get("message_id") == message_id]
+
     try:
         async with playwright_api.async_playwright() as pw:
             browser = await pw.chromium.launch(
-                executable_path=CHROMIUM if os.path.exists(CHROMIUM) else None,
-                args=CHROMIUM_ARGS,
-                timeout=30_000,
+                executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, timeout=30_000
             )
             try:
                 context = await browser.new_context(locale="zh-CN")
                 page = await context.new_page()
                 page.set_default_timeout(10_000)
-
-                def on_websocket(ws: Any) -> None:
-                    def on_frame(payload: str | bytes) -> None:
-                        frames.append((time.monotonic(), json.loads(payload)))
-
-                    ws.on("framereceived", on_frame)
-
-                async def on_response(response: Any) -> None:
-                    if "/api/login/qr.png" in response.url:
-                        qr_pngs.append(await response.body())
-                    elif "/api/creator/comments" in response.url:
-                        comment_bodies.append(await response.json())
-
                 page.on("websocket", on_websocket)
                 page.on("response", on_response)
 
@@ -79,13 +94,8 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
                 )
                 token = await page.get_attribute("#qr", "data-token")
                 assert token and token != first
-                await page.wait_for_function(
-                    "() => { const i = document.querySelector('#qr');"
-                    " return i.complete && i.naturalWidth > 0 && i.src.includes(i.dataset.token); }"
-                )
-                assert any(
-                    qr.qr_content(p) == f"{base}/api/login/scan?token={token}" for p in qr_pngs
-                )
+                confirm_url = f"{base}/api/login/scan?token={token}"
+                await eventually(lambda: any(qr.qr_content(p) == confirm_url for p in qr_pngs))
 
                 # The phone scans; this user must also type the SMS code.
                 scan = await admin.post("/api/login/scan", params={"token": token, "user": "demo1"})
@@ -102,9 +112,8 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
                 await page.wait_for_url(base + "/creator")
 
                 user = await (await admin.get("/admin/users/demo1")).json()
-                assert (
-                    await page.evaluate("localStorage.getItem('demo_user_id')") == user["user_id"]
-                )
+                marker = await page.evaluate("localStorage.getItem('demo_user_id')")
+                assert marker == user["user_id"]
                 cookies = {c["name"]: c for c in await context.cookies()}
                 assert cookies["demo_session"]["httpOnly"]
                 assert cookies["demo_uid"]["value"] == user["user_id"]
@@ -113,9 +122,8 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
                 await page.locator("body[data-loaded=true]").wait_for(state="attached")
                 items = page.locator("[data-testid=comment-item]")
                 assert await items.count() > 0
-                captured = {c["comment_id"] for body in comment_bodies for c in body["comments"]}
                 shown = set(await items.evaluate_all("els => els.map(e => e.dataset.commentId)"))
-                assert shown == captured
+                await eventually(lambda: captured_comment_ids() == shown)
 
                 # A DM injected now reaches the page's WebSocket well under a second.
                 await page.locator("[data-testid=live-status][data-state=open]").wait_for()
@@ -125,16 +133,8 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
                     json={"username": "demo1", "from_name": "路人甲", "text": "在吗"},
                 )
                 dm = (await made.json())["message"]
-                for _ in range(100):
-                    hit = [
-                        t
-                        for t, f in frames
-                        if f.get("message", {}).get("message_id") == dm["message_id"]
-                    ]
-                    if hit:
-                        break
-                    await asyncio.sleep(0.01)
-                assert hit and hit[0] - sent_at < 1.0
+                await eventually(lambda: bool(frame_times(dm["message_id"])), within=2.0)
+                assert frame_times(dm["message_id"])[0] - sent_at < 1.0
                 await page.locator(f'[data-message-id="{dm["message_id"]}"]').wait_for()
 
                 # Reply to a comment through the page.

@@ -7,12 +7,12 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from hiscrm_common import settings
 
@@ -93,3 +93,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
+    """Insert or update one row by primary key, without a read first."""
+    table = model.__table__  # type: ignore[attr-defined]
+    keys = [c.name for c in table.primary_key.columns]
+    where = [table.c[k] == values[k] for k in keys]
+    changes = {k: v for k, v in values.items() if k not in keys}
+    result = session.execute(table.update().where(*where).values(**changes))
+    if result.rowcount == 0:
+        session.execute(table.insert().values(**values))
