@@ -1,0 +1,165 @@
+"""hiscrm: run and inspect the whole system from one command.
+
+hiscrm up [--workers N] [--no-follow]   start supervisord with the fleet
+hiscrm status                           supervisord and gateway view
+hiscrm scale N                          run N workers (others untouched)
+hiscrm watch                            follow live events
+hiscrm down                             stop everything
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+import grpc
+
+from hiscrm.v1 import control_pb2, control_pb2_grpc
+from hiscrm_common import settings
+from hiscrm_common.channel import open_channel
+from master.console import event_line, worker_table
+from master.fleet import WORKER_GROUP, Fleet
+from master.supervisor_client import SupervisorError
+
+MAX_WORKERS = 16
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+async def _control(fleet: Fleet) -> tuple[grpc.aio.Channel, control_pb2_grpc.ControlStub]:
+    channel = open_channel(fleet.master_address, settings.load_token())
+    return channel, control_pb2_grpc.ControlStub(channel)
+
+
+async def _wait_master(fleet: Fleet, within_s: float = 60.0) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    async with grpc.aio.insecure_channel(fleet.master_address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while loop.time() < deadline:
+            try:
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.3)
+    raise SystemExit(f"the master did not come up; see {fleet.home / 'logs' / 'master.log'}")
+
+
+async def _process_states(fleet: Fleet) -> dict[str, str]:
+    try:
+        procs = await fleet.client().group_processes(WORKER_GROUP)
+    except SupervisorError:
+        return {}
+    return {p.process: p.state for p in procs}
+
+
+async def _print_status(fleet: Fleet) -> None:
+    channel, stub = await _control(fleet)
+    async with channel:
+        workers = await stub.ListWorkers(control_pb2.ListWorkersRequest(), timeout=10)
+        stats = await stub.GetStats(control_pb2.GetStatsRequest(), timeout=10)
+    _out(worker_table(list(workers.workers), await _process_states(fleet)))
+    _out(
+        f"items {stats.items_total} ({stats.items_unread} unread), "
+        f"accounts {dict(stats.accounts_by_state) or 0}, "
+        f"pending config acks {stats.pending_config_acks}"
+    )
+
+
+async def _follow(fleet: Fleet) -> None:
+    channel, stub = await _control(fleet)
+    async with channel:
+        async for event in stub.WatchEvents(control_pb2.WatchEventsRequest()):
+            _out(event_line(event))
+
+
+async def cmd_up(fleet: Fleet, args: argparse.Namespace) -> None:
+    fleet.start_supervisord()
+    await _wait_master(fleet)
+    count = args.workers if args.workers is not None else fleet.wanted_workers()
+    await fleet.scale(count)
+    _out(f"hiscrm is up: master {fleet.master_address}, {count} workers, run dir {fleet.home}")
+    if args.no_follow:
+        return
+    await asyncio.sleep(3)
+    await _print_status(fleet)
+    _out("following live events (Ctrl-C stops following; `hiscrm down` stops the system)")
+    await _follow(fleet)
+
+
+async def cmd_scale(fleet: Fleet, args: argparse.Namespace) -> None:
+    if not 0 <= args.count <= MAX_WORKERS:
+        raise SystemExit(f"scale: count must be 0..{MAX_WORKERS} (etc/supervisord.conf numprocs)")
+    result = await fleet.scale(args.count)
+    started = ", ".join(r.name for r in result.started) or "none"
+    stopped = ", ".join(r.name for r in result.stopped) or "none"
+    _out(f"workers: {args.count} wanted; started {started}; stopped {stopped}")
+    failed = [r for r in (*result.started, *result.stopped) if not r.ok]
+    if failed:
+        raise SystemExit("; ".join(f"{r.name}: {r.message}" for r in failed))
+
+
+async def cmd_down(fleet: Fleet, args: argparse.Namespace) -> None:
+    if await fleet.shutdown():
+        _out("hiscrm is down")
+    else:
+        raise SystemExit("supervisord did not stop in time; see var/logs/supervisord.log")
+
+
+async def cmd_status(fleet: Fleet, args: argparse.Namespace) -> None:
+    if not fleet.supervisord_running():
+        _out(f"supervisord is not running for {fleet.home}; start it with `hiscrm up`")
+    await _print_status(fleet)
+
+
+async def cmd_watch(fleet: Fleet, args: argparse.Namespace) -> None:
+    await _follow(fleet)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="hiscrm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--home", help="run directory (default $HISCRM_HOME or ./var)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the fleet under supervisord")
+    up.add_argument("--workers", type=int, help="how many workers (default: as last time, or 2)")
+    up.add_argument("--no-follow", action="store_true", help="start, then return")
+    scale = sub.add_parser("scale", help="run N workers")
+    scale.add_argument("count", type=int)
+    sub.add_parser("down", help="stop everything")
+    sub.add_parser("status", help="show the fleet")
+    sub.add_parser("watch", help="follow live events")
+    args = parser.parse_args(argv)
+    fleet = Fleet.from_env(args.home)
+    os.environ["HISCRM_HOME"] = str(fleet.home)
+    handler = {
+        "up": cmd_up,
+        "scale": cmd_scale,
+        "down": cmd_down,
+        "status": cmd_status,
+        "watch": cmd_watch,
+    }[args.command]
+    try:
+        asyncio.run(handler(fleet, args))
+    except KeyboardInterrupt:
+        pass
+    except SupervisorError as exc:
+        raise SystemExit(str(exc)) from None
+    except grpc.aio.AioRpcError as exc:
+        raise SystemExit(
+            f"master at {fleet.master_address}: {exc.code().name}: {exc.details()}"
+        ) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The supervisord-managed fleet on this machine: start, scale, stop.
+
+etc/supervisord.conf is the real config for the default run directory
+(../var beside it). For another run directory a copy is rendered there with
+the paths replaced, so every process of that fleet lives under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from master.supervisor_client import ScaleResult, SupervisorClient, SupervisorError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "etc" / "supervisord.conf"
+DEFAULT_HOME_TOKEN = "%(here)s/../var"
+WORKER_GROUP = "worker"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    home: Path
+    master_address: str = "127.0.0.1:50051"
+    demosite_port: int = 8300
+
+    @classmethod
+    def from_env(cls, home: str | None = None) -> Fleet:
+        chosen = home or os.environ.get("HISCRM_HOME") or str(ROOT / "var")
+        return cls(
+            Path(chosen).resolve(),
+            master_address=os.environ.get("HISCRM_MASTER", "127.0.0.1:50051"),
+            demosite_port=int(os.environ.get("HISCRM_DEMOSITE_PORT", "8300")),
+        )
+
+    @property
+    def is_default_home(self) -> bool:
+        return (
+            self.home == (ROOT / "var").resolve()
+            and self.master_address == "127.0.0.1:50051"
+            and self.demosite_port == 8300
+        )
+
+    @property
+    def config_path(self) -> Path:
+        return TEMPLATE if self.is_default_home else self.home / "supervisord.conf"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.home / "supervisor.sock"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.home / "supervisord.pid"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "fleet.json"
+
+    def client(self) -> SupervisorClient:
+        return SupervisorClient(self.socket_path)
+
+    def render_config(self) -> Path:
+        if not TEMPLATE.exists():
+            raise SystemExit(f"{TEMPLATE} is missing: run hiscrm from a checkout of the project")
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        if self.is_default_home:
+            return TEMPLATE
+        text = TEMPLATE.read_text().replace(DEFAULT_HOME_TOKEN, str(self.home))
+        host, _, port = self.master_address.rpartition(":")
+        text = text.replace(
+            "command=hiscrm-demosite --host 127.0.0.1 --port 8300",
+            f"command=hiscrm-demosite --host 127.0.0.1 --port {self.demosite_port}",
+        )
+        text = text.replace(
+            'environment=HISCRM_HOME="',
+            f'environment=HISCRM_LISTEN="{host}:{port}",HISCRM_MASTER="{host}:{port}",'
+            'HISCRM_HOME="',
+        )
+        self.config_path.write_text(text)
+        return self.config_path
+
+    # ------------------------------------------------------------ desired size
+
+    def wanted_workers(self, default: int = 2) -> int:
+        try:
+            return int(json.loads(self.state_path.read_text())["workers"])
+        except (OSError, ValueError, KeyError):
+            return default
+
+    def remember_workers(self, count: int) -> None:
+        self.state_path.write_text(json.dumps({"workers": count}))
+
+    # ------------------------------------------------------------ lifecycle
+
+    def supervisord_running(self) -> bool:
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return self.socket_path.exists()
+
+    def start_supervisord(self) -> None:
+        if self.supervisord_running():
+            log.info("supervisord already running for %s", self.home)
+            return
+        config = self.render_config()
+        bindir = Path(sys.executable).parent
+        env = dict(os.environ)
+        env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+        env["HISCRM_HOME"] = str(self.home)
+        supervisord = shutil.which("supervisord", path=env["PATH"])
+        if supervisord is None:
+            raise SystemExit("supervisord not found: install the project (bash scripts/setup.sh)")
+        subprocess.run([supervisord, "-c", str(config)], env=env, check=True, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while not self.socket_path.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"supervisord did not start; see {self.home / 'logs' / 'supervisord.log'}"
+                )
+            time.sleep(0.1)
+
+    async def scale(self, count: int) -> ScaleResult:
+        result = await self.client().scale_group(WORKER_GROUP, count)
+        self.remember_workers(count)
+        return result
+
+    async def shutdown(self, within_s: float = 60.0) -> bool:
+        """Stop every process and supervisord itself; True when all are gone."""
+        if not self.supervisord_running():
+            return True
+        try:
+            pid = int(self.pid_path.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        try:
+            await self.client().shutdown()
+        except SupervisorError as exc:
+            log.warning("supervisord shutdown: %s", exc)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return True
+            await asyncio.sleep(0.2)
+        return False

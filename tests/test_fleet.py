@@ -1,0 +1,76 @@
+"""The main command: supervisord runs the master, the workers and the demo
+platform from etc/supervisord.conf; scaling; nothing left after `down`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from hiscrm.v1 import common_pb2
+from tests.harness import Cluster, free_port, wait_for
+
+BIN = Path(sys.executable).parent
+
+
+def hiscrm(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    env = cluster.env(HISCRM_DEMOSITE_PORT=str(free_port()))
+    return subprocess.run(
+        [str(BIN / "hiscrm"), *args], env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def fleet_processes(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            if (proc.info["environ"] or {}).get("HISCRM_HOME") == str(home):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_up_scale_kill_and_down(cluster: Cluster) -> None:
+    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        for wid in ("worker-0", "worker-1"):
+            cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)
+
+        status = subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(cluster.home / "supervisord.conf"), "status"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert "master" in status.stdout and "RUNNING" in status.stdout
+
+        # supervisord restarts a worker killed with -9, under the same id
+        old_pid = cluster.workers_by_id()["worker-0"].pid
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(
+            lambda: (
+                (w := cluster.workers_by_id()["worker-0"]).pid != old_pid
+                and w.state == common_pb2.WORKER_STATE_ONLINE
+            ),
+            timeout=60,
+            what="worker-0 restarted by supervisord",
+        )
+
+        pids = {w: cluster.workers_by_id()[w].pid for w in ("worker-0", "worker-1")}
+        scaled = hiscrm(cluster, "scale", "3")
+        assert scaled.returncode == 0, scaled.stderr
+        cluster.wait_worker_state("worker-2", common_pb2.WORKER_STATE_ONLINE, timeout=60)
+        assert {w: cluster.workers_by_id()[w].pid for w in pids} == pids  # others untouched
+
+        shown = hiscrm(cluster, "status")
+        assert shown.returncode == 0 and "worker-2" in shown.stdout and "RUNNING" in shown.stdout
+    finally:
+        down = hiscrm(cluster, "down")
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
