@@ -33,6 +33,7 @@ class Subscription:
     )
     overflowed: bool = False
     name: str = ""
+    limit: int = DEFAULT_QUEUE_SIZE
 
     def wants(self, kind: int, account_id: str) -> bool:
         if self.kinds and kind not in self.kinds:
@@ -43,7 +44,7 @@ class Subscription:
         event = await self.queue.get()
         if event is None:
             raise SubscriberOverflow(
-                f"subscriber fell more than {self.queue.maxsize} events behind and was cut "
+                f"subscriber fell more than {self.limit} events behind and was cut "
                 "off; reconnect and re-read state with the List RPCs"
             )
         return event
@@ -80,6 +81,7 @@ class EventBus:
             frozenset(account_ids or ()),
             asyncio.Queue(self._queue_size + 1),  # +1 leaves room for the cut-off marker
             name=name,
+            limit=self._queue_size,
         )
         self._subs.add(sub)
         return sub
