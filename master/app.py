@@ -16,6 +16,7 @@ from master.accounts import AccountStore
 from master.config import MasterConfig
 from master.counters import Counters
 from master.events import EventBus
+from master.inbox import Inbox
 from master.ingest import Ingest
 from master.registry import Connection, WorkerRecord, WorkerRegistry
 from master.scheduler import Scheduler
@@ -33,13 +34,16 @@ class MasterApp:
         self.registry = WorkerRegistry(config, db, self.bus)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
-        self.ingest = Ingest(db, self.accounts, self.bus, self.counters)
+        self.inbox = Inbox(db)
+        self.accounts.unread = self.inbox.unread_total
+        self.ingest = Ingest(db, self.accounts, self.bus, self.counters, self.inbox)
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.registry.load()
         await self.accounts.load()
+        await self.inbox.load()
         self._tasks = [
             asyncio.create_task(self.registry.run_maintenance()),
             asyncio.create_task(self.scheduler.run()),

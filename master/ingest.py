@@ -22,6 +22,7 @@ from hiscrm_common.timeutil import from_ts, to_ts, utcnow
 from master.accounts import AccountStore
 from master.counters import Counters
 from master.events import EventBus
+from master.inbox import Inbox
 from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
@@ -41,11 +42,19 @@ class Pending:
 
 
 class Ingest:
-    def __init__(self, db: Database, accounts: AccountStore, bus: EventBus, counters: Counters):
+    def __init__(
+        self,
+        db: Database,
+        accounts: AccountStore,
+        bus: EventBus,
+        counters: Counters,
+        inbox: Inbox | None = None,
+    ) -> None:
         self.db = db
         self.accounts = accounts
         self.bus = bus
         self.counters = counters
+        self.inbox = inbox
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
 
@@ -178,6 +187,8 @@ class Ingest:
                 if item_id is None:
                     continue
                 stored += 1
+                if self.inbox is not None:
+                    self.inbox.added(item.account_id, item.kind)
                 if want_events:
                     self.bus.publish(
                         account_id=item.account_id,

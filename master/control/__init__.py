@@ -7,13 +7,23 @@ from typing import TYPE_CHECKING
 from hiscrm.v1 import control_pb2_grpc
 from master.control.accounts import AccountRpcs
 from master.control.fleet import FleetRpcs
+from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
+from master.control.pending import PendingRpcs
 from master.control.stats import StatsRpcs
 
 if TYPE_CHECKING:
     from master.app import MasterApp
 
 
-class ControlService(FleetRpcs, AccountRpcs, LiveRpcs, StatsRpcs, control_pb2_grpc.ControlServicer):
+class ControlService(
+    FleetRpcs,
+    AccountRpcs,
+    InboxRpcs,
+    LiveRpcs,
+    StatsRpcs,
+    PendingRpcs,
+    control_pb2_grpc.ControlServicer,
+):
     def __init__(self, app: MasterApp) -> None:
         self.app = app

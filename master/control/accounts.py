@@ -103,6 +103,7 @@ class AccountRpcs(RpcBase):
                 )
             )
         removed = await self.app.accounts.delete(request.account_id, request.keep_items)
+        self.app.inbox.forget(request.account_id)
         self.app.scheduler.poke()
         return control_pb2.DeleteAccountResponse(
             account_id=request.account_id, items_deleted=removed

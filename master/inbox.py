@@ -1,0 +1,177 @@
+"""Reading the stored items: filters, paging, read marks, unread counts.
+
+Unread counts are kept in memory per account and kind (loaded once, bumped
+by ingest, recounted for the accounts a MarkRead touches), so listing 10,000
+accounts never runs 10,000 COUNT queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, select
+
+from hiscrm.v1 import common_pb2, control_pb2
+from hiscrm_common.timeutil import aware, from_ts, to_ts
+from master.store.database import Database
+from master.store.models import ItemRow
+from master.validation import InvalidInput
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+COMMENT = "ITEM_KIND_COMMENT"
+DM = "ITEM_KIND_DIRECT_MESSAGE"
+
+
+def stored_item(row: ItemRow) -> control_pb2.StoredItem:
+    item = common_pb2.Item(
+        platform=common_pb2.Platform.Value(row.platform),
+        account_id=row.account_id,
+        kind=common_pb2.ItemKind.Value(row.kind),
+        platform_item_id=row.platform_item_id,
+        author_id=row.author_id,
+        author_name=row.author_name,
+        content=row.content,
+        post_id=row.post_id,
+        post_title=row.post_title,
+        conversation_id=row.conversation_id,
+        parent_id=row.parent_id,
+        outgoing=row.outgoing,
+        created_at=to_ts(aware(row.created_at)),
+        raw_json=row.raw_json,
+    )
+    return control_pb2.StoredItem(
+        id=row.id or 0,
+        item=item,
+        read=row.read,
+        received_at=to_ts(aware(row.received_at)),
+        worker_id=row.worker_id,
+    )
+
+
+class Inbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.unread: dict[str, dict[str, int]] = defaultdict(lambda: {COMMENT: 0, DM: 0})
+
+    async def load(self) -> None:
+        def count(session: Session) -> list[tuple[str, str, int]]:
+            stmt = (
+                select(ItemRow.account_id, ItemRow.kind, func.count())
+                .where(ItemRow.read == False)  # noqa: E712
+                .group_by(ItemRow.account_id, ItemRow.kind)
+            )
+            return list(session.exec(stmt).all())
+
+        self.unread.clear()
+        for account_id, kind, n in await self.db.run(count):
+            self.unread[account_id][kind] = int(n)
+
+    def unread_total(self, account_id: str) -> int:
+        counts = self.unread.get(account_id)
+        return sum(counts.values()) if counts else 0
+
+    def added(self, account_id: str, kind: int, n: int = 1) -> None:
+        self.unread[account_id][common_pb2.ItemKind.Name(kind)] += n
+
+    def forget(self, account_id: str) -> None:
+        self.unread.pop(account_id, None)
+
+    async def list(self, req: control_pb2.ListItemsRequest) -> control_pb2.ListItemsResponse:
+        size = min(req.page_size or DEFAULT_PAGE, MAX_PAGE)
+        try:
+            after = int(req.page_token) if req.page_token else None
+        except ValueError:
+            raise InvalidInput(
+                f"page_token {req.page_token!r} is not one this server gave"
+            ) from None
+        stmt = select(ItemRow)
+        if req.account_ids:
+            stmt = stmt.where(ItemRow.account_id.in_(list(req.account_ids)))  # type: ignore[attr-defined]
+        if req.kinds:
+            kinds = [common_pb2.ItemKind.Name(k) for k in req.kinds]
+            stmt = stmt.where(ItemRow.kind.in_(kinds))  # type: ignore[attr-defined]
+        if req.unread_only:
+            stmt = stmt.where(ItemRow.read == False)  # noqa: E712
+        if req.query:
+            pattern = f"%{req.query.replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(
+                or_(ItemRow.content.ilike(pattern), ItemRow.author_name.ilike(pattern))  # type: ignore[attr-defined]
+            )
+        since, until = from_ts(req.since), from_ts(req.until)
+        if since is not None:
+            stmt = stmt.where(ItemRow.received_at >= since)
+        if until is not None:
+            stmt = stmt.where(ItemRow.received_at < until)
+        if req.conversation_id:
+            stmt = stmt.where(ItemRow.conversation_id == req.conversation_id)
+        if req.post_id:
+            stmt = stmt.where(ItemRow.post_id == req.post_id)
+        if after is not None:
+            stmt = stmt.where(ItemRow.id < after)  # type: ignore[operator]
+        stmt = stmt.order_by(ItemRow.id.desc()).limit(size + 1)  # type: ignore[union-attr]
+
+        rows = await self.db.run(lambda s: list(s.exec(stmt)))
+        page = rows[:size]
+        return control_pb2.ListItemsResponse(
+            items=[stored_item(r) for r in page],
+            next_page_token=str(page[-1].id) if len(rows) > size else "",
+        )
+
+    async def get(self, item_id: int) -> ItemRow | None:
+        return await self.db.run(lambda s: s.get(ItemRow, item_id))
+
+    async def mark(self, req: control_pb2.MarkReadRequest) -> tuple[int, set[str]]:
+        """Returns (rows changed, accounts whose counts changed)."""
+        if not req.item_ids and not req.account_id:
+            raise InvalidInput("name item_ids, or an account_id (optionally with conversation_id)")
+        if req.conversation_id and not req.account_id:
+            raise InvalidInput("conversation_id needs its account_id")
+        read = not req.unread
+        where = [ItemRow.read == (not read)]
+        if req.item_ids:
+            where.append(ItemRow.id.in_(list(req.item_ids)))  # type: ignore[union-attr]
+        if req.account_id:
+            where.append(ItemRow.account_id == req.account_id)
+        if req.conversation_id:
+            where.append(ItemRow.conversation_id == req.conversation_id)
+
+        def write(session: Session) -> tuple[int, set[str]]:
+            accounts = set(session.exec(select(ItemRow.account_id).where(*where).distinct()))
+            result = session.exec(update(ItemRow).where(*where).values(read=read))  # type: ignore[call-overload]
+            session.commit()
+            return result.rowcount or 0, accounts
+
+        changed, accounts = await self.db.run(write)
+        if changed:
+            await self._recount(accounts)
+        return changed, accounts
+
+    async def _recount(self, accounts: set[str]) -> None:
+        def count(session: Session) -> list[tuple[str, str, int]]:
+            stmt = (
+                select(ItemRow.account_id, ItemRow.kind, func.count())
+                .where(ItemRow.read == False, ItemRow.account_id.in_(list(accounts)))  # type: ignore[attr-defined]  # noqa: E712
+                .group_by(ItemRow.account_id, ItemRow.kind)
+            )
+            return list(session.exec(stmt).all())
+
+        fresh = await self.db.run(count)
+        for account_id in accounts:
+            self.unread[account_id] = {COMMENT: 0, DM: 0}
+        for account_id, kind, n in fresh:
+            self.unread[account_id][kind] = int(n)
+
+    def counts(self, account_ids: list[str]) -> control_pb2.GetUnreadCountsResponse:
+        wanted = account_ids or sorted(self.unread)
+        resp = control_pb2.GetUnreadCountsResponse()
+        for account_id in wanted:
+            c = self.unread.get(account_id, {COMMENT: 0, DM: 0})
+            resp.counts.append(
+                control_pb2.UnreadCount(
+                    account_id=account_id, comments=c[COMMENT], direct_messages=c[DM]
+                )
+            )
+            resp.total += c[COMMENT] + c[DM]
+        return resp
