@@ -167,6 +167,21 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
                 await asyncio.sleep(args.gap_ms / 1000)
 
     try:
+        for i in range(args.load_accounts):
+            await control.CreateAccount(
+                control_pb2.CreateAccountRequest(
+                    account_id=f"load-{i}",
+                    spec=common_pb2.AccountSpec(
+                        platform=common_pb2.PLATFORM_SYNTHETIC,
+                        display_name=f"background load {i}",
+                        enabled=True,
+                        monitor_interval_ms=200,
+                        synthetic=common_pb2.SyntheticOptions(
+                            items_per_second=args.load_rate, content_bytes=200
+                        ),
+                    ),
+                )
+            )
         for account_id in ids:
             await control.CreateAccount(
                 control_pb2.CreateAccountRequest(
@@ -192,6 +207,14 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         worker = psutil.Process(cluster.workers[WORKER_ID].pid)
         assert cluster.master is not None
         master = psutil.Process(cluster.master.pid)
+        if args.load_accounts:  # measure while items flow
+            deadline = time.monotonic() + SETTLE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if (await control.GetStats(control_pb2.GetStatsRequest())).items_total:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
+        items0 = (await control.GetStats(control_pb2.GetStatsRequest())).items_ingested
         cpu0 = [sum(p.cpu_times()[:2]) for p in (master, worker)]
         c = min(args.concurrency, len(ids))
         shares = [ids[j::c] for j in range(c)]
@@ -220,6 +243,12 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         f"gap {args.gap_ms} ms, {wall:.2f} s wall ({len(ms) / wall:.0f} updates/s)"
     )
     out(f"master cpu {cpu[0]:.2f} s, worker cpu {cpu[1]:.2f} s")
+    if args.load_accounts:
+        ingested = stats.items_ingested - items0
+        out(
+            f"background load: {args.load_accounts} synthetic accounts x {args.load_rate:.0f} "
+            f"items/s asked; {ingested} items stored during the run ({ingested / wall:.0f}/s)"
+        )
     header = f"{'':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}"
     out(header)
     out("-" * len(header))
@@ -257,10 +286,21 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, default=1, help="updaters in parallel (distinct accounts)"
     )
     parser.add_argument("--gap-ms", type=int, default=0, help="pause between one updater's calls")
+    parser.add_argument(
+        "--load-accounts",
+        type=int,
+        default=0,
+        help="extra synthetic accounts on the same worker producing items meanwhile",
+    )
+    parser.add_argument(
+        "--load-rate", type=float, default=1000.0, help="items/s of each load account"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs, db)")
     args = parser.parse_args(argv)
     if args.updates < 1 or args.accounts < 1 or args.concurrency < 1:
         parser.error("--updates, --accounts and --concurrency must be >= 1")
+    if args.load_accounts and not 0 < args.load_rate <= 1_000_000:
+        parser.error("--load-rate must be in (0, 1000000]")
 
     home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-config-"))
     cluster = Cluster(home=home)

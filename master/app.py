@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 from hiscrm.v1 import gateway_pb2
+from hiscrm_common import settings
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
 from master.config import MasterConfig
@@ -18,6 +20,7 @@ from master.counters import Counters
 from master.events import EventBus
 from master.inbox import Inbox
 from master.ingest import Ingest
+from master.processes import Processes
 from master.registry import Connection, WorkerRecord, WorkerRegistry
 from master.scheduler import Scheduler
 from master.store.database import Database
@@ -37,6 +40,7 @@ class MasterApp:
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
         self.ingest = Ingest(db, self.accounts, self.bus, self.counters, self.inbox)
+        self.processes = Processes()
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -58,6 +62,11 @@ class MasterApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.registry.flush()
+
+    def remember_worker_count(self, count: int) -> None:
+        """So that `hiscrm up` brings back the fleet size an operator chose."""
+        path = settings.home() / "fleet.json"
+        path.write_text(json.dumps({"workers": count}))
 
     def pending_config_acks(self) -> int:
         return self.scheduler.pending_acks()

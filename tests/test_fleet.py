@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from hiscrm.v1 import common_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 from tests.harness import Cluster, free_port, wait_for
 
 BIN = Path(sys.executable).parent
@@ -68,8 +68,36 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
         cluster.wait_worker_state("worker-2", common_pb2.WORKER_STATE_ONLINE, timeout=60)
         assert {w: cluster.workers_by_id()[w].pid for w in pids} == pids  # others untouched
 
+        # Control acts on processes through supervisord
+        restarted = cluster.call(
+            "RestartWorker", control_pb2.WorkerTargets(worker_ids=["worker-1"])
+        )
+        assert [(r.worker_id, r.ok) for r in restarted.results] == [("worker-1", True)]
+        wait_for(
+            lambda: (
+                (w := cluster.workers_by_id()["worker-1"]).pid != pids["worker-1"]
+                and w.state == common_pb2.WORKER_STATE_ONLINE
+            ),
+            timeout=60,
+            what="worker-1 restarted through Control",
+        )
+        listed = cluster.workers_by_id()
+        assert listed["worker-1"].process_state == common_pb2.PROCESS_STATE_RUNNING
+        chunks = cluster.control().TailWorkerLog(
+            control_pb2.TailWorkerLogRequest(worker_id="worker-1", max_bytes=4096),
+            metadata=cluster.metadata(),
+            timeout=30,
+        )
+        text = "".join(c.text for c in chunks)
+        assert "worker worker-1: connected to" in text
+        stopped = cluster.call("StopWorker", control_pb2.WorkerTargets(worker_ids=["worker-2"]))
+        assert stopped.results[0].ok
+        cluster.wait_worker_state("worker-2", common_pb2.WORKER_STATE_OFFLINE, timeout=60)
+        bad = cluster.call("StartWorker", control_pb2.WorkerTargets(worker_ids=["nope"]))
+        assert not bad.results[0].ok and bad.results[0].message
+
         shown = hiscrm(cluster, "status")
-        assert shown.returncode == 0 and "worker-2" in shown.stdout and "RUNNING" in shown.stdout
+        assert shown.returncode == 0 and "worker-2" in shown.stdout and "STOPPED" in shown.stdout
     finally:
         down = hiscrm(cluster, "down")
     assert down.returncode == 0, down.stderr

@@ -10,6 +10,7 @@ from master.control.fleet import FleetRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
 from master.control.pending import PendingRpcs
+from master.control.processes import ProcessRpcs
 from master.control.stats import StatsRpcs
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 class ControlService(
     FleetRpcs,
+    ProcessRpcs,
     AccountRpcs,
     InboxRpcs,
     LiveRpcs,
@@ -27,3 +29,4 @@ class ControlService(
 ):
     def __init__(self, app: MasterApp) -> None:
         self.app = app
+        self.processes = app.processes

@@ -15,9 +15,15 @@ class FleetRpcs(RpcBase):
         registry = self.app.registry
         wanted = set(request.states)
         records = sorted(registry.workers.values(), key=lambda w: w.worker_id)
-        return control_pb2.ListWorkersResponse(
-            workers=[registry.describe(w) for w in records if not wanted or w.state in wanted]
-        )
+        states = await self.app.processes.states()
+        workers = []
+        for record in records:
+            if wanted and record.state not in wanted:
+                continue
+            worker = registry.describe(record)
+            worker.process_state = states.get(record.worker_id, 0)
+            workers.append(worker)
+        return control_pb2.ListWorkersResponse(workers=workers)
 
     async def GetWorker(
         self, request: control_pb2.GetWorkerRequest, context: grpc.aio.ServicerContext
@@ -25,4 +31,6 @@ class FleetRpcs(RpcBase):
         record = self.app.registry.workers.get(request.worker_id)
         if record is None:
             await fail(context, grpc.StatusCode.NOT_FOUND, f"no worker {request.worker_id!r}")
-        return self.app.registry.describe(record)
+        worker = self.app.registry.describe(record)
+        worker.process_state = (await self.app.processes.states()).get(record.worker_id, 0)
+        return worker
