@@ -20,6 +20,7 @@ from master.counters import Counters
 from master.events import EventBus
 from master.inbox import Inbox
 from master.ingest import Ingest
+from master.logins import Logins
 from master.processes import Processes
 from master.registry import Connection, WorkerRecord, WorkerRegistry
 from master.scheduler import Scheduler
@@ -40,6 +41,7 @@ class MasterApp:
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
         self.ingest = Ingest(db, self.accounts, self.bus, self.counters, self.inbox)
+        self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.processes = Processes()
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,6 +86,8 @@ class MasterApp:
             await self.ingest.submit(record, conn, frame.items)
         elif kind == "config_ack":
             self.scheduler.on_config_ack(record, frame.config_ack)
+        elif kind == "login":
+            await self.logins.on_event(record, frame.login)
         elif kind == "account_state":
             if not await self.accounts.apply_state(record.worker_id, frame.account_state):
                 log.warning(

@@ -14,6 +14,7 @@ from worker.config import WorkerConfig
 from worker.cursors import CursorStore
 from worker.delivery import Delivery
 from worker.link import Link
+from worker.logins import LoginRunner
 from worker.monitor import AccountMonitor
 from worker.outbox import Outbox
 from worker.platforms import make_adapter
@@ -39,6 +40,7 @@ class Runner:
             page_slots=asyncio.Semaphore(config.page_concurrency),
         )
         self.link: Link | None = None
+        self.logins = LoginRunner(self.worker_id, self._send_login)
         self._pending_total = 0
         self._counter: asyncio.Task[None] | None = None
 
@@ -90,6 +92,13 @@ class Runner:
         elif kind == "revoke":
             for account_id in frame.revoke.account_ids:
                 await self._revoke(account_id, frame.revoke.reason)
+        elif kind == "login_start":
+            monitor = self.monitors.get(frame.login_start.account_id)
+            self.logins.start(frame.login_start, monitor.adapter if monitor else None)
+        elif kind == "verification_code":
+            self.logins.code(frame.verification_code)
+        elif kind == "login_cancel":
+            self.logins.cancel(frame.login_cancel)
         elif kind == "drain":
             log.warning("worker %s: drain requested: %s", self.worker_id, frame.drain.reason)
             for account_id in list(self.monitors):
@@ -164,6 +173,15 @@ class Runner:
         await monitor.stop()
         log.info("account %s on worker %s: stopped (%s)", account_id, self.worker_id, reason)
 
+    def _send_login(self, event: gateway_pb2.LoginEvent) -> None:
+        if self.link is None or not self.link.send(gateway_pb2.WorkerFrame(login=event)):
+            log.error(
+                "account %s on worker %s: login event %s not sent: no stream to the master",
+                event.account_id,
+                self.worker_id,
+                event.WhichOneof("event"),
+            )
+
     def _report(self, frame: gateway_pb2.AccountState) -> None:
         if self.link is not None:
             self.link.send(gateway_pb2.WorkerFrame(account_state=frame))
@@ -187,6 +205,7 @@ class Runner:
     # ------------------------------------------------------------ shutdown
 
     async def shutdown(self) -> None:
+        await self.logins.stop()
         self.delivery.stop()
         if self._counter is not None:
             self._counter.cancel()

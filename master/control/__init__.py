@@ -9,6 +9,7 @@ from master.control.accounts import AccountRpcs
 from master.control.fleet import FleetRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
+from master.control.login import LoginRpcs
 from master.control.pending import PendingRpcs
 from master.control.processes import ProcessRpcs
 from master.control.stats import StatsRpcs
@@ -22,6 +23,7 @@ class ControlService(
     ProcessRpcs,
     AccountRpcs,
     InboxRpcs,
+    LoginRpcs,
     LiveRpcs,
     StatsRpcs,
     PendingRpcs,

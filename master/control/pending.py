@@ -12,8 +12,6 @@ import grpc
 
 from master.control.base import RpcBase, fail
 
-_WAITS_FOR = "the browser engine and QR login (issue: browser engine, demo platform, QR login)"
-
 
 class PendingRpcs(RpcBase):
     async def _pending(self, context: grpc.aio.ServicerContext, rpc: str, what: str) -> NoReturn:
@@ -22,15 +20,6 @@ class PendingRpcs(RpcBase):
             grpc.StatusCode.UNIMPLEMENTED,
             f"{rpc} is not implemented in this master yet; it arrives with {what}",
         )
-
-    async def StartLogin(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await self._pending(context, "StartLogin", _WAITS_FOR)
-
-    async def SubmitVerification(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await self._pending(context, "SubmitVerification", _WAITS_FOR)
-
-    async def CancelLogin(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await self._pending(context, "CancelLogin", _WAITS_FOR)
 
     async def SendReply(self, request: object, context: grpc.aio.ServicerContext) -> None:
         await self._pending(context, "SendReply", "platform adapters that can reply")

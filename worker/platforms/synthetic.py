@@ -5,10 +5,15 @@ and the master's idempotent store keeps exactly one of each."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import time
+from collections.abc import AsyncIterator
 
-from hiscrm.v1 import common_pb2
+import segno
+
+from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.platforms.base import Adapter, AdapterContext, FetchResult
 
@@ -67,4 +72,32 @@ class SyntheticAdapter(Adapter):
                     "interval_ms": self.config.spec.monitor_interval_ms,
                 }
             ),
+        )
+
+    async def login(
+        self, session_id: str, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        """A browserless login with the real event sequence: a QR, then an SMS
+        code (any non-empty code but "000000" is accepted), then success."""
+        content = f"synthetic://login/{self.account_id}/{session_id}"
+        png = io.BytesIO()
+        segno.make(content).save(png, kind="png", scale=4)
+        yield gateway_pb2.LoginEvent(qr=gateway_pb2.LoginQr(png=png.getvalue(), content=content))
+        yield gateway_pb2.LoginEvent(scanned=gateway_pb2.LoginScanned())
+        while True:
+            yield gateway_pb2.LoginEvent(
+                verification_required=gateway_pb2.LoginVerificationRequired(
+                    method=gateway_pb2.VERIFICATION_METHOD_SMS_CODE, hint="138****0000"
+                )
+            )
+            code = await codes.get()
+            if code != "000000":
+                break
+        user = common_pb2.UserInfo(
+            platform_user_id=f"syn-{self.account_id}",
+            nickname=f"合成账号 {self.account_id}",
+            unique_id=self.account_id,
+        )
+        yield gateway_pb2.LoginEvent(
+            success=gateway_pb2.LoginSuccess(session=b"synthetic-session", user=user)
         )

@@ -1,0 +1,54 @@
+"""Control RPCs for QR login."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from hiscrm.v1 import control_pb2
+from master.accounts import NotFound
+from master.control.base import RpcBase, fail
+from master.logins import FINAL, LoginError
+
+
+class LoginRpcs(RpcBase):
+    async def StartLogin(
+        self, request: control_pb2.StartLoginRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[control_pb2.LoginUpdate]:
+        logins = self.app.logins
+        try:
+            session = logins.start(request.account_id)
+        except NotFound as exc:
+            await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
+        except LoginError as exc:
+            await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        try:
+            while True:
+                update = await session.updates.get()
+                yield update
+                if update.WhichOneof("event") in FINAL:
+                    return
+        finally:
+            if not session.done:
+                logins.cancel(session.session_id)  # the caller went away
+            logins.forget(session)
+
+    async def SubmitVerification(
+        self, request: control_pb2.SubmitVerificationRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.SubmitVerificationResponse:
+        try:
+            self.app.logins.submit_code(request.session_id, request.code)
+        except (LoginError, NotFound) as exc:
+            code = getattr(exc, "code", "NOT_FOUND")
+            await fail(context, getattr(grpc.StatusCode, code), str(exc))
+        return control_pb2.SubmitVerificationResponse(session_id=request.session_id)
+
+    async def CancelLogin(
+        self, request: control_pb2.CancelLoginRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.CancelLoginResponse:
+        try:
+            self.app.logins.cancel(request.session_id)
+        except LoginError as exc:
+            await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        return control_pb2.CancelLoginResponse(session_id=request.session_id)
