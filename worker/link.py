@@ -29,6 +29,7 @@ from worker.stats import TreeStats
 log = logging.getLogger(__name__)
 
 OUTBOUND_QUEUE_SIZE = 10_000
+CONNECT_TIMEOUT_S = 10.0
 
 
 class LinkHandler(Protocol):
@@ -149,11 +150,35 @@ class Link:
         async with open_channel(
             self.address, self.token, max_message_bytes=self.max_message_bytes
         ) as channel:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), CONNECT_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "%s: master %s not reachable within %.0fs",
+                    self.log_prefix,
+                    self.address,
+                    CONNECT_TIMEOUT_S,
+                )
+                return False
             stub = gateway_pb2_grpc.WorkerGatewayStub(channel)
             call = stub.Connect()
             self._call = call
-            await call.write(self._register_frame())
-            first = await call.read()
+            try:
+                # A call that fails while it is being set up can leave write()
+                # waiting forever; bound the handshake.
+                await asyncio.wait_for(call.write(self._register_frame()), CONNECT_TIMEOUT_S)
+                first = await asyncio.wait_for(call.read(), CONNECT_TIMEOUT_S)
+            except (TimeoutError, asyncio.InvalidStateError):
+                call.cancel()
+                code = await call.code()
+                log.warning(
+                    "%s: handshake with %s failed (%s: %s)",
+                    self.log_prefix,
+                    self.address,
+                    code.name,
+                    await call.details(),
+                )
+                return False
             if first is grpc.aio.EOF or first.WhichOneof("frame") != "welcome":
                 await call.code()  # raises the master's status if it refused us
                 log.error("%s: master did not answer Register with Welcome", self.log_prefix)
