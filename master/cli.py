@@ -17,7 +17,7 @@ import sys
 import grpc
 
 from hiscrm.v1 import control_pb2, control_pb2_grpc
-from hiscrm_common import settings
+from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from master.console import event_line, worker_table
 from master.fleet import WORKER_GROUP, Fleet
@@ -121,6 +121,45 @@ async def cmd_status(fleet: Fleet, args: argparse.Namespace) -> None:
     await _print_status(fleet)
 
 
+async def cmd_login(fleet: Fleet, args: argparse.Namespace) -> None:
+    channel, stub = await _control(fleet)
+    async with channel:
+        stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=args.account))
+        async for update in stream:
+            kind = update.WhichOneof("event")
+            if kind == "qr":
+                try:
+                    drawing = qrterm.render(update.qr.png)
+                except qrterm.QrImageError as exc:
+                    drawing = f"(cannot draw the QR: {exc}; content: {update.qr.content})"
+                refreshed = (
+                    f" (refreshed {update.qr.refresh_count}x)" if update.qr.refresh_count else ""
+                )
+                _out(f"\nScan with the {args.account} account's app{refreshed}:\n{drawing}")
+            elif kind == "scanned":
+                _out("scanned; confirm on the phone")
+            elif kind == "verification_required":
+                hint = update.verification_required.hint
+                if not sys.stdin.isatty():
+                    _out(
+                        f"verification code needed ({hint}); send it with grpcurl "
+                        f"Control/SubmitVerification session_id={update.session_id}"
+                    )
+                    continue
+                code = await asyncio.to_thread(input, f"verification code sent to {hint}: ")
+                await stub.SubmitVerification(
+                    control_pb2.SubmitVerificationRequest(session_id=update.session_id, code=code)
+                )
+            elif kind == "success":
+                _out(f"logged in as {update.success.nickname} ({update.success.platform_user_id})")
+            elif kind == "failed":
+                raise SystemExit(f"login failed: {update.failed.reason}")
+            elif kind == "expired":
+                raise SystemExit(f"login expired: {update.expired.reason}")
+            elif kind == "cancelled":
+                raise SystemExit(f"login cancelled: {update.cancelled.reason}")
+
+
 async def cmd_watch(fleet: Fleet, args: argparse.Namespace) -> None:
     await _follow(fleet)
 
@@ -139,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("down", help="stop everything")
     sub.add_parser("status", help="show the fleet")
     sub.add_parser("watch", help="follow live events")
+    login = sub.add_parser("login", help="log an account in by QR code")
+    login.add_argument("account")
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
@@ -148,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         "down": cmd_down,
         "status": cmd_status,
         "watch": cmd_watch,
+        "login": cmd_login,
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))
