@@ -48,5 +48,5 @@ class MasterConfig:
             max_batch_items=settings.env_int(
                 "HISCRM_MAX_BATCH_ITEMS", settings.DEFAULT_MAX_BATCH_ITEMS
             ),
-            metrics_listen=os.environ.get("HISCRM_METRICS_LISTEN", ""),
+            metrics_listen=os.environ.get("HISCRM_METRICS_LISTEN", "127.0.0.1:9464"),
         )

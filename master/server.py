@@ -8,6 +8,7 @@ import logging
 import signal
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -19,6 +20,7 @@ from master.auth import TokenAuthInterceptor
 from master.config import MasterConfig
 from master.control import ControlService
 from master.gateway import WorkerGateway, transport_limit
+from master.metrics import start_metrics
 from master.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class MasterServer:
             interceptors=[TokenAuthInterceptor(token)], options=server_options(config)
         )
         self.health = health.aio.HealthServicer()
+        self.metrics: web.AppRunner | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.app.db.migrate)
@@ -84,6 +87,7 @@ class MasterServer:
         if port == 0:
             raise SystemExit(f"cannot listen on {self.config.listen} (address in use?)")
         await self.server.start()
+        self.metrics = await start_metrics(self.app, self.config.metrics_listen)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -96,6 +100,8 @@ class MasterServer:
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.cleanup()
         await self.app.stop()
         self.app.db.dispose()
 

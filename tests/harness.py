@@ -131,6 +131,7 @@ class Cluster:
                 "HISCRM_MASTER": self.address,
                 "HISCRM_HEARTBEAT_MS": "500",
                 "HISCRM_OFFLINE_AFTER_MS": "4000",
+                "HISCRM_METRICS_LISTEN": "",
                 "PYTHONUNBUFFERED": "1",
             }
         )
