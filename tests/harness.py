@@ -162,6 +162,27 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
+    def start_demosite(self, *args: str) -> str:
+        """The demo platform on a free loopback port; returns its base URL."""
+        port = free_port()
+        proc = Proc(
+            "demosite",
+            [str(BIN / "hiscrm-demosite"), "--host", "127.0.0.1", "--port", str(port), *args],
+            self.env(),
+            self.home / "logs" / "demosite.log",
+        ).start()
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            import urllib.request
+
+            with urllib.request.urlopen(f"{url}/admin/health", timeout=2) as r:
+                return r.status == 200
+
+        wait_for(up, what="demosite health")
+        return url
+
     def token(self) -> str:
         return (self.home / "token").read_text().strip()
 

@@ -64,6 +64,8 @@ class AccountMonitor:
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(base=1.0, cap=120.0)
         self._rng = random.Random(adapter.account_id)
+        self._live_tasks: set[asyncio.Task[None]] = set()
+        adapter.live_sink = self._live
 
     @property
     def account_id(self) -> str:
@@ -122,6 +124,18 @@ class AccountMonitor:
         frame = self.state_frame()
         frame.screenshot_path = screenshot
         self.report(frame)
+
+    def _live(self, items: list[common_pb2.Item]) -> None:
+        """Items pushed by the platform between cycles go straight to the
+        outbox; if it is full they are fetched again by the next cycle."""
+        task = asyncio.get_running_loop().create_task(self._store_live(items))
+        self._live_tasks.add(task)
+        task.add_done_callback(self._live_tasks.discard)
+
+    async def _store_live(self, items: list[common_pb2.Item]) -> None:
+        added = await asyncio.to_thread(self.outbox.add, items)
+        if added.accepted:
+            self.on_items()
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()

@@ -10,6 +10,9 @@ import asyncio
 import logging
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+from worker.browser.crypto import StateCipher
+from worker.browser.pool import BrowserPool
+from worker.browser.storage import SessionStore
 from worker.config import WorkerConfig
 from worker.cursors import CursorStore
 from worker.delivery import Delivery
@@ -34,10 +37,13 @@ class Runner:
             self.worker_id, self.outbox, config.data_dir / "quarantine", self._refused
         )
         self.monitors: dict[str, AccountMonitor] = {}
+        self.browser = BrowserPool(self.worker_id, config.data_dir)
         self.ctx = AdapterContext(
             worker_id=self.worker_id,
             data_dir=config.data_dir,
             page_slots=asyncio.Semaphore(config.page_concurrency),
+            browser=self.browser,  # Chromium starts with the first browser account
+            sessions=SessionStore(config.data_dir, StateCipher.from_env(), self.worker_id),
         )
         self.link: Link | None = None
         self.logins = LoginRunner(self.worker_id, self._send_login)
@@ -211,6 +217,7 @@ class Runner:
             self._counter.cancel()
         for account_id in list(self.monitors):
             await self._revoke(account_id, "worker stopping")
+        await self.browser.close()
 
     def close(self) -> None:
         self.outbox.close()

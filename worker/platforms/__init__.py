@@ -6,13 +6,18 @@ from hiscrm.v1 import common_pb2
 from worker.platforms.base import Adapter, AdapterContext
 from worker.platforms.synthetic import SyntheticAdapter
 
-ADAPTERS: dict[int, type[Adapter]] = {
-    common_pb2.PLATFORM_SYNTHETIC: SyntheticAdapter,
-}
+
+def _adapters() -> dict[int, type[Adapter]]:
+    from worker.platforms.demo import DemoAdapter  # imports Playwright: only when needed
+
+    return {
+        common_pb2.PLATFORM_SYNTHETIC: SyntheticAdapter,
+        common_pb2.PLATFORM_DEMO: DemoAdapter,
+    }
 
 
 def make_adapter(config: common_pb2.AccountConfig, ctx: AdapterContext) -> Adapter:
-    cls = ADAPTERS.get(config.spec.platform)
+    cls = _adapters().get(config.spec.platform)
     if cls is None:
         name = common_pb2.Platform.Name(config.spec.platform)
         raise NotImplementedError(f"no adapter for {name} in this worker")

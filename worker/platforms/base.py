@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+
+if TYPE_CHECKING:
+    from worker.browser.pool import BrowserPool
+    from worker.browser.storage import SessionStore
 
 
 class PlatformError(Exception):
@@ -72,7 +77,9 @@ class AdapterContext:
 
     worker_id: str
     data_dir: Path
-    page_slots: asyncio.Semaphore
+    page_slots: asyncio.Semaphore  # bounds concurrent page work on this worker
+    browser: BrowserPool | None = None
+    sessions: SessionStore | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -84,6 +91,8 @@ class Adapter(ABC):
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         self.config = config
         self.ctx = ctx
+        # Set by the monitor: items that arrive between cycles (live channels).
+        self.live_sink: Callable[[list[common_pb2.Item]], None] | None = None
 
     @property
     def account_id(self) -> str:

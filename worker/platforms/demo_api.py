@@ -1,0 +1,144 @@
+"""The demo platform's JSON shapes -> Items. Everything this adapter assumes
+about the platform's data is here, so a shape change is a one-file fix; a
+shape that no longer matches raises LayoutChanged, never silence."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from hiscrm.v1 import common_pb2
+from hiscrm_common.timeutil import to_ts
+from worker.platforms.base import (
+    AuthExpired,
+    LayoutChanged,
+    PlatformError,
+    RateLimited,
+    VerificationRequired,
+)
+
+COMMENTS_PATH = "/api/creator/comments"
+MESSAGES_PATH = "/api/creator/messages"
+ME_PATH = "/api/creator/me"
+REPLY_PATH = "/api/creator/reply"
+LIVE_PATH = "/api/live"
+
+COMMENT_FIELDS = ("comment_id", "post_id", "text", "create_time", "author_id", "author_name")
+MESSAGE_FIELDS = (
+    "message_id",
+    "conversation_id",
+    "sender_id",
+    "sender_name",
+    "text",
+    "create_time",
+)
+
+
+def check_status(status: int, body: Any, where: str) -> None:
+    """Map the platform's error answers to typed errors."""
+    code = body.get("error") if isinstance(body, dict) else None
+    if status == 401 or code == "not_logged_in":
+        raise AuthExpired(f"{where}: the platform says the session is not logged in")
+    if status == 403 or code == "captcha_required":
+        raise VerificationRequired(f"{where}: the platform asks for a captcha")
+    if status == 429 or code == "rate_limited":
+        raise RateLimited(f"{where}: rate limited by the platform", retry_after=30.0)
+    if status >= 500:
+        raise PlatformError(f"{where}: platform error HTTP {status}")
+    if not isinstance(body, dict) or body.get("status_code") != 0:
+        raise LayoutChanged(f"{where}: unexpected answer (HTTP {status}): {str(body)[:200]}")
+
+
+def _when(seconds: Any) -> Any:
+    return to_ts(datetime.fromtimestamp(int(seconds), UTC))
+
+
+def _require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise LayoutChanged(f"{what} is not an object: {str(record)[:120]}")
+    missing = [f for f in fields if f not in record]
+    if missing:
+        raise LayoutChanged(f"{what} lacks {', '.join(missing)}; has {', '.join(sorted(record))}")
+    return record
+
+
+def comments_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, int]:
+    if "comments" not in body or "has_more" not in body:
+        raise LayoutChanged(
+            f"comments API: expected 'comments' and 'has_more', got {', '.join(sorted(body))}"
+        )
+    records = [_require(c, COMMENT_FIELDS, "comment") for c in body["comments"]]
+    return records, bool(body["has_more"]), int(body.get("cursor", 0))
+
+
+def messages_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, int]:
+    if "messages" not in body or "has_more" not in body:
+        raise LayoutChanged(
+            f"messages API: expected 'messages' and 'has_more', got {', '.join(sorted(body))}"
+        )
+    records = [_require(m, MESSAGE_FIELDS, "message") for m in body["messages"]]
+    return records, bool(body["has_more"]), int(body.get("cursor", 0))
+
+
+def comment_item(account_id: str, c: dict[str, Any]) -> common_pb2.Item:
+    _require(c, COMMENT_FIELDS, "comment")
+    return common_pb2.Item(
+        platform=common_pb2.PLATFORM_DEMO,
+        account_id=account_id,
+        kind=common_pb2.ITEM_KIND_COMMENT,
+        platform_item_id=str(c["comment_id"]),
+        author_id=str(c["author_id"]),
+        author_name=str(c["author_name"]),
+        content=str(c["text"]),
+        post_id=str(c["post_id"]),
+        post_title=str(c.get("post_title", "")),
+        parent_id=str(c.get("reply_to") or ""),
+        outgoing=bool(c.get("is_author")),
+        created_at=_when(c["create_time"]),
+        raw_json=json.dumps(c, ensure_ascii=False),
+    )
+
+
+def message_item(account_id: str, m: dict[str, Any]) -> common_pb2.Item:
+    _require(m, MESSAGE_FIELDS, "message")
+    return common_pb2.Item(
+        platform=common_pb2.PLATFORM_DEMO,
+        account_id=account_id,
+        kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
+        platform_item_id=str(m["message_id"]),
+        author_id=str(m["sender_id"]),
+        author_name=str(m["sender_name"]),
+        content=str(m["text"]),
+        conversation_id=str(m["conversation_id"]),
+        outgoing=m.get("direction") == "out",
+        created_at=_when(m["create_time"]),
+        raw_json=json.dumps(m, ensure_ascii=False),
+    )
+
+
+def user_info(body: dict[str, Any]) -> common_pb2.UserInfo:
+    user = _require(body.get("user"), ("user_id", "nickname"), "me API user")
+    return common_pb2.UserInfo(
+        platform_user_id=str(user["user_id"]),
+        nickname=str(user["nickname"]),
+        avatar_url=str(user.get("avatar", "")),
+        unique_id=str(user.get("unique_id", "")),
+    )
+
+
+def live_item(account_id: str, frame: str) -> common_pb2.Item | None:
+    """A live-channel push, or None for frames that carry no item."""
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "message":
+        return message_item(account_id, data.get("message"))  # type: ignore[arg-type]
+    if data.get("type") == "comment" and "comment_id" in (data.get("comment") or {}):
+        return comment_item(account_id, data["comment"])
+    if data.get("type") == "session_expired":
+        raise AuthExpired("the platform ended the session (live channel)")
+    return None
