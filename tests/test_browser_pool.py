@@ -1,0 +1,520 @@
+"""The worker's browser pool against real Chromium, on loopback only.
+
+Fingerprints per account (and stable across launches), cookie isolation, the
+encrypted storage state carrying a demosite login into a fresh context, the
+relaunch after Chromium is killed, a proxy per context with its health check,
+and no Chromium left behind by close().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import stat
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import psutil
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from demosite import DemoConfig, create_app
+from hiscrm.v1 import gateway_pb2
+from worker.browser.crypto import SessionDecryptError, StateCipher, load_key
+from worker.browser.fingerprint import Fingerprint
+from worker.browser.pool import BrowserPool
+from worker.browser.proxy_check import check_proxy, parse_proxy
+from worker.browser.storage import SessionStore
+from worker.platforms.base import ProxyFailed
+
+pytest.importorskip("playwright.async_api")
+
+pytestmark = pytest.mark.timeout(90)
+
+WORKER = "w-test"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _living_chromium(proc: psutil.Process) -> bool:
+    return "chrom" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE
+
+
+def chromium_descendants() -> list[psutil.Process]:
+    out = []
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if _living_chromium(proc):
+                out.append(proc)
+    return out
+
+
+def chromium_in_group(pgid: int) -> list[psutil.Process]:
+    out = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(proc.pid) == pgid and _living_chromium(proc):
+                out.append(proc)
+    return out
+
+
+async def no_chromium_left(groups: list[int], within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        left = chromium_descendants() + [p for g in groups for p in chromium_in_group(g)]
+        if not left:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"Chromium processes left: {[p.pid for p in left]}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def open_pool(data_dir: Path, **kwargs: Any) -> AsyncIterator[BrowserPool]:
+    pool = BrowserPool(WORKER, data_dir, **kwargs)
+    groups: list[int] = []
+    try:
+        await pool.start()
+        yield pool
+    finally:
+        if pool.browser_pid:
+            groups.append(pool.browser_pid)
+        await pool.close()
+        await no_chromium_left(groups)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+def probe_app(seen: list[dict[str, str]]) -> web.Application:
+    async def page(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.Response(text="<!doctype html><p>probe</p>", content_type="text/html")
+
+    async def set_cookie(request: web.Request) -> web.Response:
+        response = web.Response(text="set")
+        response.set_cookie("probe", request.query["v"], path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_get("/set", set_cookie)
+    return app
+
+
+PROBE_JS = """async () => {
+  const c = document.createElement('canvas');
+  c.width = 240; c.height = 60;
+  const x = c.getContext('2d');
+  const g = x.createLinearGradient(0, 0, 240, 0);
+  g.addColorStop(0, '#f60'); g.addColorStop(1, '#06c');
+  x.fillStyle = g; x.fillRect(0, 0, 240, 60);
+  x.font = '18px sans-serif'; x.fillStyle = '#fff';
+  x.fillText('hiscrm 指纹 canvas', 8, 36);
+  x.beginPath(); x.arc(200, 30, 20, 0, Math.PI * 1.5); x.stroke();
+  const bytes = new TextEncoder().encode(c.toDataURL());
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  const canvasHash = [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('');
+  const gl = document.createElement('canvas').getContext('webgl');
+  const ext = gl && gl.getExtension('WEBGL_debug_renderer_info');
+  return {
+    ua: navigator.userAgent,
+    platform: navigator.platform,
+    cores: navigator.hardwareConcurrency,
+    webdriver: navigator.webdriver,
+    viewport: [innerWidth, innerHeight],
+    screen: [screen.width, screen.height],
+    dpr: devicePixelRatio,
+    language: navigator.language,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    vendor: ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : null,
+    renderer: ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : null,
+    nativeLooking: String(WebGLRenderingContext.prototype.getParameter).includes('[native code]'),
+    canvasHash,
+  };
+}"""
+
+
+async def probe(pool: BrowserPool, account: str, base: str) -> dict[str, Any]:
+    actx = await pool.context(account)
+    page = await actx.new_page()
+    try:
+        await page.goto(base + "/")
+        return await page.evaluate(PROBE_JS)
+    finally:
+        await page.close()
+
+
+def two_distinct_accounts() -> tuple[str, str]:
+    """Two account ids whose fingerprints differ in OS and screen (most pairs do)."""
+    ids = [f"acct-{i}" for i in range(40)]
+    fps = {i: Fingerprint.from_seed(i) for i in ids}
+    for a in ids:
+        for b in ids:
+            fa, fb = fps[a], fps[b]
+            if fa.os_name != fb.os_name and fa.viewport_width != fb.viewport_width:
+                return a, b
+    raise AssertionError("no two distinct fingerprints among 40 seeds")
+
+
+# ------------------------------------------------------------------ units
+
+
+def test_fingerprint_is_deterministic_and_coherent() -> None:
+    a1, a2 = Fingerprint.from_seed("acct-1", 150), Fingerprint.from_seed("acct-1", 150)
+    assert a1 == a2 and a1.init_script() == a2.init_script()
+    seen = {Fingerprint.from_seed(f"acct-{i}", 150) for i in range(50)}
+    assert len({f.canvas_seed for f in seen}) == 50
+    assert len({(f.viewport_width, f.viewport_height, f.webgl_renderer) for f in seen}) > 10
+    for f in seen:
+        assert "Chrome/150.0.0.0" in f.user_agent
+        if f.platform == "Win32":
+            assert "Windows NT 10.0" in f.user_agent and "Direct3D" in f.webgl_renderer
+        else:
+            assert f.platform == "MacIntel" and "Mac OS X" in f.user_agent
+        assert f.viewport_width <= f.screen_width and f.viewport_height < f.screen_height
+        assert (f.locale, f.timezone_id) == ("zh-CN", "Asia/Shanghai")
+    proto = a1.to_proto()
+    assert isinstance(proto, gateway_pb2.Fingerprint)
+    assert (proto.seed, proto.user_agent, proto.viewport_width) == (
+        "acct-1",
+        a1.user_agent,
+        a1.viewport_width,
+    )
+
+
+def test_session_blobs_are_bound_to_key_and_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HISCRM_SECRET_KEY", raising=False)
+    monkeypatch.setenv("HISCRM_HOME", str(tmp_path / "home"))
+    key = load_key()
+    key_path = tmp_path / "home" / "secret.key"
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert load_key() == key  # the master and workers sharing HISCRM_HOME agree
+
+    cipher = StateCipher(key)
+    state = {"cookies": [{"name": "s", "value": "TOPSECRET"}], "origins": []}
+    blob = cipher.encrypt_state("acct-1", state)
+    assert blob[0] == 1 and b"TOPSECRET" not in blob
+    assert cipher.decrypt_state("acct-1", blob) == state
+    with pytest.raises(SessionDecryptError, match="acct-2: wrong HISCRM_SECRET_KEY"):
+        cipher.decrypt_state("acct-2", blob)  # swapped between accounts
+    other = StateCipher(secrets.token_bytes(32))
+    with pytest.raises(
+        SessionDecryptError, match="cannot decrypt the session of account acct-1: wrong"
+    ):
+        other.decrypt_state("acct-1", blob)
+
+    env_key = secrets.token_bytes(32)
+    monkeypatch.setenv("HISCRM_SECRET_KEY", base64.urlsafe_b64encode(env_key).decode())
+    assert load_key() == env_key
+    monkeypatch.setenv("HISCRM_SECRET_KEY", "c2hvcnQ=")
+    with pytest.raises(Exception, match="must be 32"):
+        load_key()
+
+
+def test_parse_proxy() -> None:
+    spec = parse_proxy("socks5://user:p%40ss@10.0.0.1:1080")
+    assert spec is not None
+    assert spec.playwright() == {
+        "server": "socks5://10.0.0.1:1080",
+        "username": "user",
+        "password": "p@ss",
+    }
+    assert spec.redacted() == "socks5://user:***@10.0.0.1:1080" and "p@ss" not in repr(spec)
+    assert parse_proxy("") is None and parse_proxy("direct") is None
+    assert parse_proxy("127.0.0.1:3128").server == "http://127.0.0.1:3128"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="not supported"):
+        parse_proxy("ftp://h:1")
+
+
+# ------------------------------------------------------------------ real Chromium
+
+
+async def test_accounts_get_distinct_fingerprints_stable_across_launches(tmp_path: Path) -> None:
+    a, b = two_distinct_accounts()
+    seen: list[dict[str, str]] = []
+    async with serve(probe_app(seen)) as base:
+        async with open_pool(tmp_path) as pool:
+            first = {acct: await probe(pool, acct, base) for acct in (a, b)}
+            major = pool.chrome_major
+        async with open_pool(tmp_path) as pool:
+            again = {acct: await probe(pool, acct, base) for acct in (a, b)}
+
+    assert first == again  # same seed, new browser: the very same fingerprint
+    pa, pb = first[a], first[b]
+    for key in ("ua", "viewport", "canvasHash", "renderer", "platform"):
+        assert pa[key] != pb[key], key
+    for acct, seen_fp in first.items():
+        fp = Fingerprint.from_seed(acct, major)
+        assert seen_fp["ua"] == fp.user_agent
+        assert seen_fp["platform"] == fp.platform
+        assert seen_fp["cores"] == fp.hardware_concurrency
+        assert seen_fp["viewport"] == [fp.viewport_width, fp.viewport_height]
+        assert seen_fp["screen"] == [fp.screen_width, fp.screen_height]
+        assert seen_fp["dpr"] == fp.device_scale_factor
+        assert (seen_fp["vendor"], seen_fp["renderer"]) == (fp.webgl_vendor, fp.webgl_renderer)
+        assert seen_fp["webdriver"] is False and seen_fp["nativeLooking"] is True
+        assert (seen_fp["language"], seen_fp["timezone"]) == ("zh-CN", "Asia/Shanghai")
+    uas = {h["User-Agent"] for h in seen}
+    assert uas == {pa["ua"], pb["ua"]}
+    assert all(h["Accept-Language"].startswith("zh-CN") for h in seen)
+
+
+async def test_contexts_share_no_cookies(tmp_path: Path) -> None:
+    async with serve(probe_app([])) as base, open_pool(tmp_path) as pool:
+        one = await pool.context("acct-one")
+        two = await pool.context("acct-two")
+        page = await one.new_page()
+        await page.goto(base + "/set?v=only-for-one")
+        await page.evaluate("localStorage.setItem('mark', 'one')")
+        assert [c["value"] for c in await one.context.cookies()] == ["only-for-one"]
+        assert await two.context.cookies() == []
+        other = await two.new_page()
+        await other.goto(base + "/")
+        assert await other.evaluate("document.cookie") == ""
+        assert await other.evaluate("localStorage.getItem('mark')") is None
+        assert pool.get("acct-one") is one and await pool.context("acct-one") is one
+
+
+async def test_login_survives_in_encrypted_storage_state(tmp_path: Path) -> None:
+    cipher = StateCipher(secrets.token_bytes(32))
+    store = SessionStore(tmp_path, cipher, WORKER)
+    app = create_app(DemoConfig(seed=3, users=1))
+    async with serve(app) as base, open_pool(tmp_path) as pool:
+        actx = await pool.context("acct-demo")
+        page = await actx.new_page()
+        await page.goto(base + "/login")
+        token = await page.get_attribute("#qr", "data-token")
+        async with aiohttp.ClientSession() as phone:
+            scan = await phone.post(
+                base + "/api/login/scan", params={"token": token, "user": "demo1"}
+            )
+            assert scan.status == 200, await scan.text()
+        await page.wait_for_url(base + "/creator", timeout=10_000)
+        cookie = next(c for c in await actx.context.cookies() if c["name"] == "demo_session")
+
+        blob = await store.save_context("acct-demo", actx.context)
+        on_disk = store.path("acct-demo").read_bytes()
+        assert on_disk == blob
+        assert cookie["value"].encode() not in on_disk and b"demo_session" not in on_disk
+        assert stat.S_IMODE(store.path("acct-demo").stat().st_mode) == 0o600
+        stranger = SessionStore(tmp_path, StateCipher(secrets.token_bytes(32)), WORKER)
+        with pytest.raises(SessionDecryptError, match="wrong HISCRM_SECRET_KEY"):
+            stranger.load("acct-demo")
+
+        await pool.close_context("acct-demo")
+        assert not actx.alive and pool.get("acct-demo") is None
+        fresh = await pool.context("acct-demo", storage_state=store.load("acct-demo"))
+        assert fresh is not actx
+        page = await fresh.new_page()
+        await page.goto(base + "/creator")
+        assert page.url == base + "/creator"  # no bounce to /login
+        await page.locator("body[data-loaded=true]").wait_for(state="attached")
+        assert await page.evaluate("localStorage.getItem('demo_user_id')")
+
+        # A brand-new context without the state is logged out.
+        await pool.context("acct-demo", replace=True)
+        blank = await pool.get("acct-demo").new_page()  # type: ignore[union-attr]
+        await blank.goto(base + "/creator")
+        assert urlsplit(blank.url).path == "/login"
+
+
+async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
+    groups: list[int] = []
+    async with serve(probe_app([])) as base, open_pool(tmp_path, screenshots_kept=2) as pool:
+        actx = await pool.context("acct-k")
+        page = await actx.new_page()
+        await page.goto(base + "/")
+        for reason in ("one", "two", "three"):
+            assert await pool.screenshot("acct-k", page, reason) is not None
+        shots = sorted(pool.screenshot_dir("acct-k").glob("*.png"))
+        assert len(shots) == 2 and all(s.stat().st_size > 0 for s in shots)
+
+        pid, generation = pool.browser_pid, pool.generation
+        assert pid is not None and len(pool.processes()) > 1
+        main = psutil.Process(pid)
+        assert "chrom" in main.name() and main in chromium_descendants()
+        groups.append(pid)
+        main.kill()
+        await asyncio.wait_for(pool.browser_lost.wait(), 10)
+        assert not actx.alive and pool.get("acct-k") is None
+        assert await pool.screenshot("acct-k", page, "after crash") is None
+
+        again = await pool.context("acct-k")
+        assert pool.generation == generation + 1 and pool.browser_pid not in (None, pid)
+        assert not pool.browser_lost.is_set() and pool.crashes == 1
+        page = await again.new_page()
+        await page.goto(base + "/")
+        assert await page.evaluate("navigator.platform") == again.fingerprint.platform
+        for _ in range(100):  # the killed browser's orphaned children are reaped too
+            if not chromium_in_group(pid):
+                break
+            await asyncio.sleep(0.1)
+        assert not chromium_in_group(pid)
+    await no_chromium_left(groups)
+
+
+# ------------------------------------------------------------------ proxy
+
+
+class ConnectProxy:
+    """A tiny HTTP proxy (CONNECT and absolute-URI GET) with Basic auth.
+
+    Host names in `aliases` are resolved by the proxy only, so a page that
+    loads http://<alias>/ proves its traffic went through the proxy.
+    """
+
+    def __init__(self, aliases: dict[str, str], user: str, password: str) -> None:
+        self.aliases = aliases
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.requests: list[tuple[str, str]] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 2)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            lines = head.split("\r\n")
+            method, target, version = lines[0].split(" ", 2)
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
+            }
+            if headers.get("proxy-authorization") != self.auth:
+                writer.write(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                    b'Proxy-Authenticate: Basic realm="test"\r\n'
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                await writer.drain()
+                return
+            self.requests.append((method, target))
+            if method == "CONNECT":
+                host, port = target.rsplit(":", 1)
+                up_reader, upstream = await asyncio.open_connection(
+                    self.aliases.get(host, host), int(port)
+                )
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                url = urlsplit(target)
+                host = url.hostname or ""
+                up_reader, upstream = await asyncio.open_connection(
+                    self.aliases.get(host, host), url.port or 80
+                )
+                path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+                keep = [
+                    line
+                    for line in lines[1:]
+                    if line
+                    and line.split(":", 1)[0].strip().lower()
+                    not in ("proxy-authorization", "proxy-connection", "connection", "keep-alive")
+                ]
+                out = [f"{method} {path} {version}", *keep, "Connection: close", "", ""]
+                upstream.write("\r\n".join(out).encode("latin-1"))
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            for w in (upstream, writer):
+                if w is not None:
+                    w.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port  # nothing listens here
+
+
+async def test_proxy_per_context_and_health_check(tmp_path: Path, free_port: int) -> None:
+    seen: list[dict[str, str]] = []
+    async with serve(probe_app(seen)) as base:
+        port = urlsplit(base).port
+        proxy = ConnectProxy({"site.test": "127.0.0.1"}, "user", "p@ss:word")
+        await proxy.start()
+        good = f"http://user:p%40ss%3Aword@127.0.0.1:{proxy.port}"
+        bad = f"http://user:WRONG-PASS@127.0.0.1:{proxy.port}"
+        site = f"http://site.test:{port}/"
+        try:
+            async with open_pool(tmp_path) as pool:
+                proxied = await pool.context("acct-px", proxy=good)
+                direct = await pool.context("acct-direct")
+                page = await proxied.new_page()
+                response = await page.goto(site)
+                assert response is not None and response.status == 200
+                assert ("GET", site) in proxy.requests
+                assert seen and seen[-1]["User-Agent"] == proxied.fingerprint.user_agent
+
+                other = await direct.new_page()
+                with pytest.raises(Exception, match="ERR_NAME_NOT_RESOLVED"):
+                    await other.goto(site, timeout=10_000)
+
+                health = await pool.check_proxy("acct-px", site, within=10)
+                assert health.ok and health.latency_ms >= 0, health
+                assert pool.get("acct-px").proxy_health is health  # type: ignore[union-attr]
+                assert ("CONNECT", f"site.test:{port}") in proxy.requests
+
+                # Changing the proxy rebuilds the context; the bad one fails its check.
+                broken = await pool.context("acct-px", proxy=bad)
+                assert broken is not proxied and not proxied.alive
+                with pytest.raises(ProxyFailed, match="acct-px: bad proxy setting"):
+                    await pool.context("acct-px", proxy="ftp://user:secret@h:1")
+                failed = await pool.check_proxy("acct-px", site, within=10)
+                assert (
+                    not failed.ok and "407" in failed.detail and "WRONG-PASS" not in failed.detail
+                )
+
+            # The raw check, no browser involved.
+            ok = await check_proxy(good, site, within=5)
+            assert ok.ok and "200" in ok.detail, ok
+            refused = await check_proxy(bad, site, within=5)
+            assert not refused.ok and "407" in refused.detail and "WRONG" not in refused.detail
+        finally:
+            await proxy.close()
+        down = await check_proxy(f"http://127.0.0.1:{free_port}", site, within=5)
+        assert not down.ok and "cannot reach the proxy" in down.detail, down
