@@ -145,6 +145,7 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
     latencies: list[float] = []
     rpc_latencies: list[float] = []
     timeouts: list[str] = []
+    stopped_early: list[int] = []
 
     async def one(account_id: str, record: bool) -> None:
         t0 = time.perf_counter()
@@ -160,8 +161,11 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
             latencies.append(arrived - t0)
             rpc_latencies.append(t_rpc - t0)
 
-    async def updater(mine: list[str], count: int) -> None:
+    async def updater(mine: list[str], count: int, deadline: float) -> None:
         for i in range(count):
+            if time.monotonic() > deadline:
+                stopped_early.append(count - i)
+                return
             await one(mine[i % len(mine)], True)
             if args.gap_ms:
                 await asyncio.sleep(args.gap_ms / 1000)
@@ -220,7 +224,8 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         shares = [ids[j::c] for j in range(c)]
         counts = [args.updates // c + (1 if j < args.updates % c else 0) for j in range(c)]
         t0 = time.perf_counter()
-        await asyncio.gather(*(updater(shares[j], counts[j]) for j in range(c)))
+        deadline = time.monotonic() + args.max_seconds
+        await asyncio.gather(*(updater(shares[j], counts[j], deadline) for j in range(c)))
         wall = time.perf_counter() - t0
         cpu = [sum(p.cpu_times()[:2]) - c0 for p, c0 in zip((master, worker), cpu0, strict=True)]
 
@@ -242,6 +247,8 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         f"{len(ms)} updates over {len(ids)} accounts, concurrency {c}, "
         f"gap {args.gap_ms} ms, {wall:.2f} s wall ({len(ms) / wall:.0f} updates/s)"
     )
+    if stopped_early:
+        out(f"time bound of {args.max_seconds:.0f} s reached: {sum(stopped_early)} updates skipped")
     out(f"master cpu {cpu[0]:.2f} s, worker cpu {cpu[1]:.2f} s")
     if args.load_accounts:
         ingested = stats.items_ingested - items0
@@ -294,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--load-rate", type=float, default=1000.0, help="items/s of each load account"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=60.0, help="stop issuing updates after this long"
     )
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs, db)")
     args = parser.parse_args(argv)

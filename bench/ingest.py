@@ -55,7 +55,7 @@ TARGET_ITEMS_PER_S = 20_000
 TARGET_RATIO = 4.0
 DAY_MS = 24 * 3600 * 1000  # the longest interval the master accepts
 SETTLE_TIMEOUT_S = 30.0
-PHASE_TIMEOUT_S = 300.0
+PHASE_TIMEOUT_S = 120.0
 
 
 def out(line: str = "") -> None:
@@ -86,6 +86,7 @@ class FakeWorker:
         self.token = token
         self.accounts: dict[str, int] = {}  # account id -> config version
         self.changed = asyncio.Event()
+        self.window_size = window
         self.window = asyncio.Semaphore(window)
         self.pending: dict[int, tuple[int, float]] = {}  # seq -> (items, sent at)
         self.drained = asyncio.Event()
@@ -173,7 +174,10 @@ class FakeWorker:
         except grpc.aio.AioRpcError as exc:
             self.errors.append(f"stream ended: {exc.code().name}: {exc.details()}")
         self.errors.append("stream ended")
-        self.drained.set()  # nobody waits forever on a dead stream
+        # Nobody waits forever on a dead stream: wake the sender, which raises.
+        for _ in range(self.window_size):
+            self.window.release()
+        self.drained.set()
 
     def _on_ack(self, ack: gateway_pb2.Ack) -> None:
         now = time.perf_counter()
@@ -209,6 +213,8 @@ class FakeWorker:
             self.stats.sent_batches += 1
             self._send(frame)
         await self.drained.wait()
+        if self.errors:
+            raise RuntimeError(f"{self.worker_id}: {self.errors[0]}")
 
     async def close(self) -> None:
         if self._call is not None and not self._call.done():

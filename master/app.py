@@ -23,6 +23,7 @@ from master.ingest import Ingest
 from master.logins import Logins
 from master.processes import Processes
 from master.registry import Connection, WorkerRecord, WorkerRegistry
+from master.replies import Replies
 from master.scheduler import Scheduler
 from master.store.database import Database
 
@@ -42,6 +43,7 @@ class MasterApp:
         self.accounts.unread = self.inbox.unread_total
         self.ingest = Ingest(db, self.accounts, self.bus, self.counters, self.inbox)
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
+        self.replies = Replies(db, self.accounts, self.registry, self.bus)
         self.processes = Processes()
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
@@ -50,10 +52,12 @@ class MasterApp:
         await self.registry.load()
         await self.accounts.load()
         await self.inbox.load()
+        await self.replies.load()
         self._tasks = [
             asyncio.create_task(self.registry.run_maintenance()),
             asyncio.create_task(self.scheduler.run()),
             asyncio.create_task(self.ingest.run()),
+            asyncio.create_task(self.replies.run()),
         ]
         self.scheduler.poke()
 
@@ -86,6 +90,8 @@ class MasterApp:
             await self.ingest.submit(record, conn, frame.items)
         elif kind == "config_ack":
             self.scheduler.on_config_ack(record, frame.config_ack)
+        elif kind == "command_result":
+            await self.replies.on_result(record, frame.command_result)
         elif kind == "login":
             await self.logins.on_event(record, frame.login)
         elif kind == "account_state":

@@ -168,3 +168,26 @@ def test_failover_keeps_the_session(cluster: Cluster) -> None:
     wait_for(lambda: _stored(cluster, "f1", "after-failover-1"), timeout=60, what="comment")
     assert _stored(cluster, "f1", "after-failover-1").worker_id == other  # type: ignore[union-attr]
     assert account(cluster, "f1").config_version == 2  # no new login happened
+
+
+def test_reply_reaches_the_platform_once(cluster: Cluster) -> None:
+    base = cluster.start_demosite()
+    cluster.start_master()
+    cluster.start_worker("rp-w")
+    cluster.wait_worker_state("rp-w", ONLINE)
+    create(cluster, "r1", demo_spec(base, "demo1", interval_ms=2000))
+    wait_for(lambda: account(cluster, "r1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
+    assert _kinds(asyncio.run(login(cluster, base, "r1", "demo1")))[-1] == "success"
+    admin(base, "/admin/comments", {"username": "demo1", "text": "请问有货吗 ask-1"})
+    admin(base, "/admin/messages", {"username": "demo1", "from_name": "乙", "text": "dm-ask-1"})
+    comment = wait_for(lambda: _stored(cluster, "r1", "ask-1"), timeout=60, what="comment")
+    dm = wait_for(lambda: _stored(cluster, "r1", "dm-ask-1"), timeout=60, what="dm")
+    for request_id, item, text in (("rq-1", comment, "有的 reply-c"), ("rq-2", dm, "你好 reply-d")):
+        req = control_pb2.SendReplyRequest(request_id=request_id, item_id=item.id, text=text)
+        first = cluster.call("SendReply", req, timeout=90)
+        assert first.ok, first.error
+        again = cluster.call("SendReply", req, timeout=90)  # same request id: no second post
+        assert again.ok and again.platform_item_id == first.platform_item_id
+    replies = admin(base, "/admin/replies?username=demo1")["replies"]
+    texts = sorted(r["text"] for r in replies)
+    assert texts == ["你好 reply-d", "有的 reply-c"]

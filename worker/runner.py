@@ -21,7 +21,7 @@ from worker.logins import LoginRunner
 from worker.monitor import AccountMonitor
 from worker.outbox import Outbox
 from worker.platforms import make_adapter
-from worker.platforms.base import AdapterContext
+from worker.platforms.base import AdapterContext, PlatformError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Runner:
         self.logins = LoginRunner(self.worker_id, self._send_login)
         self._pending_total = 0
         self._counter: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def attach(self, link: Link) -> None:
         self.link = link
@@ -98,6 +99,10 @@ class Runner:
         elif kind == "revoke":
             for account_id in frame.revoke.account_ids:
                 await self._revoke(account_id, frame.revoke.reason)
+        elif kind == "send_reply":
+            task = asyncio.create_task(self._reply(frame.send_reply))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif kind == "login_start":
             monitor = self.monitors.get(frame.login_start.account_id)
             self.logins.start(frame.login_start, monitor.adapter if monitor else None)
@@ -178,6 +183,44 @@ class Runner:
             return
         await monitor.stop()
         log.info("account %s on worker %s: stopped (%s)", account_id, self.worker_id, reason)
+
+    async def _reply(self, cmd: gateway_pb2.SendReply) -> None:
+        """Post a reply once per request id, even when the master asks again."""
+        key = f"reply:{cmd.request_id}"
+        done = await asyncio.to_thread(self.cursors.get, key)
+        if done:
+            result = gateway_pb2.CommandResult.FromString(bytes.fromhex(done))
+        else:
+            result = gateway_pb2.CommandResult(request_id=cmd.request_id, account_id=cmd.account_id)
+            monitor = self.monitors.get(cmd.account_id)
+            try:
+                if monitor is None:
+                    raise PlatformError(f"account {cmd.account_id} is not held by this worker")
+                result.platform_item_id = await monitor.adapter.send_reply(cmd.target, cmd.text)
+                result.ok = True
+            except PlatformError as exc:
+                result.error_kind, result.error = exc.kind, str(exc)
+            except Exception as exc:
+                log.exception(
+                    "account %s on worker %s: reply %s crashed",
+                    cmd.account_id,
+                    self.worker_id,
+                    cmd.request_id,
+                )
+                result.error_kind = common_pb2.ERROR_KIND_INTERNAL
+                result.error = f"{type(exc).__name__}: {exc}"
+            if result.ok or monitor is not None:
+                await asyncio.to_thread(self.cursors.put, key, result.SerializeToString().hex())
+        log.info(
+            "account %s on worker %s: reply %s %s %s",
+            cmd.account_id,
+            self.worker_id,
+            cmd.request_id,
+            "sent" if result.ok else "failed:",
+            result.error,
+        )
+        if self.link is not None:
+            self.link.send(gateway_pb2.WorkerFrame(command_result=result))
 
     def _send_login(self, event: gateway_pb2.LoginEvent) -> None:
         if self.link is None or not self.link.send(gateway_pb2.WorkerFrame(login=event)):

@@ -10,8 +10,8 @@ from master.control.fleet import FleetRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
 from master.control.login import LoginRpcs
-from master.control.pending import PendingRpcs
 from master.control.processes import ProcessRpcs
+from master.control.replies import ReplyRpcs
 from master.control.stats import StatsRpcs
 
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ class ControlService(
     AccountRpcs,
     InboxRpcs,
     LoginRpcs,
+    ReplyRpcs,
     LiveRpcs,
     StatsRpcs,
-    PendingRpcs,
     control_pb2_grpc.ControlServicer,
 ):
     def __init__(self, app: MasterApp) -> None:

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, WebSocket
@@ -64,6 +65,7 @@ class DemoAdapter(Adapter):
         self.page: Page | None = None
         self.actx: AccountContext | None = None
         self._responses: list[tuple[str, int, Any]] = []
+        self._captures: set[asyncio.Task[None]] = set()
         self._session_blob = b""
 
     @property
@@ -132,9 +134,10 @@ class DemoAdapter(Adapter):
                 pass
 
     def _on_response(self, response: Response) -> None:
-        path = response.url.split("?", 1)[0]
-        if path.endswith((api.COMMENTS_PATH, api.MESSAGES_PATH, api.ME_PATH)):
-            asyncio.get_running_loop().create_task(self._capture(response))
+        if _path(response.url) in (api.COMMENTS_PATH, api.MESSAGES_PATH, api.ME_PATH):
+            task = asyncio.get_running_loop().create_task(self._capture(response))
+            self._captures.add(task)
+            task.add_done_callback(self._captures.discard)
 
     async def _capture(self, response: Response) -> None:
         try:
@@ -207,18 +210,21 @@ class DemoAdapter(Adapter):
         await page.wait_for_function(
             "document.body.dataset.loaded === 'true' || document.body.dataset.loaded === 'error'"
         )
-        await asyncio.sleep(0.05)  # let the response captures finish
+        # every response event has fired by now; wait for their bodies
+        while self._captures:
+            await asyncio.gather(*list(self._captures), return_exceptions=True)
         items: list[common_pb2.Item] = []
         for url, status, body in list(self._responses):
-            if api.ME_PATH in url:
+            path = _path(url)
+            if path == api.ME_PATH:
                 api.check_status(status, body, "me API")
-            elif api.COMMENTS_PATH in url:
+            elif path == api.COMMENTS_PATH:
                 api.check_status(status, body, "comments API")
                 items += await self._comments(page, url, body, marks["c"])
-            elif api.MESSAGES_PATH in url:
+            elif path == api.MESSAGES_PATH:
                 api.check_status(status, body, "messages API")
                 items += await self._messages(page, url, body, marks["m"])
-        if not any(api.COMMENTS_PATH in u for u, _, _ in self._responses):
+        if not any(_path(u) == api.COMMENTS_PATH for u, _, _ in self._responses):
             raise LayoutChanged("the creator centre loaded no comments from the comments API")
         return items
 
@@ -303,7 +309,7 @@ class DemoAdapter(Adapter):
                 if "/api/login/qr.png" in response.url:
                     token = response.url.split("token=", 1)[1].split("&", 1)[0]
                     pngs[token] = await response.body()
-                elif api.ME_PATH in response.url:
+                elif _path(response.url) == api.ME_PATH:
                     me.update(await response.json())
             except Exception as exc:
                 self._log("login capture failed: %s", type(exc).__name__, level=logging.DEBUG)
@@ -387,6 +393,10 @@ class DemoAdapter(Adapter):
         await self._drop_page()
         if self.ctx.browser is not None:
             await self.ctx.browser.close_context(self.account_id)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
 
 
 def _with_param(url: str, key: str, value: object) -> str:

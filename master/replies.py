@@ -1,0 +1,174 @@
+"""Replies: Control.SendReply -> the account's worker -> the platform.
+
+Idempotent by the client's request id: the same id never posts twice. The
+row is written before the worker is asked; a reply still pending when its
+worker goes away is sent again when a worker holds the account (the worker
+remembers request ids it already posted, so a lost result is not a second
+post).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlmodel import Session, select
+
+from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm_common.timeutil import utcnow
+from master.accounts import AccountStore
+from master.events import EventBus
+from master.registry import ONLINE, WorkerRecord, WorkerRegistry
+from master.store.database import Database, upsert
+from master.store.models import ItemRow, ReplyRow
+from master.validation import InvalidInput
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+RESEND_AFTER_S = 15.0
+
+
+def response_of(row: ReplyRow) -> control_pb2.SendReplyResponse:
+    return control_pb2.SendReplyResponse(
+        request_id=row.request_id,
+        ok=row.status == "sent",
+        error_kind=common_pb2.ErrorKind.Value(row.error_kind),
+        error=row.error,
+        platform_item_id=row.platform_item_id,
+    )
+
+
+class Replies:
+    def __init__(
+        self, db: Database, accounts: AccountStore, registry: WorkerRegistry, bus: EventBus
+    ) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.registry = registry
+        self.bus = bus
+        self.pending: dict[str, ReplyRow] = {}
+        self._waiters: dict[str, list[asyncio.Future[ReplyRow]]] = {}
+        self._sent_at: dict[str, float] = {}
+
+    async def load(self) -> None:
+        def read(session: Session) -> list[ReplyRow]:
+            return list(session.exec(select(ReplyRow).where(ReplyRow.status == "pending")))
+
+        self.pending = {r.request_id: r for r in await self.db.run(read)}
+
+    async def submit(self, req: control_pb2.SendReplyRequest) -> ReplyRow:
+        if not 1 <= len(req.request_id) <= 128:
+            raise InvalidInput("request_id is required (1-128 characters, unique per reply)")
+        text = req.text.strip()
+        if not text or len(text) > MAX_TEXT:
+            raise InvalidInput(f"text must be 1-{MAX_TEXT} characters")
+        existing = self.pending.get(req.request_id) or await self.db.run(
+            lambda s: s.get(ReplyRow, req.request_id)
+        )
+        if existing is not None:
+            if existing.item_id != req.item_id or existing.text != text:
+                raise InvalidInput(
+                    f"request_id {req.request_id} was already used for another reply"
+                )
+            return existing
+        item = await self.db.run(lambda s: s.get(ItemRow, req.item_id))
+        if item is None:
+            raise InvalidInput(f"no stored item {req.item_id}")
+        self.accounts.get(item.account_id)
+        row = ReplyRow(
+            request_id=req.request_id, account_id=item.account_id, item_id=req.item_id, text=text
+        )
+        values = row.model_dump()
+        await self.db.run(lambda s: (upsert(s, ReplyRow, values), s.commit()))
+        self.pending[row.request_id] = row
+        self._dispatch(row, item)
+        return row
+
+    async def wait(self, row: ReplyRow, seconds: float) -> ReplyRow:
+        if row.status != "pending":
+            return row
+        future: asyncio.Future[ReplyRow] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(row.request_id, []).append(future)
+        try:
+            return await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            return row
+
+    def _dispatch(self, row: ReplyRow, item: ItemRow) -> bool:
+        account = self.accounts.rows.get(row.account_id)
+        record = self.registry.workers.get((account.worker_id if account else None) or "")
+        if record is None or record.state != ONLINE or record.conn is None:
+            return False
+        record.conn.send(
+            gateway_pb2.MasterFrame(
+                send_reply=gateway_pb2.SendReply(
+                    request_id=row.request_id,
+                    account_id=row.account_id,
+                    text=row.text,
+                    target=gateway_pb2.ReplyTarget(
+                        kind=common_pb2.ItemKind.Value(item.kind),
+                        platform_item_id=item.platform_item_id,
+                        post_id=item.post_id,
+                        conversation_id=item.conversation_id,
+                    ),
+                )
+            )
+        )
+        self._sent_at[row.request_id] = time.monotonic()
+        log.info(
+            "account %s: reply %s sent to worker %s",
+            row.account_id,
+            row.request_id,
+            record.worker_id,
+        )
+        return True
+
+    async def resend_pending(self) -> None:
+        """Pending replies whose worker went away or never answered."""
+        now = time.monotonic()
+        for row in list(self.pending.values()):
+            if now - self._sent_at.get(row.request_id, 0.0) < RESEND_AFTER_S:
+                continue
+            item = await self.db.run(lambda s, i=row.item_id: s.get(ItemRow, i))
+            if item is not None:
+                self._dispatch(row, item)
+
+    async def on_result(self, record: WorkerRecord, result: gateway_pb2.CommandResult) -> None:
+        row = self.pending.pop(result.request_id, None)
+        if row is None:
+            log.info(
+                "worker %s: result for reply %s, already settled",
+                record.worker_id,
+                result.request_id,
+            )
+            return
+        row.status = "sent" if result.ok else "failed"
+        row.error_kind = common_pb2.ErrorKind.Name(result.error_kind)
+        row.error = result.error
+        row.platform_item_id = result.platform_item_id
+        row.finished_at = utcnow()
+        values = row.model_dump()
+        await self.db.run(lambda s: (upsert(s, ReplyRow, values), s.commit()))
+        level = logging.INFO if result.ok else logging.ERROR
+        log.log(
+            level,
+            "account %s: reply %s %s %s",
+            row.account_id,
+            row.request_id,
+            row.status,
+            row.error,
+        )
+        self.bus.publish(account_id=row.account_id, reply=response_of(row))
+        for future in self._waiters.pop(row.request_id, []):
+            if not future.done():
+                future.set_result(row)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(RESEND_AFTER_S / 3)
+            try:
+                await self.resend_pending()
+            except Exception:
+                log.exception("resending pending replies failed")
