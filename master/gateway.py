@@ -138,6 +138,7 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                 if frame is grpc.aio.EOF:
                     return False, "worker closed the stream without Goodbye"
                 kind = frame.WhichOneof("frame")
+                self.app.registry.seen(record)  # any frame shows the worker is alive
                 size = frame.ByteSize()
                 limit = self.app.config.max_message_bytes
                 if size > limit:

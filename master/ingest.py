@@ -29,7 +29,9 @@ from master.store.models import ItemRow
 
 log = logging.getLogger(__name__)
 
-MAX_ITEMS_PER_COMMIT = 20_000
+# Short transactions: a long one holds SQLite's write lock against every
+# other write (an UpdateAccount waits behind it) and delays every ack in it.
+MAX_ITEMS_PER_COMMIT = 4_000
 QUEUE_BATCHES = 1_000
 
 
@@ -168,8 +170,26 @@ class Ingest:
         counters = self.counters
         received = to_ts(utcnow())
         want_events = self.bus.subscriber_count > 0
+        # One Ack per stream per commit (acks are cumulative), flushed before
+        # a Nack on the same stream so the worker sees them in seq order.
+        pending: dict[int, tuple[Pending, int, int, int]] = {}
+
+        def flush(conn_key: int) -> None:
+            entry = pending.pop(conn_key, None)
+            if entry is None:
+                return
+            p, seq, stored, duplicates = entry
+            counters.acks += 1
+            p.conn.send(
+                gateway_pb2.MasterFrame(
+                    ack=gateway_pb2.Ack(seq=seq, stored=stored, duplicates=duplicates)
+                )
+            )
+
         for p in work:
+            key = id(p.conn)
             if p.refused:
+                flush(key)
                 p.conn.send(
                     gateway_pb2.MasterFrame(
                         nack=gateway_pb2.Nack(
@@ -182,8 +202,8 @@ class Ingest:
                 continue
             stored = 0
             for item in p.batch.items:
-                key = (item.account_id, common_pb2.ItemKind.Name(item.kind), item.platform_item_id)
-                item_id = inserted.pop(key, None)
+                ikey = (item.account_id, common_pb2.ItemKind.Name(item.kind), item.platform_item_id)
+                item_id = inserted.pop(ikey, None)
                 if item_id is None:
                     continue
                 stored += 1
@@ -203,9 +223,7 @@ class Ingest:
             counters.items_ingested += stored
             counters.duplicates += duplicates
             counters.batches += 1
-            counters.acks += 1
-            p.conn.send(
-                gateway_pb2.MasterFrame(
-                    ack=gateway_pb2.Ack(seq=p.batch.seq, stored=stored, duplicates=duplicates)
-                )
-            )
+            _, _, s0, d0 = pending.get(key, (p, 0, 0, 0))
+            pending[key] = (p, p.batch.seq, s0 + stored, d0 + duplicates)
+        for key in list(pending):
+            flush(key)

@@ -260,6 +260,9 @@ class WorkerRegistry:
         elif record.state == ONLINE:
             self._set_state(record, MISSING, why)
 
+    def seen(self, record: WorkerRecord) -> None:
+        record.last_seen_monotonic = time.monotonic()
+
     def heartbeat(self, record: WorkerRecord, hb: gateway_pb2.Heartbeat) -> None:
         record.last_heartbeat_at = utcnow()
         record.last_seen_monotonic = time.monotonic()

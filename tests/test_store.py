@@ -78,15 +78,28 @@ def test_ingest_is_idempotent_and_acks_after_commit(backend: str, tmp_path: Path
             Pending(record, conn, _batch("acc", ["1", "2", "3", "4"], 3)),  # a resend
         ]
         await ingest._commit(work)
-        acks = [conn.outbound.get_nowait().ack for _ in range(3)]
-        assert [(a.seq, a.stored, a.duplicates) for a in acks] == [(1, 3, 0), (2, 1, 1), (3, 0, 4)]
+        # one cumulative Ack per stream per commit, with the counts summed
+        ack = conn.outbound.get_nowait().ack
+        assert (ack.seq, ack.stored, ack.duplicates) == (3, 4, 5)
+        assert conn.outbound.empty()
+        # a refused batch in the middle: the earlier ones are acked before its Nack
+        await ingest._commit(
+            [
+                Pending(record, conn, _batch("acc", ["5"], 4)),
+                Pending(record, conn, gateway_pb2.ItemsBatch(seq=5), refused="not yours"),
+                Pending(record, conn, _batch("acc", ["6"], 6)),
+            ]
+        )
+        frames = [conn.outbound.get_nowait() for _ in range(3)]
+        assert [f.WhichOneof("frame") for f in frames] == ["ack", "nack", "ack"]
+        assert [frames[0].ack.seq, frames[1].nack.seq, frames[2].ack.seq] == [4, 5, 6]
         rows = await db.run(lambda s: s.exec(select(func.count()).select_from(ItemRow)).one())
-        assert rows == 4
+        assert rows == 6
         events = []
         while not sub.queue.empty():
             events.append(sub.queue.get_nowait())
         item_ids = sorted(e.item.item.platform_item_id for e in events if e.HasField("item"))
-        assert item_ids == ["1", "2", "3", "4"]  # only new items are published
+        assert item_ids == ["1", "2", "3", "4", "5", "6"]  # only new items are published
         # a worker that never held the account is refused with a Nack
         stranger = WorkerRecord(worker_id="stranger")
         assert "not assigned" in ingest.refuse_reason(stranger, _batch("acc", ["9"], 1))

@@ -36,12 +36,16 @@ class Delivery:
         self._in_flight: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self.acked_seq = 0
+        self._ack_ready = asyncio.Event()
+        self._acker: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         self._wake.set()
 
     def start(self, link: Link, welcome: gateway_pb2.Welcome) -> None:
         self.stop()
+        if self._acker is None or self._acker.done():
+            self._acker = asyncio.create_task(self._apply_acks(), name="outbox-acks")
         self._in_flight.clear()
         self._task = asyncio.create_task(self._pump(link, welcome), name="delivery")
 
@@ -51,18 +55,23 @@ class Delivery:
             self._task = None
 
     async def on_ack(self, ack: gateway_pb2.Ack) -> None:
-        removed = await asyncio.to_thread(self.outbox.ack, ack.seq)
+        """Never waits for the outbox: acks are cumulative, so the latest one
+        is applied in the background and the frame loop goes straight on to
+        the next frame (a ConfigUpdate must not queue behind acks)."""
         self.acked_seq = max(self.acked_seq, ack.seq)
         self._in_flight = {s for s in self._in_flight if s > ack.seq}
-        log.debug(
-            "worker %s: batch %d acked (%d stored, %d duplicates, %d removed)",
-            self.worker_id,
-            ack.seq,
-            ack.stored,
-            ack.duplicates,
-            removed,
-        )
-        self._wake.set()
+        self._ack_ready.set()
+
+    async def _apply_acks(self) -> None:
+        applied = 0
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready.clear()
+            target = self.acked_seq
+            if target > applied:
+                await asyncio.to_thread(self.outbox.ack, target)
+                applied = target
+                self._wake.set()
 
     async def on_nack(self, nack: gateway_pb2.Nack) -> None:
         items = await asyncio.to_thread(self.outbox.nack, nack.seq)

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,6 +71,8 @@ class Link:
         self.connected = asyncio.Event()
         self._outbound: asyncio.Queue[gateway_pb2.WorkerFrame] | None = None
         self._stats = TreeStats()
+        self._sampler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats")
+        self._last_stats = common_pb2.ProcessStats()
         self._stopping = False
         self._call: grpc.aio.StreamStreamCall | None = None
         self.connects = 0
@@ -231,10 +234,25 @@ class Link:
                 # The stream already finished; the reader reports its status.
                 return
 
+    async def _sample(self, interval: float) -> None:
+        """Process-tree figures, sampled on a thread of their own: the shared
+        thread pool can be busy (outbox, browser) and heartbeats must not wait."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._last_stats = await loop.run_in_executor(self._sampler, self._stats.sample)
+            await asyncio.sleep(interval)
+
     async def _heartbeat(self, interval_ms: int) -> None:
         interval = max(interval_ms, 100) / 1000
+        sampler = asyncio.create_task(self._sample(interval))
+        try:
+            await self._beat(interval)
+        finally:
+            sampler.cancel()
+
+    async def _beat(self, interval: float) -> None:
         while True:
-            stats = await asyncio.to_thread(self._stats.sample)
+            stats = self._last_stats
             self.send(
                 gateway_pb2.WorkerFrame(
                     heartbeat=gateway_pb2.Heartbeat(
