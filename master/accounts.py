@@ -277,7 +277,16 @@ class AccountStore:
         last_cycle = from_ts(report.last_cycle_at)
         if last_cycle is not None:
             row.last_cycle_at = last_cycle
+        proxy_changed = report.HasField("proxy_health")
+        if proxy_changed:
+            health = report.proxy_health
+            row.proxy_ok, row.proxy_detail = health.ok, health.detail
+            row.proxy_latency_ms = health.latency_ms
+            row.proxy_checked_at = from_ts(health.checked_at) or utcnow()
         if (state, kind, report.reason) == (row.state, row.error_kind, row.state_reason):
+            if proxy_changed:
+                await self.save(row)
+                self.publish(row)
             return True
         row.state, row.error_kind, row.state_reason = state, kind, report.reason
         row.state_changed_at = utcnow()

@@ -66,6 +66,7 @@ class AccountMonitor:
         self._rng = random.Random(adapter.account_id)
         self._live_tasks: set[asyncio.Task[None]] = set()
         adapter.live_sink = self._live
+        adapter.proxy_sink = self._proxy_checked
 
     @property
     def account_id(self) -> str:
@@ -123,6 +124,11 @@ class AccountMonitor:
         self.state, self.error_kind, self.reason = state, kind, reason
         frame = self.state_frame()
         frame.screenshot_path = screenshot
+        self.report(frame)
+
+    def _proxy_checked(self, health: common_pb2.ProxyHealth) -> None:
+        frame = self.state_frame()
+        frame.proxy_health.CopyFrom(health)
         self.report(frame)
 
     def _live(self, items: list[common_pb2.Item]) -> None:

@@ -93,6 +93,8 @@ class Adapter(ABC):
         self.ctx = ctx
         # Set by the monitor: items that arrive between cycles (live channels).
         self.live_sink: Callable[[list[common_pb2.Item]], None] | None = None
+        # Set by the monitor: a proxy check's result, for the operator to see.
+        self.proxy_sink: Callable[[common_pb2.ProxyHealth], None] | None = None
 
     @property
     def account_id(self) -> str:

@@ -34,6 +34,7 @@ from worker.platforms.base import (
     NetworkError,
     PlatformError,
     PlatformTimeout,
+    ProxyFailed,
     VerificationRequired,
 )
 
@@ -118,12 +119,32 @@ class DemoAdapter(Adapter):
         if self.page is not None and not self.page.is_closed() and self.actx and self.actx.alive:
             return self.page
         self.actx = await self._context()
+        if self.config.spec.proxy:
+            await self._check_proxy()
         page = await self.actx.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         page.on("response", self._on_response)
         page.on("websocket", self._on_websocket)
         self.page = page
         return page
+
+    async def _check_proxy(self) -> None:
+        """Through the proxy itself, once per context: the operator sees the
+        result on the account; a dead proxy fails the cycle as PROXY."""
+        pool = self.ctx.browser
+        if pool is None:
+            return
+        # Chromium never proxies loopback, so the check goes to the public
+        # check URL (HISCRM_PROXY_CHECK_URL), not to a local demo platform.
+        health = await pool.check_proxy(self.account_id)
+        if self.proxy_sink is not None:
+            msg = common_pb2.ProxyHealth(
+                ok=health.ok, detail=health.detail, latency_ms=int(health.latency_ms)
+            )
+            msg.checked_at.FromSeconds(int(health.checked_at))
+            self.proxy_sink(msg)
+        if not health.ok:
+            raise ProxyFailed(f"proxy check failed: {health.detail}")
 
     async def _drop_page(self) -> None:
         page, self.page = self.page, None

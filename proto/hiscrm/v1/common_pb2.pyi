@@ -238,3 +238,15 @@ class AccountConfig(_message.Message):
     user: UserInfo
     fingerprint_seed: str
     def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., session: _Optional[bytes] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., fingerprint_seed: _Optional[str] = ...) -> None: ...
+
+class ProxyHealth(_message.Message):
+    __slots__ = ("ok", "detail", "latency_ms", "checked_at")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    detail: str
+    latency_ms: int
+    checked_at: _timestamp_pb2.Timestamp
+    def __init__(self, ok: _Optional[bool] = ..., detail: _Optional[str] = ..., latency_ms: _Optional[int] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -138,18 +138,6 @@ class LogChunk(_message.Message):
     overflow: bool
     def __init__(self, worker_id: _Optional[str] = ..., text: _Optional[str] = ..., overflow: _Optional[bool] = ...) -> None: ...
 
-class ProxyHealth(_message.Message):
-    __slots__ = ("ok", "detail", "latency_ms", "checked_at")
-    OK_FIELD_NUMBER: _ClassVar[int]
-    DETAIL_FIELD_NUMBER: _ClassVar[int]
-    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
-    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
-    ok: bool
-    detail: str
-    latency_ms: int
-    checked_at: _timestamp_pb2.Timestamp
-    def __init__(self, ok: _Optional[bool] = ..., detail: _Optional[str] = ..., latency_ms: _Optional[int] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
-
 class Account(_message.Message):
     __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -182,11 +170,11 @@ class Account(_message.Message):
     last_cycle_at: _timestamp_pb2.Timestamp
     state_changed_at: _timestamp_pb2.Timestamp
     unread_count: int
-    proxy_health: ProxyHealth
+    proxy_health: _common_pb2.ProxyHealth
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     screenshot_path: str
-    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
     __slots__ = ("platform", "worker_id", "states", "page_size", "page_token")
