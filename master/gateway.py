@@ -82,6 +82,9 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             graceful, why = await self._write(conn, reader, context)
         except asyncio.CancelledError:
             why = "stream cancelled"
+            if conn.goodbye:
+                graceful, why = True, "goodbye"
+                raise
             log.warning(
                 "worker %s: stream cancelled by the transport: the worker went away, or it "
                 "sent a frame over gRPC's hard limit of %d bytes (RESOURCE_EXHAUSTED)",
@@ -153,6 +156,7 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                     return False, reason
                 if kind == "goodbye":
                     log.info("worker %s said goodbye: %s", record.worker_id, frame.goodbye.reason)
+                    conn.goodbye = True
                     return True, f"goodbye: {frame.goodbye.reason}"
                 if kind == "heartbeat":
                     self.app.registry.heartbeat(record, frame.heartbeat)

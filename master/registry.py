@@ -57,6 +57,7 @@ class Connection:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str = ""
     oversized: bool = False
+    goodbye: bool = False
 
     def send(self, frame: gateway_pb2.MasterFrame) -> None:
         if self.closed.is_set():

@@ -66,11 +66,3 @@ def test_list_filter_mark_and_count(cluster: Cluster) -> None:
     with pytest.raises(grpc.RpcError) as err:
         cluster.call("MarkRead", control_pb2.MarkReadRequest())
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-
-
-def test_not_yet_implemented_rpcs_say_so(cluster: Cluster) -> None:
-    cluster.start_master()
-    with pytest.raises(grpc.RpcError) as err:
-        cluster.call("SendReply", control_pb2.SendReplyRequest(request_id="r1", item_id=1))
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "not implemented in this master yet" in err.value.details()

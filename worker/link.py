@@ -277,6 +277,7 @@ class Link:
                     2.0,
                 )
                 await asyncio.wait_for(self._call.done_writing(), 2.0)
+                await asyncio.wait_for(self._call.code(), 2.0)  # let the master close it
         if self._call is not None:
             self._call.cancel()
 
