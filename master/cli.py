@@ -19,6 +19,7 @@ import grpc
 from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
+from master import demo
 from master.console import event_line, worker_table
 from master.fleet import WORKER_GROUP, Fleet
 from master.supervisor_client import SupervisorError
@@ -82,18 +83,62 @@ async def _follow(fleet: Fleet) -> None:
             _out(event_line(event))
 
 
-async def cmd_up(fleet: Fleet, args: argparse.Namespace) -> None:
+async def _start(fleet: Fleet, workers: int | None, with_demo: bool) -> None:
     fleet.start_supervisord()
     await _wait_master(fleet)
-    count = args.workers if args.workers is not None else fleet.wanted_workers()
+    count = workers if workers is not None else fleet.wanted_workers()
     await fleet.scale(count)
     _out(f"hiscrm is up: master {fleet.master_address}, {count} workers, run dir {fleet.home}")
+    if not with_demo:
+        return
+    base = fleet.demosite_url
+    await demo.wait_for_demosite(base)
+    channel, stub = await _control(fleet)
+    async with channel:
+        await demo.ensure_accounts(stub, base)
+        await demo.log_in_all(stub, base, _out)
+    await demo.traffic(base, per_minute=6)
+    _out(f"demo platform {base}: accounts {', '.join(demo.DEMO_USERS)} live, gentle traffic on")
+
+
+async def cmd_up(fleet: Fleet, args: argparse.Namespace) -> None:
+    await _start(fleet, args.workers, with_demo=not args.no_demo)
     if args.no_follow:
         return
     await asyncio.sleep(3)
     await _print_status(fleet)
     _out("following live events (Ctrl-C stops following; `hiscrm down` stops the system)")
     await _follow(fleet)
+
+
+async def cmd_demo(fleet: Fleet, args: argparse.Namespace) -> None:
+    was_running = fleet.supervisord_running()
+    try:
+        await _start(fleet, args.workers, with_demo=True)
+        await demo.traffic(fleet.demosite_url, per_minute=60)
+        channel, stub = await _control(fleet)
+        counts: dict[str, int] = {}
+        async with channel:
+            stream = stub.WatchEvents(
+                control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_ITEM])
+            )
+            try:
+                async with asyncio.timeout(args.seconds):
+                    async for event in stream:
+                        _out(event_line(event))
+                        account = event.item.item.account_id
+                        counts[account] = counts.get(account, 0) + 1
+            except TimeoutError:
+                pass
+            stream.cancel()
+        total = sum(counts.values())
+        _out(f"demo: {total} items arrived in {args.seconds}s: {dict(sorted(counts.items()))}")
+        if total == 0:
+            raise SystemExit("demo: no item arrived; see var/logs/ for why")
+    finally:
+        if not was_running:
+            await fleet.shutdown()
+            _out("demo: stopped")
 
 
 async def cmd_scale(fleet: Fleet, args: argparse.Namespace) -> None:
@@ -173,6 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     up = sub.add_parser("up", help="start the fleet under supervisord")
     up.add_argument("--workers", type=int, help="how many workers (default: as last time, or 2)")
     up.add_argument("--no-follow", action="store_true", help="start, then return")
+    up.add_argument("--no-demo", action="store_true", help="no demo accounts or traffic")
+    demo_cmd = sub.add_parser("demo", help="start, log demo accounts in, show traffic, stop")
+    demo_cmd.add_argument("--seconds", type=int, default=60)
+    demo_cmd.add_argument("--workers", type=int, default=None)
     scale = sub.add_parser("scale", help="run N workers")
     scale.add_argument("count", type=int)
     sub.add_parser("down", help="stop everything")
@@ -190,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         "status": cmd_status,
         "watch": cmd_watch,
         "login": cmd_login,
+        "demo": cmd_demo,
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))

@@ -44,6 +44,10 @@ class Fleet:
         )
 
     @property
+    def demosite_url(self) -> str:
+        return f"http://127.0.0.1:{self.demosite_port}"
+
+    @property
     def is_default_home(self) -> bool:
         return (
             self.home == (ROOT / "var").resolve()

@@ -102,3 +102,20 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
         down = hiscrm(cluster, "down")
     assert down.returncode == 0, down.stderr
     wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
+
+
+def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
+    demo = hiscrm(cluster, "demo", "--seconds", "20", "--workers", "2")
+    assert demo.returncode == 0, demo.stderr[-3000:] + demo.stdout[-3000:]
+    assert "logged in as" in demo.stdout
+    summary = [line for line in demo.stdout.splitlines() if line.startswith("demo: ")]
+    assert summary and "items arrived" in summary[0]
+    assert int(summary[0].split()[1]) > 0
+    assert "demo: stopped" in demo.stdout
+    wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "chromium" in " ".join(p.info["cmdline"] or [])
+        and str(cluster.home) in " ".join(p.info["cmdline"] or [])
+    ]
