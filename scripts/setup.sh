@@ -10,7 +10,7 @@ want_test=0
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
-apt_packages=(python3 python3-venv python3-pip chromium fonts-noto-cjk)
+apt_packages=(python3 python3-venv python3-pip chromium fonts-noto-cjk curl)
 if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -47,3 +47,24 @@ def test_grpcurl_lists_describes_and_calls(cluster: Cluster) -> None:
 
     refused = grpcurl(cluster, cluster.address, "hiscrm.v1.Control/ListWorkers")
     assert refused.returncode != 0 and "Unauthenticated" in refused.stderr + refused.stdout
+
+
+def test_grpcurl_tour_script(cluster: Cluster) -> None:
+    """scripts/grpcurl_tour.sh: account -> QR login -> comment -> read -> reply."""
+    import os
+
+    base = cluster.start_demosite()
+    cluster.start_master()
+    cluster.start_worker("tour-w")
+    env = dict(os.environ, HISCRM_HOME=str(cluster.home), GRPCURL=GRPCURL)
+    env.pop("HISCRM_TOKEN", None)
+    tour = subprocess.run(
+        ["bash", "scripts/grpcurl_tour.sh", cluster.address, base],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert tour.returncode == 0, tour.stdout[-3000:] + tour.stderr[-3000:]
+    assert "tour complete" in tour.stdout
