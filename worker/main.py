@@ -29,6 +29,7 @@ async def run(config: WorkerConfig) -> None:
     runner.attach(link)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_driver_exit)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     link_task = asyncio.create_task(link.run())
@@ -41,6 +42,17 @@ async def run(config: WorkerConfig) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await link_task
     runner.close()
+
+
+def _quiet_driver_exit(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """A stop signal sent to the process group (supervisord's stopasgroup)
+    reaches Playwright's driver too, so its pending futures fail at shutdown;
+    that is expected and says nothing about the worker."""
+    exc = context.get("exception")
+    if isinstance(exc, Exception) and "Connection closed while reading from the driver" in str(exc):
+        log.info("browser driver ended with the worker")
+        return
+    loop.default_exception_handler(context)
 
 
 def main(argv: list[str] | None = None) -> None:
