@@ -62,6 +62,15 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
             what="worker-0 restarted by supervisord",
         )
 
+        # and the accounts run again, without a new login
+        def demo_accounts_running() -> bool:
+            accounts = cluster.call("ListAccounts", control_pb2.ListAccountsRequest()).accounts
+            return len(accounts) == 3 and all(
+                a.state == common_pb2.RUN_STATE_RUNNING and a.config_version == 2 for a in accounts
+            )
+
+        wait_for(demo_accounts_running, timeout=90, what="demo accounts running again")
+
         pids = {w: cluster.workers_by_id()[w].pid for w in ("worker-0", "worker-1")}
         scaled = hiscrm(cluster, "scale", "3")
         assert scaled.returncode == 0, scaled.stderr
