@@ -191,7 +191,16 @@ class Cluster:
 
     def channel(self) -> grpc.Channel:
         if self._channel is None:
-            self._channel = grpc.insecure_channel(self.address)
+            ca = self.extra_env.get("HISCRM_TLS_CA")
+            if ca:
+                creds = grpc.ssl_channel_credentials(
+                    root_certificates=Path(ca).read_bytes(),
+                    private_key=Path(self.extra_env["HISCRM_TLS_KEY"]).read_bytes(),
+                    certificate_chain=Path(self.extra_env["HISCRM_TLS_CERT"]).read_bytes(),
+                )
+                self._channel = grpc.secure_channel(self.address, creds)
+            else:
+                self._channel = grpc.insecure_channel(self.address)
         return self._channel
 
     def control(self) -> control_pb2_grpc.ControlStub:
