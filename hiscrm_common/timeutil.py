@@ -21,10 +21,18 @@ def to_ts(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def from_ts(ts: Timestamp) -> datetime | None:
+def from_ts(ts: Timestamp, *, strict: bool = False) -> datetime | None:
+    """None for an unset timestamp. One outside what datetime can hold is
+    None too (a peer's bad clock must not break a whole batch), or a
+    ValueError with strict=True (a client's filter)."""
     if ts.seconds == 0 and ts.nanos == 0:
         return None
-    return ts.ToDatetime(tzinfo=UTC)
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        if strict:
+            raise ValueError(f"timestamp {ts.seconds}s is out of range") from exc
+        return None
 
 
 def aware(value: datetime | None) -> datetime | None:

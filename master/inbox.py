@@ -16,9 +16,10 @@ from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts
 from master.store.database import Database
 from master.store.models import ItemRow
-from master.validation import InvalidInput
+from master.validation import InvalidInput, enum_names
 
 DEFAULT_PAGE = 50
+MAX_QUERY = 200
 MAX_PAGE = 1000
 COMMENT = "ITEM_KIND_COMMENT"
 DM = "ITEM_KIND_DIRECT_MESSAGE"
@@ -80,6 +81,12 @@ class Inbox:
 
     async def list(self, req: control_pb2.ListItemsRequest) -> control_pb2.ListItemsResponse:
         size = min(req.page_size or DEFAULT_PAGE, MAX_PAGE)
+        if len(req.query) > MAX_QUERY:
+            raise InvalidInput(f"query is longer than {MAX_QUERY} characters")
+        if len(req.conversation_id) > 256 or len(req.post_id) > 256:
+            raise InvalidInput("conversation_id and post_id are at most 256 characters")
+        if len(req.account_ids) > 1000:
+            raise InvalidInput("at most 1000 account_ids per request")
         try:
             after = int(req.page_token) if req.page_token else None
         except ValueError:
@@ -90,7 +97,7 @@ class Inbox:
         if req.account_ids:
             stmt = stmt.where(ItemRow.account_id.in_(list(req.account_ids)))  # type: ignore[attr-defined]
         if req.kinds:
-            kinds = [common_pb2.ItemKind.Name(k) for k in req.kinds]
+            kinds = enum_names(common_pb2.ItemKind, req.kinds, "kinds")
             stmt = stmt.where(ItemRow.kind.in_(kinds))  # type: ignore[attr-defined]
         if req.unread_only:
             stmt = stmt.where(ItemRow.read == False)  # noqa: E712
@@ -99,7 +106,10 @@ class Inbox:
             stmt = stmt.where(
                 or_(ItemRow.content.ilike(pattern), ItemRow.author_name.ilike(pattern))  # type: ignore[attr-defined]
             )
-        since, until = from_ts(req.since), from_ts(req.until)
+        try:
+            since, until = from_ts(req.since, strict=True), from_ts(req.until, strict=True)
+        except ValueError as exc:
+            raise InvalidInput(f"since/until: {exc}") from None
         if since is not None:
             stmt = stmt.where(ItemRow.received_at >= since)
         if until is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from hiscrm.v1 import common_pb2
@@ -82,3 +84,14 @@ def check_spec(spec: common_pb2.AccountSpec) -> None:
             raise InvalidInput(
                 f"spec.demo.base_url {spec.demo.base_url!r} must be http(s)://host:port"
             )
+
+
+def enum_names(enum: Any, values: Iterable[int], field: str) -> list[str]:
+    """Names of enum values from a request; an unknown number is bad input."""
+    names = []
+    for value in values:
+        try:
+            names.append(enum.Name(value))
+        except ValueError:
+            raise InvalidInput(f"{field}: {value} is not a known {enum.DESCRIPTOR.name}") from None
+    return names

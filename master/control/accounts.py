@@ -7,7 +7,7 @@ import grpc
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from master.accounts import AlreadyExists, Conflict, NotFound
 from master.control.base import RpcBase, fail
-from master.validation import InvalidInput
+from master.validation import InvalidInput, enum_names
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -29,8 +29,13 @@ class AccountRpcs(RpcBase):
         self, request: control_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.ListAccountsResponse:
         size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
-        states = {common_pb2.RunState.Name(s) for s in request.states}
-        platform = common_pb2.Platform.Name(request.platform) if request.platform else None
+        try:
+            states = set(enum_names(common_pb2.RunState, request.states, "states"))
+            platforms = [request.platform] if request.platform else []
+            named = enum_names(common_pb2.Platform, platforms, "platform")
+        except InvalidInput as exc:
+            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        platform = named[0] if named else None
         rows = [
             r
             for r in sorted(self.app.accounts.rows.values(), key=lambda r: r.account_id)
