@@ -108,6 +108,7 @@ class Cluster:
 
     home: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"  # another address for tests with hosts in namespaces
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
     master: Proc | None = None
@@ -116,7 +117,7 @@ class Cluster:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {

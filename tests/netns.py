@@ -1,0 +1,68 @@
+"""Test hosts in network namespaces: each joined to this namespace by a veth
+pair on a private /24 that exists only inside the test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+def available() -> str:
+    """Why namespaces cannot be used here, or '' when they can."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "iproute2 (ip) is not installed"
+    probe = f"hsp{uuid.uuid4().hex[:6]}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"ip netns add failed: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return ""
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@dataclass
+class Host:
+    netns: str
+    address: str  # this host's address
+    gateway: str  # our side of its veth
+
+    def prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns]
+
+
+@contextmanager
+def hosts(count: int, subnet_base: int = 77) -> Iterator[list[Host]]:
+    tag = uuid.uuid4().hex[:5]
+    made: list[Host] = []
+    links: list[str] = []
+    try:
+        for i in range(1, count + 1):
+            netns, here, there = f"hs{tag}{i}", f"hh{tag}{i}", f"hn{tag}{i}"
+            net = f"10.{subnet_base}.{i}"
+            _ip("netns", "add", netns)
+            made.append(Host(netns, f"{net}.2", f"{net}.1"))
+            _ip("link", "add", here, "type", "veth", "peer", "name", there)
+            links.append(here)
+            _ip("link", "set", there, "netns", netns)
+            _ip("addr", "add", f"{net}.1/24", "dev", here)
+            _ip("link", "set", here, "up")
+            _ip("-n", netns, "addr", "add", f"{net}.2/24", "dev", there)
+            _ip("-n", netns, "link", "set", there, "up")
+            _ip("-n", netns, "link", "set", "lo", "up")
+            _ip("-n", netns, "route", "add", "default", "via", f"{net}.1")
+        yield made
+    finally:
+        for link in links:
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+        for host in made:
+            subprocess.run(["ip", "netns", "del", host.netns], capture_output=True)
