@@ -12,6 +12,7 @@ worker's ConfigAck matches (invariant 2), across reconnects.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import defaultdict
@@ -50,6 +51,14 @@ class Scheduler:
 
     def accounts_of(self, worker_id: str) -> list[str]:
         return sorted(a for a, r in self.accounts.rows.items() if r.worker_id == worker_id)
+
+    def accounts_by_worker(self) -> dict[str, list[str]]:
+        """Every worker's accounts in one pass (ListWorkers at fleet scale)."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for account_id, row in sorted(self.accounts.rows.items()):
+            if row.worker_id:
+                found[row.worker_id].append(account_id)
+        return found
 
     def pending_acks(self) -> int:
         return sum(
@@ -204,10 +213,10 @@ class Scheduler:
     async def rebalance(self) -> None:
         self.rebalances += 1
         online = {w.worker_id: w for w in self.registry.online()}
-        load: dict[str, int] = {w: 0 for w in online}
+        members: dict[str, list[AccountRow]] = {w: [] for w in online}
         revokes: dict[str, list[str]] = defaultdict(list)
         assigns: dict[str, list[AccountRow]] = defaultdict(list)
-        changed: list[AccountRow] = []
+        changed: dict[str, AccountRow] = {}
         waiting: list[AccountRow] = []
 
         for row in sorted(self.accounts.rows.values(), key=lambda r: r.account_id):
@@ -219,96 +228,136 @@ class Scheduler:
                 and (not row.pinned_worker_id or row.pinned_worker_id == holder.worker_id)
             )
             if keep:
-                load[holder.worker_id] += 1  # type: ignore[union-attr]
+                members[holder.worker_id].append(row)  # type: ignore[union-attr]
                 continue
             if row.worker_id:
                 if holder is not None:
                     revokes[holder.worker_id].append(row.account_id)
                 self._assign(row, None)
-                changed.append(row)
+                changed[row.account_id] = row
             if row.enabled:
                 waiting.append(row)
 
-        def room(w: WorkerRecord) -> bool:
-            return load[w.worker_id] < w.max_accounts
-
-        for row in waiting:
-            candidates = [w for w in online.values() if self._eligible(w, row) and room(w)]
-            pinned = online.get(row.pinned_worker_id or "")
-            if pinned is not None and pinned in candidates:
-                candidates = [pinned]
-            if not candidates:
-                continue
-            target = min(candidates, key=lambda w: (load[w.worker_id], w.worker_id))
-            self._assign(row, target.worker_id)
-            load[target.worker_id] += 1
-            assigns[target.worker_id].append(row)
-            if row not in changed:
-                changed.append(row)
-
-        self._even_out(online, load, revokes, assigns, changed)
+        self._place(waiting, online, members, assigns, changed)
+        self._even_out(online, members, revokes, assigns, changed)
 
         for worker_id, ids in revokes.items():
             self._send(online[worker_id], revoke=ids, reason="reassigned")
         for worker_id, rows in assigns.items():
             self._send(online[worker_id], assign=rows)
-        await self._persist(changed)
-        for row in changed:
+        await self._persist(list(changed.values()))
+        for row in changed.values():
             self.accounts.publish(row)
         if changed:
+            loads = sorted(len(m) for m in members.values())
             log.info(
-                "rebalanced: %d accounts changed worker; load %s",
+                "rebalanced: %d accounts changed worker; %d workers, load min %d max %d",
                 len(changed),
-                dict(sorted(load.items())),
+                len(loads),
+                loads[0] if loads else 0,
+                loads[-1] if loads else 0,
             )
+
+    def _place(
+        self,
+        waiting: list[AccountRow],
+        online: dict[str, WorkerRecord],
+        members: dict[str, list[AccountRow]],
+        assigns: dict[str, list[AccountRow]],
+        changed: dict[str, AccountRow],
+    ) -> None:
+        """Least-loaded eligible worker for each waiting account: one heap per
+        platform, so 10,000 accounts over 1,000 workers is n log m, not n*m."""
+        heaps: dict[int, list[tuple[int, str]]] = {}
+        for row in waiting:
+            platform = common_pb2.Platform.Value(row.platform)
+            pinned = online.get(row.pinned_worker_id or "")
+            if pinned is not None:
+                if platform in pinned.platforms and len(members[pinned.worker_id]) < (
+                    pinned.max_accounts
+                ):
+                    self._take(row, pinned.worker_id, members, assigns, changed)
+                continue
+            heap = heaps.get(platform)
+            if heap is None:
+                heap = [
+                    (len(members[w.worker_id]), w.worker_id)
+                    for w in online.values()
+                    if platform in w.platforms and len(members[w.worker_id]) < w.max_accounts
+                ]
+                heapq.heapify(heap)
+                heaps[platform] = heap
+            while heap:
+                load, worker_id = heapq.heappop(heap)
+                if load != len(members[worker_id]):  # stale: another platform's heap moved it
+                    heapq.heappush(heap, (len(members[worker_id]), worker_id))
+                    continue
+                self._take(row, worker_id, members, assigns, changed)
+                if len(members[worker_id]) < online[worker_id].max_accounts:
+                    heapq.heappush(heap, (len(members[worker_id]), worker_id))
+                break
+
+    def _take(
+        self,
+        row: AccountRow,
+        worker_id: str,
+        members: dict[str, list[AccountRow]],
+        assigns: dict[str, list[AccountRow]],
+        changed: dict[str, AccountRow],
+    ) -> None:
+        self._assign(row, worker_id)
+        members[worker_id].append(row)
+        assigns[worker_id].append(row)
+        changed[row.account_id] = row
 
     def _even_out(
         self,
         online: dict[str, WorkerRecord],
-        load: dict[str, int],
+        members: dict[str, list[AccountRow]],
         revokes: dict[str, list[str]],
         assigns: dict[str, list[AccountRow]],
-        changed: list[AccountRow],
+        changed: dict[str, AccountRow],
     ) -> None:
         """Move accounts from the busiest worker to the idlest until no two
         workers that could swap an account differ by more than one."""
         for _ in range(len(self.accounts.rows)):
-            moved = False
-            by_load = sorted(online.values(), key=lambda w: (-load[w.worker_id], w.worker_id))
-            for busy in by_load:
-                for idle in reversed(by_load):
-                    if load[busy.worker_id] - load[idle.worker_id] <= 1:
-                        break
-                    if load[idle.worker_id] >= idle.max_accounts:
-                        continue
-                    row = next(
-                        (
-                            r
-                            for r in self.accounts.rows.values()
-                            if r.worker_id == busy.worker_id
-                            and not r.pinned_worker_id
-                            and self._eligible(idle, r)
-                        ),
-                        None,
-                    )
-                    if row is None:
-                        continue
-                    if row in assigns[busy.worker_id]:
-                        assigns[busy.worker_id].remove(row)
-                    else:
-                        revokes[busy.worker_id].append(row.account_id)
-                    self._assign(row, idle.worker_id)
-                    assigns[idle.worker_id].append(row)
-                    load[busy.worker_id] -= 1
-                    load[idle.worker_id] += 1
-                    if row not in changed:
-                        changed.append(row)
-                    moved = True
-                    break
-                if moved:
-                    break
-            if not moved:
+            if not self._move_one(online, members, revokes, assigns, changed):
                 return
+
+    def _move_one(
+        self,
+        online: dict[str, WorkerRecord],
+        members: dict[str, list[AccountRow]],
+        revokes: dict[str, list[str]],
+        assigns: dict[str, list[AccountRow]],
+        changed: dict[str, AccountRow],
+    ) -> bool:
+        by_load = sorted(online.values(), key=lambda w: (-len(members[w.worker_id]), w.worker_id))
+        for busy in by_load:
+            for idle in reversed(by_load):
+                gap = len(members[busy.worker_id]) - len(members[idle.worker_id])
+                if gap <= 1:
+                    break
+                if len(members[idle.worker_id]) >= idle.max_accounts:
+                    continue
+                row = next(
+                    (
+                        r
+                        for r in members[busy.worker_id]
+                        if not r.pinned_worker_id and self._eligible(idle, r)
+                    ),
+                    None,
+                )
+                if row is None:
+                    continue
+                members[busy.worker_id].remove(row)
+                if row in assigns[busy.worker_id]:
+                    assigns[busy.worker_id].remove(row)
+                else:
+                    revokes[busy.worker_id].append(row.account_id)
+                self._take(row, idle.worker_id, members, assigns, changed)
+                return True
+        return False
 
     def _send(
         self,

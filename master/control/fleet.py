@@ -16,11 +16,12 @@ class FleetRpcs(RpcBase):
         wanted = set(request.states)
         records = sorted(registry.workers.values(), key=lambda w: w.worker_id)
         states = await self.app.processes.states()
+        held = self.app.scheduler.accounts_by_worker()
         workers = []
         for record in records:
             if wanted and record.state not in wanted:
                 continue
-            worker = registry.describe(record)
+            worker = record.to_proto(held.get(record.worker_id, []))
             worker.process_state = states.get(record.worker_id, 0)
             workers.append(worker)
         return control_pb2.ListWorkersResponse(workers=workers)
