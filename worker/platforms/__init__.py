@@ -8,11 +8,16 @@ from worker.platforms.synthetic import SyntheticAdapter
 
 
 def _adapters() -> dict[int, type[Adapter]]:
-    from worker.platforms.demo import DemoAdapter  # imports Playwright: only when needed
+    # These import Playwright: only when a browser platform is asked for.
+    from worker.platforms.demo import DemoAdapter
+    from worker.platforms.douyin import DouyinAdapter
+    from worker.platforms.xiaohongshu import XiaohongshuAdapter
 
     return {
         common_pb2.PLATFORM_SYNTHETIC: SyntheticAdapter,
         common_pb2.PLATFORM_DEMO: DemoAdapter,
+        common_pb2.PLATFORM_DOUYIN: DouyinAdapter,
+        common_pb2.PLATFORM_XIAOHONGSHU: XiaohongshuAdapter,
     }
 
 

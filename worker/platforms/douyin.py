@@ -1,0 +1,743 @@
+"""Douyin (抖音), driven through the creator centre in the real browser.
+
+Monitoring opens the creator centre's own pages in the account's context and
+reads the JSON those pages load (response interception): the comment page
+loads the account's works and the comment list of a work, the chat page loads
+the direct-message list. Further pages are fetched through the page itself
+(same cookies, same signing the page applies to its own fetches), using the
+URL the page used as the template, until the cursor. Replies go through the
+page UI. Login drives the QR page, including the post-scan identity check.
+
+Everything the adapter assumes about Douyin's URLs, selectors and JSON is in
+douyin_api.py; docs/platforms.md says where each fact came from.
+
+`CreatorCentreAdapter` below is the platform-neutral part (context, page,
+response capture, screenshots, error classification); the Xiaohongshu
+adapter shares it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
+
+from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm_common.timeutil import to_ts, utcnow
+from worker.browser.pool import AccountContext
+from worker.platforms import douyin_api as api
+from worker.platforms.base import (
+    Adapter,
+    AdapterContext,
+    AuthExpired,
+    FetchResult,
+    LayoutChanged,
+    NetworkError,
+    PlatformError,
+    PlatformTimeout,
+    ProxyFailed,
+    VerificationRequired,
+)
+from worker.platforms.douyin_api import Answer
+
+log = logging.getLogger(__name__)
+
+# Answers the page-level fetch hands back: status, parsed JSON (or None), text.
+PAGE_FETCH_JS = """async ([url, method, body]) => {
+  const init = {method, credentials: 'include', cache: 'no-store'};
+  if (body !== null) {
+    init.body = JSON.stringify(body);
+    init.headers = {'content-type': 'application/json;charset=UTF-8'};
+  }
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (e) {}
+  const headers = {};
+  r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
+  return [r.status, json, text.slice(0, 2000), headers];
+}"""
+
+
+class CreatorCentreAdapter(Adapter):
+    """Platform-neutral plumbing for adapters that read a platform's own pages."""
+
+    # Paths (suffix match) whose JSON answers are captured from every page.
+    CAPTURE_PATHS: tuple[str, ...] = ()
+    PAGE_TIMEOUT_MS = 30_000
+    LOAD_TIMEOUT_S = 15.0  # for the JSON the page loads by itself
+    MAX_PAGES = 10  # per list per cycle; the cursor catches up over cycles
+    LOGIN_TIMEOUT_S = 300.0
+    QR_FIND_TIMEOUT_S = 20.0
+    QR_LIFETIME_S = 150.0  # reload the login page when a QR is older than this
+    MAX_QR = 6  # QR codes shown in one login before it is given up
+    MAX_CODE_ATTEMPTS = 3
+    POLL_S = 0.25
+
+    def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
+        super().__init__(config, ctx)
+        self.page: Page | None = None
+        self.actx: AccountContext | None = None
+        self._answers: list[Answer] = []
+        self._captures: set[asyncio.Task[None]] = set()
+        self._session_blob = b""
+
+    # ------------------------------------------------------------ basics
+
+    def _log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
+        logging.getLogger(type(self).__module__).log(
+            level, "account %s on worker %s: " + msg, self.account_id, self.ctx.worker_id, *args
+        )
+
+    def needs_login(self) -> bool:
+        return not self.config.session
+
+    def _wants(self) -> tuple[bool, bool]:
+        """(comments, direct messages); neither set means both (proto defaults)."""
+        spec = self.config.spec
+        if not spec.monitor_comments and not spec.monitor_direct_messages:
+            return True, True
+        return spec.monitor_comments, spec.monitor_direct_messages
+
+    async def apply_config(self, config: common_pb2.AccountConfig) -> None:
+        old = self.config
+        self.config = config
+        if (
+            old.session != config.session
+            or old.spec.proxy != config.spec.proxy
+            or old.fingerprint_seed != config.fingerprint_seed
+        ):
+            await self._drop_page()  # the next cycle builds a context from the new config
+
+    async def close(self) -> None:
+        await self._drop_page()
+        if self.ctx.browser is not None:
+            await self.ctx.browser.close_context(self.account_id)
+
+    # ------------------------------------------------------------ context and page
+
+    async def _context(self, *, fresh: bool = False) -> AccountContext:
+        pool = self.ctx.browser
+        if pool is None:
+            raise PlatformError("this worker has no browser pool")
+        state = None
+        if not fresh and self.config.session and self.ctx.sessions is not None:
+            state = self.ctx.sessions.cipher.decrypt_state(self.account_id, self.config.session)
+        try:
+            return await pool.context(
+                self.account_id,
+                self.config.fingerprint_seed,
+                self.config.spec.proxy,
+                state,
+                replace=fresh or (state is not None and self.config.session != self._session_blob),
+            )
+        finally:
+            self._session_blob = self.config.session
+
+    async def _new_page(self, actx: AccountContext) -> Page:
+        page = await actx.new_page()
+        page.set_default_timeout(self.PAGE_TIMEOUT_MS)
+        page.on("response", self._on_response)
+        return page
+
+    async def _monitor_page(self) -> Page:
+        if self.page is not None and not self.page.is_closed() and self.actx and self.actx.alive:
+            return self.page
+        self.actx = await self._context()
+        if self.config.spec.proxy:
+            await self._check_proxy()
+        self.page = await self._new_page(self.actx)
+        return self.page
+
+    async def _check_proxy(self) -> None:
+        pool = self.ctx.browser
+        if pool is None:
+            return
+        health = await pool.check_proxy(self.account_id)
+        if self.proxy_sink is not None:
+            msg = common_pb2.ProxyHealth(
+                ok=health.ok, detail=health.detail, latency_ms=int(health.latency_ms)
+            )
+            msg.checked_at.FromSeconds(int(health.checked_at))
+            self.proxy_sink(msg)
+        if not health.ok:
+            raise ProxyFailed(f"proxy check failed: {health.detail}")
+
+    async def _drop_page(self) -> None:
+        page, self.page = self.page, None
+        if page is not None and not page.is_closed():
+            try:
+                await page.close()
+            except PlaywrightError:
+                pass
+
+    async def _goto(self, page: Page, url: str) -> None:
+        self._answers.clear()
+        await page.goto(url, wait_until="domcontentloaded")
+
+    # ------------------------------------------------------------ response capture
+
+    def _captured(self, path: str) -> bool:
+        return any(path == p or path.endswith(p) for p in self.CAPTURE_PATHS)
+
+    def _on_response(self, response: Response) -> None:
+        if not self._captured(urlsplit(response.url).path):
+            return
+        task = asyncio.get_running_loop().create_task(self._capture(response))
+        self._captures.add(task)
+        task.add_done_callback(self._captures.discard)
+
+    async def _capture(self, response: Response) -> None:
+        try:
+            text = await response.text()
+        except Exception as exc:  # the page navigated away and took the body with it
+            self._log("response body unavailable: %s", type(exc).__name__, level=logging.DEBUG)
+            return
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        self._answers.append(Answer(response.url, response.status, body, text[:2000], headers))
+
+    async def _settle(self) -> None:
+        while self._captures:
+            await asyncio.gather(*list(self._captures), return_exceptions=True)
+
+    def answers(self, *paths: str) -> list[Answer]:
+        return [a for a in self._answers if any(a.path.endswith(p) for p in paths)]
+
+    async def _wait_answer(self, paths: Iterable[str], within: float) -> Answer | None:
+        wanted = tuple(paths)
+        deadline = time.monotonic() + within
+        while True:
+            await self._settle()
+            found = self.answers(*wanted)
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+
+    async def page_fetch(
+        self, page: Page, url: str, method: str = "GET", body: Any = None
+    ) -> Answer:
+        """Fetch through the page itself: the account's cookies and the page's
+        own request signing; the answer also passes response capture."""
+        status, parsed, text, headers = await page.evaluate(PAGE_FETCH_JS, [url, method, body])
+        return Answer(url, int(status), parsed, str(text or ""), dict(headers or {}))
+
+    # ------------------------------------------------------------ errors
+
+    async def _screenshot(self, reason: str, page: Page | None = None) -> str:
+        page = page or self.page
+        if page is None or self.ctx.browser is None or page.is_closed():
+            return ""
+        try:
+            path = await self.ctx.browser.screenshot(self.account_id, page, reason)
+        except Exception:
+            return ""
+        return str(path or "")
+
+    async def _guarded(self, work: Callable[[], Any], what: str) -> Any:
+        """Run page work; every failure leaves typed, with a screenshot."""
+        try:
+            return await work()
+        except PlatformError as exc:
+            if not exc.screenshot:
+                exc.screenshot = await self._screenshot(f"{what}: {type(exc).__name__}")
+            raise
+        except PlaywrightError as exc:
+            shot = await self._screenshot(f"{what}: browser error")
+            await self._drop_page()
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "Timeout" in type(exc).__name__ or "Timeout" in text:
+                raise PlatformTimeout(f"{what}: {text}", screenshot=shot) from None
+            raise NetworkError(f"{what}: {text}", screenshot=shot) from None
+
+    # ------------------------------------------------------------ monitoring
+
+    async def fetch_new(self, cursor: str) -> FetchResult:
+        marks = {"c": 0, "m": 0}
+        if cursor:
+            try:
+                marks.update({k: int(v) for k, v in json.loads(cursor).items()})
+            except (ValueError, AttributeError):
+                self._log("unreadable cursor %r: starting over", cursor, level=logging.WARNING)
+        async with self.ctx.page_slots:
+            items: list[common_pb2.Item] = await self._guarded(lambda: self._cycle(marks), "cycle")
+        for item in items:
+            key = "c" if item.kind == common_pb2.ITEM_KIND_COMMENT else "m"
+            marks[key] = max(marks[key], item.created_at.seconds)
+        if self.ctx.sessions is not None and self.actx is not None:
+            await self.ctx.sessions.save_context(self.account_id, self.actx.context)
+        return FetchResult(items=items, cursor=json.dumps(marks, sort_keys=True))
+
+    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
+        raise NotImplementedError
+
+    async def send_reply(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        async with self.ctx.page_slots:
+            if target.kind == common_pb2.ITEM_KIND_COMMENT:
+                work = lambda: self._reply_comment(target, text)  # noqa: E731
+            else:
+                work = lambda: self._reply_dm(target, text)  # noqa: E731
+            reply: str = await self._guarded(work, "reply")
+        self._log("reply sent to %s (%s)", target.platform_item_id or target.conversation_id, reply)
+        return reply
+
+    async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        raise NotImplementedError
+
+    async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ login helpers
+
+    async def _qr_png(self, page: Page, selector: str, src: str) -> bytes:
+        """The QR as PNG bytes: decoded from a data: URL, else a screenshot of it."""
+        if src.startswith("data:image") and ";base64," in src:
+            try:
+                return base64.b64decode(src.split(",", 1)[1])
+            except ValueError:
+                pass
+        return await page.locator(selector).first.screenshot()
+
+    async def _success_event(self, actx: AccountContext, user: common_pb2.UserInfo) -> Any:
+        sessions = self.ctx.sessions
+        if sessions is None:
+            raise PlatformError("this worker has no session store")
+        blob = await sessions.save_context(self.account_id, actx.context)
+        self._session_blob = blob
+        self._log("logged in as %s (%s)", user.nickname, user.platform_user_id)
+        return gateway_pb2.LoginEvent(
+            at=to_ts(utcnow()),
+            success=gateway_pb2.LoginSuccess(
+                session=blob, user=user, fingerprint=actx.fingerprint.to_proto()
+            ),
+        )
+
+
+def _expired(reason: str) -> gateway_pb2.LoginEvent:
+    return gateway_pb2.LoginEvent(expired=gateway_pb2.LoginExpired(reason=reason))
+
+
+def _verification(method: int, hint: str = "") -> gateway_pb2.LoginEvent:
+    return gateway_pb2.LoginEvent(
+        verification_required=gateway_pb2.LoginVerificationRequired(method=method, hint=hint)
+    )
+
+
+# What the login page shows, read in one go (never waits: the page may be leaving).
+DOUYIN_LOGIN_PROBE = """([qrSelectors, expiredTexts, scannedTexts, verifySel, verifyTitle,
+                         smsOption, smsInput, sliders]) => {
+  const visible = (el) => !!el && el.getClientRects().length > 0;
+  const body = document.body ? document.body.innerText : '';
+  let qr = '', qrSel = '';
+  for (const sel of qrSelectors) {
+    const el = document.querySelector(sel);
+    if (visible(el) && el.getAttribute('src')) { qr = el.getAttribute('src'); qrSel = sel; break; }
+  }
+  const verifyBox = document.querySelector(verifySel);
+  const verify = visible(verifyBox) || body.includes(verifyTitle);
+  return {
+    path: location.pathname, title: document.title, qr, qrSel,
+    expired: expiredTexts.some((t) => body.includes(t)),
+    scanned: scannedTexts.some((t) => body.includes(t)),
+    verify,
+    smsOption: verify && body.includes(smsOption),
+    smsInput: visible(document.querySelector(smsInput)),
+    slider: sliders.some((s) => visible(document.querySelector(s))),
+    verifyText: verifyBox ? verifyBox.innerText.slice(0, 200) : '',
+  };
+}"""
+
+# True when a page shows the login form instead of the creator centre.
+LOGGED_OUT_PROBE = """([qrSelectors, texts]) => {
+  const visible = (el) => !!el && el.getClientRects().length > 0;
+  if (qrSelectors.some((s) => visible(document.querySelector(s)))) return true;
+  const body = document.body ? document.body.innerText : '';
+  return texts.some((t) => body.includes(t));
+}"""
+
+# Marks the smallest element holding a comment's text, its author and a reply
+# button, so a locator can address it (the DOM carries no comment ids).
+MARK_COMMENT_JS = """([text, author, replyText]) => {
+  for (const e of document.querySelectorAll('[data-hiscrm-target]')) {
+    e.removeAttribute('data-hiscrm-target');
+  }
+  let best = null;
+  for (const el of document.querySelectorAll('div, li, section, article')) {
+    const t = el.innerText || '';
+    if (!t.includes(text) || !t.includes(author)) continue;
+    const hasReply = [...el.querySelectorAll('*')].some(
+      (c) => (c.textContent || '').trim() === replyText);
+    if (!hasReply) continue;
+    if (!best || t.length < (best.innerText || '').length) best = el;
+  }
+  if (best) best.setAttribute('data-hiscrm-target', '1');
+  return !!best;
+}"""
+
+
+class DouyinAdapter(CreatorCentreAdapter):
+    platform = common_pb2.PLATFORM_DOUYIN
+    CAPTURE_PATHS = (
+        api.USER_INFO_PATH,
+        api.WORK_LIST_PATH,
+        *api.COMMENT_LIST_PATHS,
+        api.COMMENT_REPLY_PATH,
+        *api.DM_PATHS,
+    )
+    MAX_WORKS = 20
+
+    def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
+        super().__init__(config, ctx)
+        self._self_uid = config.user.platform_user_id
+        # comment id -> (text, author nickname, work), for replies through the UI
+        self._known_comments: dict[str, tuple[str, str, api.Work]] = {}
+        self._dm_peers: dict[str, str] = {}  # conversation id -> peer nickname
+
+    # ------------------------------------------------------------ monitoring
+
+    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
+        page = await self._monitor_page()
+        comments, dms = self._wants()
+        items: list[common_pb2.Item] = []
+        if comments:
+            items += await self._comments(page, marks["c"])
+        if dms:
+            items += await self._dms(page, marks["m"], check_user=not comments)
+        return items
+
+    async def _open(self, page: Page, url: str) -> None:
+        await self._goto(page, url)
+        path = urlsplit(page.url).path
+        if not path.startswith(api.HOME_PATH_PREFIX):
+            raise AuthExpired(f"the creator centre sent us to {path} (the login page)")
+        if await page.evaluate(
+            LOGGED_OUT_PROBE, [list(api.QR_IMAGE_SELECTORS), list(api.LOGGED_OUT_TEXTS)]
+        ):
+            raise AuthExpired(f"{path} shows the login page (QR / '扫码登录'): session expired")
+        if api.CAPTCHA_PAGE_TITLE in await page.title() or await self._slider_visible(page):
+            raise VerificationRequired("the creator centre shows a captcha (slider)")
+
+    async def _slider_visible(self, page: Page) -> bool:
+        for selector in api.SLIDER_SELECTORS:
+            if await page.locator(selector).count():
+                return True
+        return False
+
+    async def _check_user(self, page: Page) -> None:
+        """Every cycle proves the session: the user-info answer must be a success."""
+        answer = await self._wait_answer([api.USER_INFO_PATH], self.LOAD_TIMEOUT_S / 3)
+        if answer is None:
+            answer = await self.page_fetch(page, api.CREATOR_ORIGIN + api.USER_INFO_PATH)
+        user = api.user_info(api.check_answer(answer, "user info"))
+        self._self_uid = user.platform_user_id
+
+    async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
+        await self._open(page, api.COMMENT_PAGE_URL)
+        await self._check_user(page)  # every cycle proves the session first
+        works_answer = await self._wait_answer([api.WORK_LIST_PATH], self.LOAD_TIMEOUT_S)
+        if works_answer is None:
+            raise LayoutChanged("the comment page loaded no work list (" + api.WORK_LIST_PATH + ")")
+        works, _, _ = api.works_page(api.check_answer(works_answer, "work list"))
+        with_comments = [w for w in works if w.comment_count > 0][: self.MAX_WORKS]
+        if not with_comments:
+            return []
+        first = await self._wait_answer(api.COMMENT_LIST_PATHS, self.LOAD_TIMEOUT_S)
+        if first is None:
+            raise LayoutChanged("the comment page loaded no comment list for the works")
+        items: list[common_pb2.Item] = []
+        for work in with_comments:
+            items += await self._work_comments(page, first.url, work, mark)
+        return items
+
+    async def _work_comments(
+        self, page: Page, template: str, work: api.Work, mark: int
+    ) -> list[common_pb2.Item]:
+        answer = self._loaded_comments(work) or await self.page_fetch(
+            page, api.comment_list_url(template, work, 0)
+        )
+        out: list[common_pb2.Item] = []
+        for pages in range(1, self.MAX_PAGES + 1):
+            result = api.comments_page(api.check_answer(answer, "comment list"))
+            oldest = None
+            for record in result.records:
+                item = api.comment_item(self.account_id, record, work)
+                author = item.author_name
+                self._known_comments[item.platform_item_id] = (item.content, author, work)
+                oldest = min(oldest or item.created_at.seconds, item.created_at.seconds)
+                if item.created_at.seconds >= mark:
+                    out.append(item)
+            if not result.has_more or oldest is None or oldest < mark:
+                break
+            if pages == self.MAX_PAGES:
+                self._log("work %s: stopped after %d comment pages", work.post_id, pages)
+                break
+            next_url = api.comment_list_url(template, work, result.cursor)
+            answer = await self.page_fetch(page, next_url)
+        return out
+
+    def _loaded_comments(self, work: api.Work) -> Answer | None:
+        """The first comment page the creator page loaded itself, for this work."""
+        for answer in self.answers(*api.COMMENT_LIST_PATHS):
+            ids = (api.query_param(answer.url, "item_id"), api.query_param(answer.url, "aweme_id"))
+            if work.item_id in ids or work.post_id in ids:
+                if api.query_param(answer.url, "cursor") in ("", "0"):
+                    return answer
+        return None
+
+    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
+        await self._open(page, api.CHAT_PAGE_URL)
+        if check_user:
+            await self._check_user(page)
+        answer = await self._wait_answer(api.DM_PATHS, self.LOAD_TIMEOUT_S)
+        if answer is None:
+            raise LayoutChanged(
+                "the chat page loaded no JSON message list (" + ", ".join(api.DM_PATHS) + ")"
+            )
+        out: list[common_pb2.Item] = []
+        url = answer.url
+        for pages in range(1, self.MAX_PAGES + 1):
+            records, has_more, cursor = api.dm_page(api.check_answer(answer, "message list"))
+            times = [api.dm_time(r) for r in records]
+            for record in records:
+                item = api.dm_item(self.account_id, record, self._self_uid)
+                if not item.outgoing and item.author_name:
+                    self._dm_peers[item.conversation_id] = item.author_name
+                if item.created_at.seconds >= mark:
+                    out.append(item)
+            if not has_more or not times or min(times) < mark or pages == self.MAX_PAGES:
+                break
+            url = api.with_params(url, cursor=cursor)
+            answer = await self.page_fetch(page, url)
+        return out
+
+    # ------------------------------------------------------------ replies
+
+    async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        page = await self._monitor_page()
+        if target.platform_item_id not in self._known_comments:
+            await self._comments(page, 0)  # learn the comment's text and author
+        known = self._known_comments.get(target.platform_item_id)
+        if known is None:
+            raise PlatformError(
+                f"comment {target.platform_item_id} is not on the creator centre any more"
+            )
+        content, author, work = known
+        if urlsplit(page.url).path != urlsplit(api.COMMENT_PAGE_URL).path:
+            await self._open(page, api.COMMENT_PAGE_URL)
+        if not await page.evaluate(MARK_COMMENT_JS, [content, author, api.REPLY_BUTTON_TEXT]):
+            await self._select_work(page, work)  # the page shows one work's comments at a time
+            if not await page.evaluate(MARK_COMMENT_JS, [content, author, api.REPLY_BUTTON_TEXT]):
+                raise LayoutChanged(
+                    f"cannot find comment {target.platform_item_id} with a "
+                    f"'{api.REPLY_BUTTON_TEXT}' button on the comment page"
+                )
+        box = page.locator("[data-hiscrm-target]")
+        await box.get_by_text(api.REPLY_BUTTON_TEXT, exact=True).first.click()
+        editor = box.locator('[contenteditable="true"], textarea, input[type="text"]').first
+        await editor.wait_for(state="visible", timeout=10_000)
+        await editor.fill(text)
+        async with page.expect_response(
+            lambda r: urlsplit(r.url).path.endswith(api.COMMENT_REPLY_PATH)
+        ) as waiter:
+            await box.get_by_text(api.SEND_BUTTON_TEXT, exact=True).first.click()
+        response = await waiter.value
+        raw = await response.text()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        answer = Answer(response.url, response.status, body, raw[:2000])
+        return api.reply_id(api.check_answer(answer, "comment reply"))
+
+    async def _select_work(self, page: Page, work: api.Work) -> None:
+        """Open the work picker ('选择作品') and pick the work by its title."""
+        picker = page.get_by_text("选择作品", exact=True)
+        if not await picker.count() or not work.title:
+            return
+        await picker.first.click()
+        await page.get_by_text(work.title, exact=True).last.click()
+        await self._wait_answer(api.COMMENT_LIST_PATHS, self.LOAD_TIMEOUT_S)
+        await page.wait_for_timeout(300)
+
+    async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        page = await self._monitor_page()
+        if target.conversation_id not in self._dm_peers:
+            await self._dms(page, 0, check_user=False)
+        peer = self._dm_peers.get(target.conversation_id)
+        if peer is None:
+            raise PlatformError(f"conversation {target.conversation_id} is not on the chat page")
+        if urlsplit(page.url).path != urlsplit(api.CHAT_PAGE_URL).path:
+            await self._open(page, api.CHAT_PAGE_URL)
+        conversation = page.locator(api.DM_CONVERSATION_ITEM).filter(has_text=peer)
+        if not await conversation.count():
+            raise LayoutChanged(f"no conversation item ({api.DM_CONVERSATION_ITEM}) for {peer}")
+        await conversation.first.click()
+        editor = page.locator(api.DM_EDITOR).last
+        await editor.wait_for(state="visible", timeout=10_000)
+        await editor.fill(text)
+        await editor.press("Enter")
+        # Sent when the text shows in the conversation and the editor is empty again.
+        await page.wait_for_function(
+            """([sel, text]) => {
+                const eds = document.querySelectorAll(sel);
+                const ed = eds[eds.length - 1];
+                return ed && !(ed.innerText || ed.value || '').trim()
+                    && document.body.innerText.includes(text);
+            }""",
+            arg=[api.DM_EDITOR, text],
+            timeout=10_000,
+        )
+        return ""
+
+    # ------------------------------------------------------------ login
+
+    async def login(
+        self, session_id: str, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        actx = await self._context(fresh=True)
+        self.actx = actx
+        await self._drop_page()
+        page = await self._new_page(actx)
+        try:
+            async for event in self._login_flow(page, actx, codes):
+                yield event
+        except PlatformError as exc:
+            if not exc.screenshot:
+                exc.screenshot = await self._screenshot(f"login: {type(exc).__name__}", page)
+            raise
+        finally:
+            await page.close()
+
+    async def _login_flow(
+        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        await self._goto(page, api.LOGIN_URL)
+        started = time.monotonic()
+        deadline = started + self.LOGIN_TIMEOUT_S
+        shown, shown_at, qr_count, scanned, slider, attempts = "", 0.0, 0, False, False, 0
+        while True:
+            if time.monotonic() >= deadline:
+                yield _expired(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
+                return
+            try:
+                state = await page.evaluate(
+                    DOUYIN_LOGIN_PROBE,
+                    [
+                        list(api.QR_IMAGE_SELECTORS),
+                        list(api.QR_EXPIRED_TEXTS),
+                        list(api.QR_SCANNED_TEXTS),
+                        api.VERIFY_CONTAINER,
+                        api.VERIFY_TITLE_TEXT,
+                        api.SMS_OPTION_TEXT,
+                        api.SMS_INPUT_SELECTOR,
+                        list(api.SLIDER_SELECTORS),
+                    ],
+                )
+            except PlaywrightError:  # navigating: look again
+                await asyncio.sleep(self.POLL_S)
+                continue
+            if state["path"].startswith(api.HOME_PATH_PREFIX) and await self._has_session(actx):
+                break
+            if state["slider"] or api.CAPTCHA_PAGE_TITLE in state["title"]:
+                if not slider:
+                    slider = True
+                    yield _verification(
+                        gateway_pb2.VERIFICATION_METHOD_SLIDER,
+                        "slider captcha on the login page: an operator must solve it",
+                    )
+                await asyncio.sleep(self.POLL_S)
+                continue
+            slider = False
+            if state["verify"]:
+                if attempts >= self.MAX_CODE_ATTEMPTS:
+                    yield gateway_pb2.LoginEvent(
+                        failed=gateway_pb2.LoginFailed(
+                            kind=common_pb2.ERROR_KIND_VERIFICATION,
+                            reason=f"the SMS code was refused {attempts} times",
+                        )
+                    )
+                    return
+                attempts += 1
+                async for event in self._sms_step(page, state, codes, deadline):
+                    yield event
+                continue
+            stale = shown and time.monotonic() - shown_at > self.QR_LIFETIME_S
+            if state["expired"] or stale:
+                if qr_count >= self.MAX_QR:
+                    yield _expired(f"{qr_count} QR codes expired without a scan")
+                    return
+                self._log("QR expired; reloading the login page for a new one")
+                await self._goto(page, api.LOGIN_URL)
+                shown = ""
+                continue
+            if state["qr"] and state["qr"] != shown:
+                png = await self._qr_png(page, state["qrSel"], state["qr"])
+                yield gateway_pb2.LoginEvent(
+                    qr=gateway_pb2.LoginQr(png=png, refresh_count=qr_count)
+                )
+                shown, shown_at, scanned = state["qr"], time.monotonic(), False
+                qr_count += 1
+            elif state["scanned"] and not scanned:
+                scanned = True
+                yield gateway_pb2.LoginEvent(scanned=gateway_pb2.LoginScanned())
+            elif not shown and time.monotonic() - started > self.QR_FIND_TIMEOUT_S:
+                raise LayoutChanged(
+                    "no QR image on the login page (" + ", ".join(api.QR_IMAGE_SELECTORS) + ")"
+                )
+            await asyncio.sleep(self.POLL_S)
+        yield await self._success_event(actx, await self._login_user(page))
+
+    async def _sms_step(
+        self, page: Page, state: dict[str, Any], codes: asyncio.Queue[str], deadline: float
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        box = page.locator(api.VERIFY_CONTAINER)
+        if state["smsOption"] and not state["smsInput"]:
+            await box.get_by_text(api.SMS_OPTION_TEXT).first.click()
+        code_input = page.locator(api.SMS_INPUT_SELECTOR).first
+        try:
+            await code_input.wait_for(state="visible", timeout=10_000)
+        except PlaywrightError:
+            raise LayoutChanged(
+                f"identity check without an SMS code input ({api.SMS_INPUT_SELECTOR})"
+            ) from None
+        send = box.get_by_text(api.SMS_SEND_TEXT, exact=True)
+        if await send.count():
+            await send.first.click()
+        hint = " ".join((await box.inner_text()).split())[:80]
+        yield _verification(gateway_pb2.VERIFICATION_METHOD_SMS_CODE, hint)
+        code = await asyncio.wait_for(codes.get(), max(1.0, deadline - time.monotonic()))
+        await code_input.fill(code)
+        await box.get_by_text(api.SMS_SUBMIT_TEXT, exact=True).last.click()
+        # Wait for the answer: the box goes away (accepted) or the input empties/errs.
+        for _ in range(40):
+            await asyncio.sleep(self.POLL_S)
+            try:
+                if not await box.is_visible() or await code_input.input_value() != code:
+                    break
+            except PlaywrightError:
+                break
+
+    async def _has_session(self, actx: AccountContext) -> bool:
+        cookies = await actx.context.cookies(api.CREATOR_ORIGIN)
+        return any(c["name"] in api.SESSION_COOKIES and c["value"] for c in cookies)
+
+    async def _login_user(self, page: Page) -> common_pb2.UserInfo:
+        answer = await self._wait_answer([api.USER_INFO_PATH], self.LOAD_TIMEOUT_S / 3)
+        if answer is None:
+            answer = await self.page_fetch(page, api.CREATOR_ORIGIN + api.USER_INFO_PATH)
+        user = api.user_info(api.check_answer(answer, "user info"))
+        self._self_uid = user.platform_user_id
+        return user

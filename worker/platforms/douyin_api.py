@@ -1,0 +1,360 @@
+"""Douyin (抖音) creator centre: every URL, selector and JSON field the Douyin
+adapter relies on, and pure functions from the platform's answers to Items.
+
+A layout change is a one-file fix here. A shape that no longer matches raises
+LayoutChanged (never silence); risk-control answers raise the typed errors.
+Where each fact came from is listed in docs/platforms.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from hiscrm.v1 import common_pb2
+from hiscrm_common.timeutil import to_ts
+from worker.platforms.base import (
+    AuthExpired,
+    Blocked,
+    LayoutChanged,
+    PlatformError,
+    RateLimited,
+    VerificationRequired,
+)
+
+PLATFORM = common_pb2.PLATFORM_DOUYIN
+
+# ------------------------------------------------------------------ URLs
+
+CREATOR_ORIGIN = "https://creator.douyin.com"
+LOGIN_URL = f"{CREATOR_ORIGIN}/"
+# Any creator-centre page means "logged in"; the login page is the bare origin.
+HOME_PATH_PREFIX = "/creator-micro/"
+HOME_URL = f"{CREATOR_ORIGIN}/creator-micro/home"
+COMMENT_PAGE_URL = f"{CREATOR_ORIGIN}/creator-micro/interactive/comment"
+CHAT_PAGE_URL = f"{CREATOR_ORIGIN}/creator-micro/data/following/chat"
+
+# JSON endpoints the creator pages load (matched on the URL path, any host).
+USER_INFO_PATH = "/web/api/media/user/info/"
+WORK_LIST_PATH = "/aweme/v1/creator/item/list/"
+COMMENT_LIST_CREATOR_PATH = "/aweme/v1/creator/comment/list/"
+COMMENT_LIST_SELECT_PATH = (
+    "/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/select/"
+)
+COMMENT_LIST_PATHS = (COMMENT_LIST_CREATOR_PATH, COMMENT_LIST_SELECT_PATH)
+COMMENT_REPLY_PATH = "/aweme/v1/creator/comment/reply/"
+# Direct messages: the IM endpoints the chat page calls (host imapi.snssdk.com).
+DM_INIT_PATH = "/v2/message/get_by_user_init"
+DM_HISTORY_PATH = "/v1/im/message/history"
+DM_PATHS = (DM_INIT_PATH, DM_HISTORY_PATH)
+
+# ------------------------------------------------------------------ selectors / markers
+
+QR_IMAGE_SELECTORS = ('img[alt="二维码"]', "#animate_qrcode_container img")
+LOGGED_OUT_TEXTS = ("扫码登录", "验证码登录")
+QR_EXPIRED_TEXTS = ("二维码已失效", "二维码失效")  # unverified wording, see docs
+QR_SCANNED_TEXTS = ("扫码成功", "已扫描")  # unverified wording, see docs
+VERIFY_CONTAINER = "#uc-second-verify"
+VERIFY_TITLE_TEXT = "身份验证"
+SMS_OPTION_TEXT = "接收短信验证码"
+SMS_SEND_TEXT = "获取验证码"
+SMS_INPUT_SELECTOR = (
+    "#uc-second-verify input[maxlength='6'], #uc-second-verify input[inputmode='numeric']"
+)
+SMS_SUBMIT_TEXT = "验证"
+SLIDER_SELECTORS = ("#captcha-verify-image", "#captcha_container")
+CAPTCHA_PAGE_TITLE = "验证码中间页"
+SESSION_COOKIES = ("sessionid", "sessionid_ss")
+REPLY_BUTTON_TEXT = "回复"
+SEND_BUTTON_TEXT = "发送"
+DM_CONVERSATION_ITEM = '[role="list-item"]'
+DM_EDITOR = '[contenteditable="true"]'
+
+# ------------------------------------------------------------------ answers
+
+NOT_LOGGED_IN_CODES = {8}
+HTTP_CAPTCHA = {461, 471}  # seen on Xiaohongshu; treated the same if Douyin answers them
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One JSON answer as the page saw it."""
+
+    url: str
+    status: int
+    body: Any
+    text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+
+def check_answer(answer: Answer, where: str) -> dict[str, Any]:
+    """The answer's body when it is a usable success; a typed error otherwise."""
+    status, body = answer.status, answer.body
+    if status in HTTP_CAPTCHA:
+        raise VerificationRequired(f"{where}: HTTP {status}, the platform asks for a captcha")
+    if status == 429:
+        raise RateLimited(f"{where}: HTTP 429 from the platform", retry_after=120.0)
+    if status == 401:
+        raise AuthExpired(f"{where}: HTTP 401, the session is not accepted")
+    if status == 403:
+        raise VerificationRequired(f"{where}: HTTP 403, the platform wants a verification")
+    if status >= 500:
+        raise PlatformError(f"{where}: platform error HTTP {status}")
+    text = answer.text.strip()
+    if body is None and (not text or text == "blocked"):
+        raise Blocked(
+            f"{where}: empty answer (HTTP {status}); the platform answers risk-controlled "
+            "accounts with an empty body or 'blocked'"
+        )
+    if not isinstance(body, dict):
+        raise LayoutChanged(f"{where}: not a JSON object (HTTP {status}): {text[:160]!r}")
+    if "status_code" not in body:
+        raise LayoutChanged(f"{where}: no status_code; has {', '.join(sorted(body))}")
+    code = body.get("status_code")
+    if code == 0:
+        return body
+    message = str(body.get("status_msg") or body.get("message") or "")
+    if code in NOT_LOGGED_IN_CODES:
+        raise AuthExpired(f"{where}: status_code {code} (not logged in) {message}".strip())
+    raise PlatformError(f"{where}: status_code {code} {message}".strip())
+
+
+def _require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise LayoutChanged(f"{what} is not an object: {str(record)[:120]}")
+    missing = [f for f in fields if f not in record]
+    if missing:
+        raise LayoutChanged(f"{what} lacks {', '.join(missing)}; has {', '.join(sorted(record))}")
+    return record
+
+
+def _first(record: dict[str, Any], keys: tuple[str, ...], what: str) -> Any:
+    for key in keys:
+        value = record.get(key)
+        if value not in (None, ""):
+            return value
+    raise LayoutChanged(f"{what} has none of {', '.join(keys)}; has {', '.join(sorted(record))}")
+
+
+def seconds(value: Any) -> int:
+    """A platform time as epoch seconds (milliseconds are scaled down)."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise LayoutChanged(f"not an epoch time: {value!r}") from None
+    return number // 1000 if number > 10**11 else number
+
+
+def _when(value: Any) -> Any:
+    return to_ts(datetime.fromtimestamp(seconds(value), UTC))
+
+
+def _url0(image: Any) -> str:
+    if isinstance(image, dict):
+        urls = image.get("url_list") or []
+        return str(urls[0]) if urls else ""
+    return str(image or "")
+
+
+# ------------------------------------------------------------------ user
+
+
+def user_info(body: dict[str, Any]) -> common_pb2.UserInfo:
+    user = _require(body.get("user"), ("uid", "nickname"), "user info")
+    avatar = user.get("avatar_thumb") or user.get("avatar_medium") or user.get("avatar_larger")
+    return common_pb2.UserInfo(
+        platform_user_id=str(user["uid"]),
+        nickname=str(user["nickname"]),
+        avatar_url=_url0(avatar) or str(user.get("avatar_url", "")),
+        unique_id=str(user.get("unique_id") or user.get("short_id") or ""),
+    )
+
+
+# ------------------------------------------------------------------ works
+
+
+@dataclass(frozen=True)
+class Work:
+    item_id: str  # what the comment API takes (the creator API's opaque id)
+    plain_id: str  # the numeric aweme id, when the platform gives it
+    title: str
+    comment_count: int
+
+    @property
+    def post_id(self) -> str:
+        return self.plain_id or self.item_id
+
+
+def works_page(body: dict[str, Any]) -> tuple[list[Work], bool, str]:
+    if "item_info_list" not in body:
+        raise LayoutChanged(f"work list: expected 'item_info_list', got {', '.join(sorted(body))}")
+    works = []
+    for raw in body["item_info_list"] or []:
+        record = _require(raw, ("item_id",), "work")
+        works.append(
+            Work(
+                item_id=str(record["item_id"]),
+                plain_id=str(record.get("item_id_plain") or ""),
+                title=str(record.get("title") or ""),
+                comment_count=int(record.get("comment_count") or 0),
+            )
+        )
+    return works, bool(body.get("has_more")), str(body.get("cursor") or "")
+
+
+# ------------------------------------------------------------------ comments
+
+CREATOR_COMMENT_FIELDS = ("comment_id", "text", "create_time", "user_info")
+SELECT_COMMENT_FIELDS = ("cid", "text", "create_time", "user")
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    records: list[dict[str, Any]]
+    has_more: bool
+    cursor: int
+    shape: str  # "creator" (comment_info_list) or "select" (comments)
+
+
+def comments_page(body: dict[str, Any]) -> CommentPage:
+    if "comment_info_list" in body:
+        rows = body["comment_info_list"] or []
+        records = [_require(r, CREATOR_COMMENT_FIELDS, "comment") for r in rows]
+        shape = "creator"
+    elif "comments" in body:
+        rows = body["comments"] or []
+        records = [_require(r, SELECT_COMMENT_FIELDS, "comment") for r in rows]
+        shape = "select"
+    else:
+        raise LayoutChanged(
+            "comment list: expected 'comment_info_list' or 'comments', got "
+            + ", ".join(sorted(body))
+        )
+    if "has_more" not in body:
+        raise LayoutChanged("comment list: no 'has_more'")
+    return CommentPage(records, bool(body["has_more"]), int(body.get("cursor") or 0), shape)
+
+
+def comment_id(record: dict[str, Any]) -> str:
+    return str(record.get("comment_id") or record.get("cid") or "")
+
+
+def comment_author(record: dict[str, Any]) -> tuple[str, str]:
+    """(user id, nickname) of a comment record of either shape."""
+    if "user_info" in record:
+        user = _require(record["user_info"], ("user_id", "screen_name"), "comment user_info")
+        return str(user["user_id"]), str(user["screen_name"])
+    user = _require(record.get("user"), ("uid", "nickname"), "comment user")
+    return str(user["uid"]), str(user["nickname"])
+
+
+def comment_item(account_id: str, record: dict[str, Any], work: Work) -> common_pb2.Item:
+    author_id, author_name = comment_author(record)
+    parent = str(record.get("reply_id") or "")
+    return common_pb2.Item(
+        platform=PLATFORM,
+        account_id=account_id,
+        kind=common_pb2.ITEM_KIND_COMMENT,
+        platform_item_id=comment_id(record),
+        author_id=author_id,
+        author_name=author_name,
+        content=str(record["text"]),
+        post_id=work.post_id,
+        post_title=work.title,
+        parent_id="" if parent in ("", "0") else parent,
+        outgoing=bool(record.get("is_author")),
+        created_at=_when(record["create_time"]),
+        raw_json=json.dumps(record, ensure_ascii=False),
+    )
+
+
+def comment_list_url(template: str, work: Work, cursor: int) -> str:
+    """The comment list for one work, built from the URL the page itself used."""
+    path = urlsplit(template).path
+    if path == COMMENT_LIST_CREATOR_PATH:
+        url = with_params(template, item_id=work.item_id, cursor=cursor)
+    else:
+        url = with_params(template, aweme_id=work.post_id, cursor=cursor)
+    return url
+
+
+def reply_id(body: dict[str, Any]) -> str:
+    info = body.get("comment_info")
+    if not isinstance(info, dict) or "comment_id" not in info:
+        raise LayoutChanged(f"reply answer lacks comment_info.comment_id: {str(body)[:160]}")
+    return str(info["comment_id"])
+
+
+# ------------------------------------------------------------------ direct messages
+# Low confidence: see docs/platforms.md. Field alternatives are the ones the
+# source itself tolerates; none of them present raises LayoutChanged.
+
+DM_ID_KEYS = ("msg_id", "server_message_id", "id")
+DM_SENDER_KEYS = ("sender_id", "sender", "uid")
+DM_TIME_KEYS = ("create_time", "created_at", "timestamp")
+
+
+def dm_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, str]:
+    data = body.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+        raise LayoutChanged(
+            "DM list: expected data.messages (the IM API may have moved to protobuf); got "
+            + ", ".join(sorted(body))
+        )
+    rows = [_require(r, ("conversation_id", "content"), "direct message") for r in data["messages"]]
+    return rows, bool(data.get("has_more")), str(data.get("cursor") or "")
+
+
+def dm_text(content: Any) -> str:
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, str):
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            return content
+        if isinstance(parsed, dict):
+            return str(parsed.get("text") or "")
+    return str(content)
+
+
+def dm_time(record: dict[str, Any]) -> int:
+    return seconds(_first(record, DM_TIME_KEYS, "direct message"))
+
+
+def dm_item(account_id: str, record: dict[str, Any], self_uid: str) -> common_pb2.Item:
+    sender = str(_first(record, DM_SENDER_KEYS, "direct message"))
+    return common_pb2.Item(
+        platform=PLATFORM,
+        account_id=account_id,
+        kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
+        platform_item_id=str(_first(record, DM_ID_KEYS, "direct message")),
+        author_id=sender,
+        author_name=str(record.get("sender_name") or record.get("nickname") or ""),
+        content=dm_text(record["content"]),
+        conversation_id=str(record["conversation_id"]),
+        outgoing=bool(self_uid) and sender == self_uid,
+        created_at=_when(dm_time(record)),
+        raw_json=json.dumps(record, ensure_ascii=False),
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def with_params(url: str, **params: object) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query += [(k, str(v)) for k, v in params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def query_param(url: str, key: str) -> str:
+    return dict(parse_qsl(urlsplit(url).query)).get(key, "")
