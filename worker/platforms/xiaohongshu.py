@@ -34,7 +34,7 @@ from worker.platforms.base import (
     PlatformError,
     VerificationRequired,
 )
-from worker.platforms.douyin import CreatorCentreAdapter, _expired, _verification
+from worker.platforms.creator_centre import CreatorCentreAdapter, expired_event, verification_event
 
 XHS_LOGIN_PROBE = """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
   const visible = (el) => !!el && el.getClientRects().length > 0;
@@ -276,7 +276,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         shown, shown_at, qr_count, scanned, captcha = "", 0.0, 0, False, False
         while True:
             if time.monotonic() >= deadline:
-                yield _expired(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
+                yield expired_event(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
                 return
             try:
                 state = await page.evaluate(
@@ -298,7 +298,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             if state["captcha"]:
                 if not captcha:
                     captcha = True
-                    yield _verification(
+                    yield verification_event(
                         gateway_pb2.VERIFICATION_METHOD_SLIDER,
                         "the platform shows '请通过验证': an operator must pass the captcha",
                     )
@@ -309,7 +309,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             stale = shown and time.monotonic() - shown_at > self.QR_LIFETIME_S
             if status == api.QR_EXPIRED or state["expired"] or stale:
                 if qr_count >= self.MAX_QR:
-                    yield _expired(f"{qr_count} QR codes expired without a scan")
+                    yield expired_event(f"{qr_count} QR codes expired without a scan")
                     return
                 self._log("QR expired; reloading the login page for a new one")
                 await self._goto(page, api.LOGIN_URL)

@@ -1,0 +1,323 @@
+"""What the creator-centre adapters (Douyin, Xiaohongshu) share: the
+account's context and page, capture of the JSON the platform's own pages
+load, fetches through the page itself, screenshots on every error, and the
+classification of browser failures. Platform facts live in *_api.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page, Response
+
+from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm_common.timeutil import to_ts, utcnow
+from worker.browser.pool import AccountContext
+from worker.platforms.base import (
+    Adapter,
+    AdapterContext,
+    FetchResult,
+    NetworkError,
+    PlatformError,
+    PlatformTimeout,
+    ProxyFailed,
+)
+from worker.platforms.douyin_api import Answer
+
+log = logging.getLogger(__name__)
+
+# Answers the page-level fetch hands back: status, parsed JSON (or None), text.
+PAGE_FETCH_JS = """async ([url, method, body]) => {
+  const init = {method, credentials: 'include', cache: 'no-store'};
+  if (body !== null) {
+    init.body = JSON.stringify(body);
+    init.headers = {'content-type': 'application/json;charset=UTF-8'};
+  }
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (e) {}
+  const headers = {};
+  r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
+  return [r.status, json, text.slice(0, 2000), headers];
+}"""
+
+
+class CreatorCentreAdapter(Adapter):
+    """Platform-neutral plumbing for adapters that read a platform's own pages."""
+
+    # Paths (suffix match) whose JSON answers are captured from every page.
+    CAPTURE_PATHS: tuple[str, ...] = ()
+    PAGE_TIMEOUT_MS = 30_000
+    LOAD_TIMEOUT_S = 15.0  # for the JSON the page loads by itself
+    MAX_PAGES = 10  # per list per cycle; the cursor catches up over cycles
+    LOGIN_TIMEOUT_S = 300.0
+    QR_FIND_TIMEOUT_S = 20.0
+    QR_LIFETIME_S = 150.0  # reload the login page when a QR is older than this
+    MAX_QR = 6  # QR codes shown in one login before it is given up
+    MAX_CODE_ATTEMPTS = 3
+    POLL_S = 0.25
+
+    def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
+        super().__init__(config, ctx)
+        self.page: Page | None = None
+        self.actx: AccountContext | None = None
+        self._answers: list[Answer] = []
+        self._captures: set[asyncio.Task[None]] = set()
+        self._session_blob = b""
+
+    # ------------------------------------------------------------ basics
+
+    def _log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
+        logging.getLogger(type(self).__module__).log(
+            level, "account %s on worker %s: " + msg, self.account_id, self.ctx.worker_id, *args
+        )
+
+    def needs_login(self) -> bool:
+        return not self.config.session
+
+    def _wants(self) -> tuple[bool, bool]:
+        """(comments, direct messages); neither set means both (proto defaults)."""
+        spec = self.config.spec
+        if not spec.monitor_comments and not spec.monitor_direct_messages:
+            return True, True
+        return spec.monitor_comments, spec.monitor_direct_messages
+
+    async def apply_config(self, config: common_pb2.AccountConfig) -> None:
+        old = self.config
+        self.config = config
+        if (
+            old.session != config.session
+            or old.spec.proxy != config.spec.proxy
+            or old.fingerprint_seed != config.fingerprint_seed
+        ):
+            await self._drop_page()  # the next cycle builds a context from the new config
+
+    async def close(self) -> None:
+        await self._drop_page()
+        if self.ctx.browser is not None:
+            await self.ctx.browser.close_context(self.account_id)
+
+    # ------------------------------------------------------------ context and page
+
+    async def _context(self, *, fresh: bool = False) -> AccountContext:
+        pool = self.ctx.browser
+        if pool is None:
+            raise PlatformError("this worker has no browser pool")
+        state = None
+        if not fresh and self.config.session and self.ctx.sessions is not None:
+            state = self.ctx.sessions.cipher.decrypt_state(self.account_id, self.config.session)
+        try:
+            return await pool.context(
+                self.account_id,
+                self.config.fingerprint_seed,
+                self.config.spec.proxy,
+                state,
+                replace=fresh or (state is not None and self.config.session != self._session_blob),
+            )
+        finally:
+            self._session_blob = self.config.session
+
+    async def _new_page(self, actx: AccountContext) -> Page:
+        page = await actx.new_page()
+        page.set_default_timeout(self.PAGE_TIMEOUT_MS)
+        page.on("response", self._on_response)
+        return page
+
+    async def _monitor_page(self) -> Page:
+        if self.page is not None and not self.page.is_closed() and self.actx and self.actx.alive:
+            return self.page
+        self.actx = await self._context()
+        if self.config.spec.proxy:
+            await self._check_proxy()
+        self.page = await self._new_page(self.actx)
+        return self.page
+
+    async def _check_proxy(self) -> None:
+        pool = self.ctx.browser
+        if pool is None:
+            return
+        health = await pool.check_proxy(self.account_id)
+        if self.proxy_sink is not None:
+            msg = common_pb2.ProxyHealth(
+                ok=health.ok, detail=health.detail, latency_ms=int(health.latency_ms)
+            )
+            msg.checked_at.FromSeconds(int(health.checked_at))
+            self.proxy_sink(msg)
+        if not health.ok:
+            raise ProxyFailed(f"proxy check failed: {health.detail}")
+
+    async def _drop_page(self) -> None:
+        page, self.page = self.page, None
+        if page is not None and not page.is_closed():
+            try:
+                await page.close()
+            except PlaywrightError:
+                pass
+
+    async def _goto(self, page: Page, url: str) -> None:
+        self._answers.clear()
+        await page.goto(url, wait_until="domcontentloaded")
+
+    # ------------------------------------------------------------ response capture
+
+    def _captured(self, path: str) -> bool:
+        return any(path == p or path.endswith(p) for p in self.CAPTURE_PATHS)
+
+    def _on_response(self, response: Response) -> None:
+        if not self._captured(urlsplit(response.url).path):
+            return
+        task = asyncio.get_running_loop().create_task(self._capture(response))
+        self._captures.add(task)
+        task.add_done_callback(self._captures.discard)
+
+    async def _capture(self, response: Response) -> None:
+        try:
+            text = await response.text()
+        except Exception as exc:  # the page navigated away and took the body with it
+            self._log("response body unavailable: %s", type(exc).__name__, level=logging.DEBUG)
+            return
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        self._answers.append(Answer(response.url, response.status, body, text[:2000], headers))
+
+    async def _settle(self) -> None:
+        while self._captures:
+            await asyncio.gather(*list(self._captures), return_exceptions=True)
+
+    def answers(self, *paths: str) -> list[Answer]:
+        return [a for a in self._answers if any(a.path.endswith(p) for p in paths)]
+
+    async def _wait_answer(self, paths: Iterable[str], within: float) -> Answer | None:
+        wanted = tuple(paths)
+        deadline = time.monotonic() + within
+        while True:
+            await self._settle()
+            found = self.answers(*wanted)
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+
+    async def page_fetch(
+        self, page: Page, url: str, method: str = "GET", body: Any = None
+    ) -> Answer:
+        """Fetch through the page itself: the account's cookies and the page's
+        own request signing; the answer also passes response capture."""
+        status, parsed, text, headers = await page.evaluate(PAGE_FETCH_JS, [url, method, body])
+        return Answer(url, int(status), parsed, str(text or ""), dict(headers or {}))
+
+    # ------------------------------------------------------------ errors
+
+    async def _screenshot(self, reason: str, page: Page | None = None) -> str:
+        page = page or self.page
+        if page is None or self.ctx.browser is None or page.is_closed():
+            return ""
+        try:
+            path = await self.ctx.browser.screenshot(self.account_id, page, reason)
+        except Exception:
+            return ""
+        return str(path or "")
+
+    async def _guarded(self, work: Callable[[], Any], what: str) -> Any:
+        """Run page work; every failure leaves typed, with a screenshot."""
+        try:
+            return await work()
+        except PlatformError as exc:
+            if not exc.screenshot:
+                exc.screenshot = await self._screenshot(f"{what}: {type(exc).__name__}")
+            raise
+        except PlaywrightError as exc:
+            shot = await self._screenshot(f"{what}: browser error")
+            await self._drop_page()
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "Timeout" in type(exc).__name__ or "Timeout" in text:
+                raise PlatformTimeout(f"{what}: {text}", screenshot=shot) from None
+            raise NetworkError(f"{what}: {text}", screenshot=shot) from None
+
+    # ------------------------------------------------------------ monitoring
+
+    async def fetch_new(self, cursor: str) -> FetchResult:
+        marks = {"c": 0, "m": 0}
+        if cursor:
+            try:
+                marks.update({k: int(v) for k, v in json.loads(cursor).items()})
+            except (ValueError, AttributeError):
+                self._log("unreadable cursor %r: starting over", cursor, level=logging.WARNING)
+        async with self.ctx.page_slots:
+            items: list[common_pb2.Item] = await self._guarded(lambda: self._cycle(marks), "cycle")
+        for item in items:
+            key = "c" if item.kind == common_pb2.ITEM_KIND_COMMENT else "m"
+            marks[key] = max(marks[key], item.created_at.seconds)
+        if self.ctx.sessions is not None and self.actx is not None:
+            await self.ctx.sessions.save_context(self.account_id, self.actx.context)
+        return FetchResult(items=items, cursor=json.dumps(marks, sort_keys=True))
+
+    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
+        raise NotImplementedError
+
+    async def send_reply(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        async with self.ctx.page_slots:
+            if target.kind == common_pb2.ITEM_KIND_COMMENT:
+                work = lambda: self._reply_comment(target, text)  # noqa: E731
+            else:
+                work = lambda: self._reply_dm(target, text)  # noqa: E731
+            reply: str = await self._guarded(work, "reply")
+        self._log("reply sent to %s (%s)", target.platform_item_id or target.conversation_id, reply)
+        return reply
+
+    async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        raise NotImplementedError
+
+    async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ login helpers
+
+    async def _qr_png(self, page: Page, selector: str, src: str) -> bytes:
+        """The QR as PNG bytes: decoded from a data: URL, else a screenshot of it."""
+        if src.startswith("data:image") and ";base64," in src:
+            try:
+                return base64.b64decode(src.split(",", 1)[1])
+            except ValueError:
+                pass
+        return await page.locator(selector).first.screenshot()
+
+    async def _success_event(self, actx: AccountContext, user: common_pb2.UserInfo) -> Any:
+        sessions = self.ctx.sessions
+        if sessions is None:
+            raise PlatformError("this worker has no session store")
+        blob = await sessions.save_context(self.account_id, actx.context)
+        self._session_blob = blob
+        self._log("logged in as %s (%s)", user.nickname, user.platform_user_id)
+        return gateway_pb2.LoginEvent(
+            at=to_ts(utcnow()),
+            success=gateway_pb2.LoginSuccess(
+                session=blob, user=user, fingerprint=actx.fingerprint.to_proto()
+            ),
+        )
+
+
+def expired_event(reason: str) -> gateway_pb2.LoginEvent:
+    return gateway_pb2.LoginEvent(expired=gateway_pb2.LoginExpired(reason=reason))
+
+
+def verification_event(method: int, hint: str = "") -> gateway_pb2.LoginEvent:
+    return gateway_pb2.LoginEvent(
+        verification_required=gateway_pb2.LoginVerificationRequired(method=method, hint=hint)
+    )
+
+
+# What the login page shows, read in one go (never waits: the page may be leaving).
