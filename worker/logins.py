@@ -67,23 +67,27 @@ class LoginRunner:
     async def _drive(self, run: LoginRun, adapter: Adapter) -> None:
         final_sent = False
         try:
-            async for event in adapter.login(run.session_id, run.codes):
-                event.session_id = run.session_id
-                event.account_id = run.account_id
-                if not event.HasField("at"):
-                    event.at.CopyFrom(to_ts(utcnow()))
-                self.send(event)
-                kind = event.WhichOneof("event")
-                log.info(
-                    "account %s on worker %s: login %s: %s",
-                    run.account_id,
-                    self.worker_id,
-                    run.session_id,
-                    kind,
-                )
-                if kind in FINAL:
-                    final_sent = True
-                    return
+            # aclosing: the adapter's own cleanup (its login page) runs now,
+            # not whenever the generator is collected.
+            events = adapter.login(run.session_id, run.codes)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    event.session_id = run.session_id
+                    event.account_id = run.account_id
+                    if not event.HasField("at"):
+                        event.at.CopyFrom(to_ts(utcnow()))
+                    self.send(event)
+                    kind = event.WhichOneof("event")
+                    log.info(
+                        "account %s on worker %s: login %s: %s",
+                        run.account_id,
+                        self.worker_id,
+                        run.session_id,
+                        kind,
+                    )
+                    if kind in FINAL:
+                        final_sent = True
+                        return
             self._final(run, "failed", "the login ended without a result")
             final_sent = True
         except asyncio.CancelledError:

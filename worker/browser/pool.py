@@ -67,7 +67,12 @@ class BrowserUnavailable(PlatformError):
 
 
 def chromium_executable() -> str | None:
-    """$HISCRM_CHROMIUM, else Debian's Chromium, else None (Playwright's own build)."""
+    """$HISCRM_CHROMIUM, else Debian's Chromium, else None (Playwright's own
+    build, from `playwright install chromium`).
+
+    HISCRM_CHROMIUM=/usr/bin/chromium-headless-shell (Debian's headless-only
+    build) uses about 60 MiB per account instead of about 95 (bench/memory.py),
+    but recovery after a browser crash is not yet verified with it."""
     override = os.environ.get("HISCRM_CHROMIUM", "").strip()
     if override:
         if not os.access(override, os.X_OK):
