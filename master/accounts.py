@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf import json_format
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, delete, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
@@ -115,6 +116,7 @@ def config_of(row: AccountRow) -> common_pb2.AccountConfig:
         session=row.session or b"",
         user=user_of(row),
         fingerprint_seed=row.fingerprint_seed,
+        cursor=row.cursor,
     )
 
 
@@ -154,6 +156,7 @@ class AccountStore:
         self.rows: dict[str, AccountRow] = {}
         self.past_holders: dict[str, list[str]] = {}
         self.unread: Callable[[str], int] = lambda _account_id: 0
+        self.moved_cursors: set[str] = set()
 
     async def load(self) -> None:
         def read(session: Session) -> list[AccountRow]:
@@ -277,6 +280,9 @@ class AccountStore:
         last_cycle = from_ts(report.last_cycle_at)
         if last_cycle is not None:
             row.last_cycle_at = last_cycle
+        if report.cursor and report.cursor != row.cursor:
+            row.cursor = report.cursor
+            self.moved_cursors.add(row.account_id)
         proxy_changed = report.HasField("proxy_health")
         if proxy_changed:
             health = report.proxy_health
@@ -305,6 +311,23 @@ class AccountStore:
         await self.save(row)
         self.publish(row)
         return True
+
+    async def flush_cursors(self) -> None:
+        """Cursors move every cycle; they are written in one batch now and then."""
+        ids, self.moved_cursors = self.moved_cursors, set()
+        values = [{"account_id": a, "cursor": self.rows[a].cursor} for a in ids if a in self.rows]
+        if not values:
+            return
+
+        def write(session: Session) -> None:
+            session.execute(sa_update(AccountRow), values)
+            session.commit()
+
+        try:
+            await self.db.run(write)
+        except Exception:
+            self.moved_cursors |= ids
+            log.exception("could not save %d account cursors; will retry", len(values))
 
     async def bump(self, row: AccountRow, reason: str) -> AccountRow:
         """A master-side change the worker must apply (e.g. login success)."""

@@ -105,6 +105,9 @@ async def cmd_up(fleet: Fleet, args: argparse.Namespace) -> None:
     await _start(fleet, args.workers, with_demo=not args.no_demo)
     if args.no_follow:
         return
+    if not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty():
+        args.open_tui = True  # main() runs the console once this loop is gone
+        return
     await asyncio.sleep(3)
     await _print_status(fleet)
     _out("following live events (Ctrl-C stops following; `hiscrm down` stops the system)")
@@ -219,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--workers", type=int, help="how many workers (default: as last time, or 2)")
     up.add_argument("--no-follow", action="store_true", help="start, then return")
     up.add_argument("--no-demo", action="store_true", help="no demo accounts or traffic")
+    up.add_argument(
+        "--no-tui", action="store_true", help="follow events as text instead of the console"
+    )
     demo_cmd = sub.add_parser("demo", help="start, log demo accounts in, show traffic, stop")
     demo_cmd.add_argument("--seconds", type=int, default=60)
     demo_cmd.add_argument("--workers", type=int, default=None)
@@ -243,6 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))
+        if getattr(args, "open_tui", False):
+            from tui.app import main as console
+
+            console(["--master", fleet.master_address])
     except KeyboardInterrupt:
         pass
     except SupervisorError as exc:

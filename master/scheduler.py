@@ -90,6 +90,7 @@ class Scheduler:
                     log.exception("rebalance failed; will retry")
                     self._wake.set()
             self.resend_unacked()
+            await self.accounts.flush_cursors()
 
     # ------------------------------------------------------------ reconnects
 

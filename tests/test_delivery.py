@@ -150,6 +150,13 @@ def test_killed_workers_accounts_move_to_the_other(cluster: Cluster) -> None:
     )
     on_a = [f"fo-{i}" for i in range(4) if account(cluster, f"fo-{i}").worker_id == "fo-a"]
     assert len(on_a) == 2  # spread evenly
+
+    def cursors_saved() -> bool:  # the master keeps where each account got to
+        with sqlite3.connect(cluster.home / "hiscrm.db") as db:
+            rows = db.execute("SELECT cursor FROM accounts WHERE account_id IN (?, ?)", on_a)
+            return all(int(c or 0) > 0 for (c,) in rows)
+
+    wait_for(cursors_saved, what="cursors on the master")
     killed_at = time.monotonic()
     a.kill9()
 

@@ -155,7 +155,8 @@ class AccountMonitor:
         return base * self._rng.uniform(0.9, 1.1)  # jitter: accounts drift apart
 
     async def _run(self) -> None:
-        cursor = await asyncio.to_thread(self.cursors.get, self.account_id)
+        local = await asyncio.to_thread(self.cursors.get, self.account_id)
+        cursor = self.adapter.newer_cursor(local, self.config.cursor)
         while True:
             if not self.config.spec.enabled:
                 self._set_state(common_pb2.RUN_STATE_DISABLED)
@@ -196,6 +197,10 @@ class AccountMonitor:
         self.last_cycle_at = utcnow()
         self._backoff.reset()
         self._set_state(common_pb2.RUN_STATE_RUNNING)
+        if result.cursor != cursor:
+            frame = self.state_frame()  # the master keeps it for a failover
+            frame.cursor = result.cursor
+            self.report(frame)
         return result.cursor
 
     async def _store(self, items: list[common_pb2.Item]) -> bool:

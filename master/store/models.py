@@ -70,6 +70,7 @@ class AccountRow(SQLModel, table=True):
     unique_id: str = ""
     fingerprint_seed: str = ""
     last_cycle_at: datetime | None = None
+    cursor: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     screenshot_path: str = ""
     proxy_ok: bool | None = None
     proxy_detail: str = ""

@@ -8,6 +8,7 @@ state the operator sees (invariant 3).
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -103,6 +104,27 @@ class Adapter(ABC):
     async def apply_config(self, config: common_pb2.AccountConfig) -> None:
         """Take a new config without restarting (proxy, session, options)."""
         self.config = config
+
+    @staticmethod
+    def newer_cursor(local: str, carried: str) -> str:
+        """The further of this worker's cursor and the one the master carried
+        over from the account's previous worker. Cursors are a number or a
+        JSON object of numbers (compared key by key); anything else prefers
+        the local one."""
+        if not carried:
+            return local
+        if not local:
+            return carried
+        try:
+            return str(max(int(local), int(carried)))
+        except ValueError:
+            pass
+        try:
+            a, b = json.loads(local), json.loads(carried)
+            merged = {k: max(a.get(k, 0), b.get(k, 0)) for k in {*a, *b}}
+            return json.dumps(merged, sort_keys=True)
+        except (ValueError, TypeError, AttributeError):
+            return local
 
     def needs_login(self) -> bool:
         """True when there is no session to monitor with."""

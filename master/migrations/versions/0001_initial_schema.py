@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:52:33.715321
+Create Date: 2026-11-27 20:27:03.919236
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("unique_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("fingerprint_seed", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("last_cycle_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("cursor", sa.Text(), nullable=False),
         sa.Column("screenshot_path", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("proxy_ok", sa.Boolean(), nullable=True),
         sa.Column("proxy_detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),

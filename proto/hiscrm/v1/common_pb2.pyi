@@ -224,20 +224,22 @@ class AccountSpec(_message.Message):
     def __init__(self, platform: _Optional[_Union[Platform, str]] = ..., display_name: _Optional[str] = ..., enabled: _Optional[bool] = ..., monitor_interval_ms: _Optional[int] = ..., proxy: _Optional[str] = ..., monitor_comments: _Optional[bool] = ..., monitor_direct_messages: _Optional[bool] = ..., synthetic: _Optional[_Union[SyntheticOptions, _Mapping]] = ..., demo: _Optional[_Union[DemoOptions, _Mapping]] = ...) -> None: ...
 
 class AccountConfig(_message.Message):
-    __slots__ = ("account_id", "spec", "config_version", "session", "user", "fingerprint_seed")
+    __slots__ = ("account_id", "spec", "config_version", "session", "user", "fingerprint_seed", "cursor")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_SEED_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     spec: AccountSpec
     config_version: int
     session: bytes
     user: UserInfo
     fingerprint_seed: str
-    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., session: _Optional[bytes] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., fingerprint_seed: _Optional[str] = ...) -> None: ...
+    cursor: str
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., session: _Optional[bytes] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., fingerprint_seed: _Optional[str] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ProxyHealth(_message.Message):
     __slots__ = ("ok", "detail", "latency_ms", "checked_at")

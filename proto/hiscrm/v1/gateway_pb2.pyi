@@ -219,7 +219,7 @@ class ConfigAck(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., config_version: _Optional[int] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class AccountState(_message.Message):
-    __slots__ = ("account_id", "state", "error_kind", "reason", "at", "screenshot_path", "last_cycle_at", "proxy_health")
+    __slots__ = ("account_id", "state", "error_kind", "reason", "at", "screenshot_path", "last_cycle_at", "proxy_health", "cursor")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +228,7 @@ class AccountState(_message.Message):
     SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
     LAST_CYCLE_AT_FIELD_NUMBER: _ClassVar[int]
     PROXY_HEALTH_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     state: _common_pb2.RunState
     error_kind: _common_pb2.ErrorKind
@@ -236,7 +237,8 @@ class AccountState(_message.Message):
     screenshot_path: str
     last_cycle_at: _timestamp_pb2.Timestamp
     proxy_health: _common_pb2.ProxyHealth
-    def __init__(self, account_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ...) -> None: ...
+    cursor: str
+    def __init__(self, account_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class CommandResult(_message.Message):
     __slots__ = ("request_id", "account_id", "ok", "error_kind", "error", "platform_item_id")
