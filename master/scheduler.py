@@ -44,13 +44,25 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._last_sent: dict[str, float] = {}
         self.rebalances = 0
+        self._held: dict[str, set[str]] | None = None
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
 
     # ------------------------------------------------------------ queries
 
     def accounts_of(self, worker_id: str) -> list[str]:
-        return sorted(a for a, r in self.accounts.rows.items() if r.worker_id == worker_id)
+        # an index: this runs for every worker event, and a scan of 10,000
+        # accounts per event stalled the loop when a fleet disconnected
+        if self._held is None:
+            self._held = defaultdict(set)
+            for account_id, row in self.accounts.rows.items():
+                if row.worker_id:
+                    self._held[row.worker_id].add(account_id)
+        return sorted(self._held.get(worker_id, ()))
+
+    def forget(self, account_id: str, worker_id: str | None) -> None:
+        if self._held is not None and worker_id:
+            self._held[worker_id].discard(account_id)
 
     def accounts_by_worker(self) -> dict[str, list[str]]:
         """Every worker's accounts in one pass (ListWorkers at fleet scale)."""
@@ -202,6 +214,11 @@ class Scheduler:
             past = [w for w in row.past_worker_ids.split(",") if w and w != previous]
             row.past_worker_ids = ",".join([previous, *past][:PAST_HOLDERS_KEPT])
         row.worker_id = worker_id
+        if self._held is not None:
+            if previous:
+                self._held[previous].discard(row.account_id)
+            if worker_id:
+                self._held[worker_id].add(row.account_id)
         row.acked_config_version = 0
         self._last_sent.pop(row.account_id, None)
         if worker_id is None:

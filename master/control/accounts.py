@@ -107,6 +107,7 @@ class AccountRpcs(RpcBase):
                     )
                 )
             )
+        self.app.scheduler.forget(row.account_id, row.worker_id)
         removed = await self.app.accounts.delete(request.account_id, request.keep_items)
         self.app.inbox.forget(request.account_id)
         self.app.scheduler.poke()

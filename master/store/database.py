@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +75,7 @@ class Database:
         self.url = url or database_url()
         self.backend = backend_name(self.url)
         self.engine = make_engine(self.url)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -83,15 +85,21 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     async def run(self, fn: Callable[[Session], T]) -> T:
-        """Run fn(session) in a thread; commit is fn's own business."""
+        """Run fn(session) on the database thread; commit is fn's own business.
+
+        One thread for all of it: writes then commit in the order they were
+        made (with a thread each, SQLite let an older write of a row land
+        after a newer one), and nobody sleeps in SQLite's busy handler.
+        """
 
         def call() -> T:
             with self.session() as session:
                 return fn(session)
 
-        return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     def dispose(self) -> None:
+        self._thread.shutdown(wait=True)
         self.engine.dispose()
 
 
