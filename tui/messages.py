@@ -1,0 +1,90 @@
+"""Typed Textual messages the gRPC side posts to the app.
+
+The event pump never touches widgets; it posts these, and the app applies
+them on its own message loop.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from hiscrm.v1 import control_pb2
+
+
+class Link(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+
+
+@dataclass
+class EventBatch:
+    """Events collected over one flush window, already sorted by kind.
+
+    Workers and accounts keep only their newest state per id: a burst of
+    updates to one account becomes one table refresh.
+    """
+
+    items: list[control_pb2.StoredItem] = field(default_factory=list)
+    workers: dict[str, control_pb2.Worker] = field(default_factory=dict)
+    accounts: dict[str, control_pb2.Account] = field(default_factory=dict)
+    config_acks: list[control_pb2.ConfigAcked] = field(default_factory=list)
+    logins: list[control_pb2.LoginUpdate] = field(default_factory=list)
+    replies: list[control_pb2.SendReplyResponse] = field(default_factory=list)
+    notices: list[control_pb2.Notice] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, event: control_pb2.Event) -> None:
+        self.count += 1
+        kind = event.WhichOneof("event")
+        if kind == "item":
+            self.items.append(event.item)
+        elif kind == "worker":
+            self.workers[event.worker.worker_id] = event.worker
+        elif kind == "account":
+            self.accounts[event.account.account_id] = event.account
+        elif kind == "config_acked":
+            self.config_acks.append(event.config_acked)
+        elif kind == "login":
+            self.logins.append(event.login)
+        elif kind == "reply":
+            self.replies.append(event.reply)
+        elif kind == "notice":
+            self.notices.append(event.notice)
+
+
+class EventsArrived(Message):
+    """One batch of live events (see EventPump's flush window)."""
+
+    def __init__(self, batch: EventBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+
+class ConnectionChanged(Message):
+    """The event stream's link to the master changed."""
+
+    def __init__(
+        self,
+        link: Link,
+        *,
+        detail: str = "",
+        reconnected: bool = False,
+        offline_s: float = 0.0,
+        retry_in_s: float = 0.0,
+        attempt: int = 0,
+        master_version: str = "",
+        database: str = "",
+    ) -> None:
+        super().__init__()
+        self.link = link
+        self.detail = detail
+        self.reconnected = reconnected
+        self.offline_s = offline_s
+        self.retry_in_s = retry_in_s
+        self.attempt = attempt
+        self.master_version = master_version
+        self.database = database

@@ -1,0 +1,242 @@
+"""Fleet: the workers, their processes and load; start/stop/restart/scale;
+a worker's log, followed live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Log, Sparkline
+
+from hiscrm.v1 import common_pb2
+from tui import format as fmt
+from tui.client import ControlError, WorkerOp
+from tui.widgets.modals import ConfirmModal, NumberModal
+from tui.widgets.tables import selected_key, sync
+
+if TYPE_CHECKING:
+    from tui.app import HiscrmApp
+
+MAX_WORKERS = 16  # slots in etc/supervisord.conf
+COLUMNS = (
+    "✓",
+    "worker",
+    "gateway",
+    "process",
+    "accts",
+    "cpu%",
+    "cpu trend",
+    "mem",
+    "mem trend",
+    "beat",
+    "pid",
+    "outbox",
+    "host",
+)
+
+
+class FleetPane(Vertical):
+    DEFAULT_CSS = """
+    FleetPane #workers { height: 1fr; }
+    FleetPane #fleet-detail { height: 4; padding: 0 1; }
+    FleetPane #fleet-detail Vertical { width: 1fr; }
+    FleetPane #fleet-detail Sparkline { height: 2; }
+    FleetPane #worker-log { height: 1fr; border: round $primary; display: none; }
+    FleetPane.-log #worker-log { display: block; }
+    FleetPane.-log #workers { height: 12; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "mark", "Mark"),
+        Binding("s", "act('start')", "Start"),
+        Binding("x", "act('stop')", "Stop"),
+        Binding("r", "act('restart')", "Restart"),
+        Binding("n", "scale", "Scale"),
+        Binding("l", "toggle_log", "Log"),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.marked: set[str] = set()
+        self.tailing: str | None = None
+
+    @property
+    def hiscrm(self) -> HiscrmApp:
+        return cast("HiscrmApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[object] = DataTable(id="workers", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        with Horizontal(id="fleet-detail"):
+            with Vertical():
+                yield Label("CPU", id="cpu-label", markup=False)
+                yield Sparkline([], id="cpu-spark")
+            with Vertical():
+                yield Label("Memory", id="mem-label", markup=False)
+                yield Sparkline([], id="mem-spark")
+        yield Log(id="worker-log", max_lines=5000)
+
+    # ------------------------------------------------------------ view
+
+    def show(self) -> None:
+        """Redraw from the store (called on events, polls and the 1 s tick)."""
+        store, now = self.hiscrm.store, self.hiscrm.now()
+        self.marked &= set(store.workers)
+        rows = []
+        for wid in sorted(store.workers):
+            w = store.workers[wid]
+            rows.append(
+                (
+                    wid,
+                    (
+                        "✓" if wid in self.marked else "",
+                        wid,
+                        fmt.worker_state(w.state),
+                        fmt.process_state(w.process_state),
+                        f"{len(w.account_ids)}/{w.max_accounts}",
+                        f"{w.stats.cpu_percent:.1f}",
+                        fmt.sparkline(store.cpu.get(wid, ())),
+                        fmt.mib(w.stats.rss_bytes),
+                        fmt.sparkline(store.mem.get(wid, ())),
+                        fmt.age(w.last_heartbeat_at, now),
+                        str(w.pid or "-"),
+                        str(w.outbox_pending),
+                        w.host,
+                    ),
+                )
+            )
+        sync(self.query_one("#workers", DataTable), rows)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        store = self.hiscrm.store
+        wid = self.selected()
+        cpu = list(store.cpu.get(wid, ())) if wid else []
+        mem = list(store.mem.get(wid, ())) if wid else []
+        self.query_one("#cpu-spark", Sparkline).data = cpu
+        self.query_one("#mem-spark", Sparkline).data = mem
+        worker = store.workers.get(wid or "")
+        cpu_now = f" {worker.stats.cpu_percent:.1f}%" if worker else ""
+        mem_now = ""
+        if worker:
+            stats = worker.stats
+            mem_now = (
+                f" {fmt.mib(stats.rss_bytes)} (browser {fmt.mib(stats.browser_rss_bytes)},"
+                f" {stats.process_count} processes)"
+            )
+        self.query_one("#cpu-label", Label).update(f"CPU {wid or ''}{cpu_now}")
+        self.query_one("#mem-label", Label).update(f"Memory{mem_now}")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def selected(self) -> str | None:
+        return selected_key(self.query_one("#workers", DataTable))
+
+    def targets(self) -> list[str]:
+        if self.marked:
+            return sorted(self.marked)
+        wid = self.selected()
+        return [wid] if wid else []
+
+    # ------------------------------------------------------------ actions
+
+    def action_mark(self) -> None:
+        wid = self.selected()
+        if wid is None:
+            return
+        self.marked ^= {wid}
+        self.show()
+
+    def action_act(self, op: WorkerOp) -> None:
+        ids = self.targets()
+        if not ids:
+            self.notify("no worker selected", severity="warning", markup=False)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_action(op, ids)
+
+        what = ", ".join(ids)
+        self.app.push_screen(
+            ConfirmModal(f"{op.capitalize()} {what}?", yes=op.capitalize()), confirmed
+        )
+
+    @work(group="fleet-action", exit_on_error=False)
+    async def run_action(self, op: WorkerOp, ids: list[str]) -> None:
+        self.notify(f"{op} {', '.join(ids)}…", markup=False)
+        try:
+            results = await self.hiscrm.client.worker_action(op, ids)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        for r in results:
+            state = fmt.process_state(r.process_state)
+            if r.ok:
+                self.notify(f"{r.worker_id}: {op} done ({state})", markup=False)
+            else:
+                self.notify(
+                    f"{r.worker_id}: {op} failed: {r.message}", severity="error", markup=False
+                )
+        self.marked.clear()
+        self.hiscrm.refresh_workers()
+
+    def action_scale(self) -> None:
+        running = common_pb2.PROCESS_STATE_RUNNING
+        current = sum(1 for w in self.hiscrm.store.workers.values() if w.process_state == running)
+
+        def chosen(count: int | None) -> None:
+            if count is not None:
+                self.run_scale(count)
+
+        self.app.push_screen(
+            NumberModal(
+                f"How many workers should run? (0-{MAX_WORKERS})",
+                minimum=0,
+                maximum=MAX_WORKERS,
+                value=current,
+            ),
+            chosen,
+        )
+
+    @work(group="fleet-action", exit_on_error=False)
+    async def run_scale(self, count: int) -> None:
+        try:
+            results = await self.hiscrm.client.scale(count)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        changed = ", ".join(r.worker_id for r in results) or "nothing to change"
+        self.notify(f"scaled to {count} workers: {changed}", markup=False)
+        self.hiscrm.refresh_workers()
+
+    def action_toggle_log(self) -> None:
+        wid = self.selected()
+        if self.tailing is not None and (wid is None or wid == self.tailing):
+            self.workers.cancel_group(self, "tail")
+            self.tailing = None
+            self.remove_class("-log")
+            return
+        if wid is None:
+            return
+        self.tailing = wid
+        log_view = self.query_one("#worker-log", Log)
+        log_view.clear()
+        log_view.border_title = f"log of {wid} (l closes)"
+        self.add_class("-log")
+        self.tail(wid)
+
+    @work(exclusive=True, group="tail", exit_on_error=False)
+    async def tail(self, worker_id: str) -> None:
+        log_view = self.query_one("#worker-log", Log)
+        try:
+            async for chunk in self.hiscrm.client.tail_log(worker_id, follow=True):
+                if chunk.overflow:
+                    log_view.write_line("… (earlier output skipped)")
+                log_view.write(chunk.text)
+        except ControlError as exc:
+            log_view.write_line(f"\n[log tail stopped: {exc.code}: {exc.details}]")

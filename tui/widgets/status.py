@@ -1,0 +1,60 @@
+"""The status bar: the link to the master first, then the fleet at a glance."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tui.messages import ConnectionChanged, Link
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text;
+    }
+    StatusBar.-connected { background: $success 30%; }
+    StatusBar.-connecting { background: $warning 30%; }
+    StatusBar.-reconnecting { background: $error 40%; }
+    """
+
+    link: reactive[Link] = reactive(Link.CONNECTING)
+    link_text: reactive[str] = reactive("connecting…")
+    summary: reactive[str] = reactive("")
+
+    def __init__(self, address: str, **kwargs: object) -> None:
+        # Server text (error details) goes in here: never parse it as markup.
+        super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
+        self.address = address
+        self.reconnects = 0
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-connecting")
+
+    def show(self, change: ConnectionChanged) -> None:
+        for link in Link:
+            self.set_class(link is change.link, f"-{link.value}")
+        self.link = change.link
+        if change.link is Link.CONNECTING:
+            self.link_text = f"◌ connecting to {self.address}…"
+        elif change.link is Link.CONNECTED:
+            version = f" · master {change.master_version}" if change.master_version else ""
+            db = f" · {change.database}" if change.database else ""
+            text = f"● connected to {self.address}{version}{db}"
+            if change.reconnected:
+                self.reconnects += 1
+                text += f" · reconnected after {change.offline_s:.1f}s"
+                if self.reconnects > 1:
+                    text += f" ({self.reconnects} reconnects)"
+            self.link_text = text
+        else:
+            self.link_text = (
+                f"✕ master {self.address} unreachable ({change.detail}); "
+                f"reconnecting in {change.retry_in_s:.1f}s, attempt {change.attempt}"
+            )
+
+    def render(self) -> str:
+        return f"{self.link_text}   {self.summary}" if self.summary else self.link_text
