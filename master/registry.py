@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
@@ -93,7 +94,8 @@ class WorkerRecord:
     outbox_pending: int = 0
     connections: int = 0
     conn: Connection | None = None
-    dirty: bool = False
+    dirty: bool = False  # heartbeat figures changed
+    dirty_full: bool = True  # registration or state changed (or never written)
 
     def to_proto(self, account_ids: list[str] | None = None) -> control_pb2.Worker:
         msg = control_pb2.Worker(
@@ -200,6 +202,7 @@ class WorkerRegistry:
                 record.state_changed_at = now
                 record.dirty = True
             record.last_seen_monotonic = time.monotonic()
+            record.dirty_full = record.dirty
             self.workers[record.worker_id] = record
         await self.flush()
 
@@ -238,6 +241,7 @@ class WorkerRegistry:
         record.last_heartbeat_at = now
         record.last_seen_monotonic = time.monotonic()
         record.connections += 1
+        record.dirty_full = True
         self.stream_connects += 1
         conn = Connection(connection_id=uuid.uuid4().hex, worker_id=reg.worker_id)
         record.conn = conn
@@ -294,7 +298,7 @@ class WorkerRegistry:
         old = record.state
         record.state = state
         record.state_changed_at = utcnow()
-        record.dirty = True
+        record.dirty_full = True
         if state != ONLINE:
             log.warning(
                 "worker %s %s -> %s: %s",
@@ -331,24 +335,48 @@ class WorkerRegistry:
             await self._flush()
 
     async def _flush(self) -> None:
-        dirty = [w for w in self.workers.values() if w.dirty]
-        if not dirty:
+        """Whole rows for what registered or changed state; for the rest,
+        one bulk UPDATE of the heartbeat columns (1,000 workers beat every
+        2 s: a row each, one statement, no per-row model building)."""
+        full = [w for w in self.workers.values() if w.dirty_full]
+        beats = [w for w in self.workers.values() if w.dirty and not w.dirty_full]
+        if not full and not beats:
             return
-        for record in dirty:
-            record.dirty = False
-        rows = [w.to_row().model_dump() for w in dirty]
+        for record in (*full, *beats):
+            record.dirty = record.dirty_full = False
+        rows = [w.to_row().model_dump() for w in full]
+        figures = [
+            {
+                "worker_id": w.worker_id,
+                "last_heartbeat_at": w.last_heartbeat_at,
+                "cpu_percent": w.stats.cpu_percent,
+                "rss_bytes": w.stats.rss_bytes,
+                "uss_bytes": w.stats.uss_bytes,
+                "process_count": w.stats.process_count,
+                "browser_rss_bytes": w.stats.browser_rss_bytes,
+                "browser_process_count": w.stats.browser_process_count,
+                "outbox_pending": w.outbox_pending,
+            }
+            for w in beats
+        ]
 
         def write(session: Session) -> None:
             for values in rows:
                 upsert(session, WorkerRow, values)
+            if figures:
+                session.execute(update(WorkerRow), figures)
             session.commit()
 
         try:
             await self.db.run(write)
         except Exception:
-            for record in dirty:
+            for record in full:
+                record.dirty_full = True
+            for record in beats:
                 record.dirty = True
-            log.exception("could not persist %d worker records; will retry", len(rows))
+            log.exception(
+                "could not persist %d worker records; will retry", len(rows) + len(figures)
+            )
 
     async def run_maintenance(self) -> None:
         """Sweep for silent workers and persist heartbeat figures, forever."""
