@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from google.protobuf import json_format
@@ -37,6 +38,21 @@ UPDATABLE = {
 }
 DEFAULT_INTERVAL_MS = 30_000
 PAST_HOLDERS_KEPT = 8
+# what a worker's AccountState sets (the primary key first: bulk UPDATE keys on it)
+REPORTED_COLUMNS = (
+    "account_id",
+    "state",
+    "error_kind",
+    "state_reason",
+    "state_changed_at",
+    "screenshot_path",
+    "last_cycle_at",
+    "cursor",
+    "proxy_ok",
+    "proxy_detail",
+    "proxy_latency_ms",
+    "proxy_checked_at",
+)
 
 
 class NotFound(LookupError):
@@ -156,7 +172,12 @@ class AccountStore:
         self.rows: dict[str, AccountRow] = {}
         self.past_holders: dict[str, list[str]] = {}
         self.unread: Callable[[str], int] = lambda _account_id: 0
-        self.moved_cursors: set[str] = set()
+        # accounts whose worker-reported fields (state, cursor, last cycle,
+        # proxy health) changed since the last flush: written in one batch
+        # a second, since 10,000 accounts each reporting would otherwise be
+        # 10,000 transactions
+        self.reported: set[str] = set()
+        self._ordered: list[str] = []  # account ids, sorted: ListAccounts pages
 
     async def load(self) -> None:
         def read(session: Session) -> list[AccountRow]:
@@ -164,6 +185,7 @@ class AccountStore:
 
         for row in await self.db.run(read):
             self.rows[row.account_id] = row
+        self._ordered = sorted(self.rows)
         log.info("%d accounts loaded", len(self.rows))
 
     def get(self, account_id: str) -> AccountRow:
@@ -172,13 +194,20 @@ class AccountStore:
             raise NotFound(f"no account {account_id!r}")
         return row
 
+    def ordered_after(self, page_token: str) -> Iterator[AccountRow]:
+        """Accounts in id order, starting after page_token."""
+        for account_id in self._ordered[bisect_right(self._ordered, page_token) :]:
+            row = self.rows.get(account_id)
+            if row is not None:
+                yield row
+
     def publish(self, row: AccountRow) -> None:
         self.bus.publish(account_id=row.account_id, account=self.describe(row))
 
     def describe(self, row: AccountRow) -> control_pb2.Account:
         return account_of(row, self.unread(row.account_id))
 
-    async def save(self, row: AccountRow) -> None:
+    async def _write(self, row: AccountRow) -> None:
         row.updated_at = utcnow()
         values = row.model_dump()
 
@@ -187,6 +216,11 @@ class AccountStore:
             session.commit()
 
         await self.db.run(write)
+
+    async def save(self, row: AccountRow) -> None:
+        await self._write(row)
+        if row.account_id not in self.rows:
+            insort(self._ordered, row.account_id)
         self.rows[row.account_id] = row
 
     # ------------------------------------------------------------ operator actions
@@ -242,15 +276,26 @@ class AccountStore:
             candidate.state = "RUN_STATE_DISABLED"
         elif "enabled" in changed:
             candidate.state = "RUN_STATE_UNASSIGNED" if not candidate.worker_id else row.state
-        await self.save(candidate)
+        await self._write(candidate)
+        # The live row stays the one object everybody holds: a worker's report
+        # or an assignment may have changed it while the write was waiting,
+        # and replacing it with the copy would undo that.
+        apply_spec(row, spec, set(paths))
+        row.config_version = candidate.config_version
+        row.updated_at = candidate.updated_at
+        if "enabled" in changed:
+            enabled_state = "RUN_STATE_UNASSIGNED" if not row.worker_id else row.state
+            row.state = enabled_state if row.enabled else "RUN_STATE_DISABLED"
+        if (row.state, row.worker_id) != (candidate.state, candidate.worker_id):
+            await self.save(row)
         log.info(
             "account %s updated to config v%d: %s",
             account_id,
-            candidate.config_version,
+            row.config_version,
             ",".join(changed),
         )
-        self.publish(candidate)
-        return candidate, changed
+        self.publish(row)
+        return row, changed
 
     async def delete(self, account_id: str, keep_items: bool) -> int:
         self.get(account_id)
@@ -266,23 +311,29 @@ class AccountStore:
 
         removed = await self.db.run(write)
         self.rows.pop(account_id, None)
+        self.reported.discard(account_id)
+        index = bisect_right(self._ordered, account_id) - 1
+        if index >= 0 and self._ordered[index] == account_id:
+            del self._ordered[index]
         log.info("account %s deleted (%d items removed)", account_id, removed)
         return removed
 
     # ------------------------------------------------------------ worker reports
 
     async def apply_state(self, worker_id: str, report: gateway_pb2.AccountState) -> bool:
+        """Applied in memory and published at once; written with the next
+        flush_reports (at most about a second later)."""
         row = self.rows.get(report.account_id)
         if row is None or row.worker_id != worker_id:
             return False
+        self.reported.add(row.account_id)
         state = common_pb2.RunState.Name(report.state)
         kind = common_pb2.ErrorKind.Name(report.error_kind)
         last_cycle = from_ts(report.last_cycle_at)
         if last_cycle is not None:
             row.last_cycle_at = last_cycle
-        if report.cursor and report.cursor != row.cursor:
+        if report.cursor:
             row.cursor = report.cursor
-            self.moved_cursors.add(row.account_id)
         proxy_changed = report.HasField("proxy_health")
         if proxy_changed:
             health = report.proxy_health
@@ -291,7 +342,6 @@ class AccountStore:
             row.proxy_checked_at = from_ts(health.checked_at) or utcnow()
         if (state, kind, report.reason) == (row.state, row.error_kind, row.state_reason):
             if proxy_changed:
-                await self.save(row)
                 self.publish(row)
             return True
         row.state, row.error_kind, row.state_reason = state, kind, report.reason
@@ -308,14 +358,16 @@ class AccountStore:
             kind if report.error_kind else "",
             report.reason,
         )
-        await self.save(row)
         self.publish(row)
         return True
 
-    async def flush_cursors(self) -> None:
-        """Cursors move every cycle; they are written in one batch now and then."""
-        ids, self.moved_cursors = self.moved_cursors, set()
-        values = [{"account_id": a, "cursor": self.rows[a].cursor} for a in ids if a in self.rows]
+    async def flush_reports(self) -> None:
+        ids, self.reported = self.reported, set()
+        values = [
+            {name: getattr(self.rows[a], name) for name in REPORTED_COLUMNS}
+            for a in ids
+            if a in self.rows
+        ]
         if not values:
             return
 
@@ -326,8 +378,8 @@ class AccountStore:
         try:
             await self.db.run(write)
         except Exception:
-            self.moved_cursors |= ids
-            log.exception("could not save %d account cursors; will retry", len(values))
+            self.reported |= ids
+            log.exception("could not save %d accounts' reported states; will retry", len(values))
 
     async def bump(self, row: AccountRow, reason: str) -> AccountRow:
         """A master-side change the worker must apply (e.g. login success)."""

@@ -12,7 +12,6 @@ worker's ConfigAck matches (invariant 2), across reconnects.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
 from collections import defaultdict
@@ -20,7 +19,8 @@ from collections import defaultdict
 from sqlalchemy import update
 from sqlmodel import Session
 
-from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm.v1 import control_pb2, gateway_pb2
+from master import placement
 from master.accounts import PAST_HOLDERS_KEPT, AccountStore, config_of
 from master.events import EventBus
 from master.registry import ONLINE, WorkerRecord, WorkerRegistry
@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 RESEND_AFTER_S = 2.0
 ASSIGN_CHUNK = 100  # configs per Assign frame; sessions make configs large
+# While workers keep arriving (a fleet starting, or all of it reconnecting
+# after a master restart), placing accounts at each arrival and evening them
+# out at the next moves thousands of accounts back and forth; waiting for a
+# quiet moment (but never longer than the cap) places each account once.
+ARRIVALS_QUIET_S = 0.3
+ARRIVALS_WAIT_CAP_S = 2.0
 
 
 class Scheduler:
@@ -44,48 +50,83 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._last_sent: dict[str, float] = {}
         self.rebalances = 0
+        self.placements = 0
         self._held: dict[str, set[str]] | None = None
+        # accounts whose worker may lack the current config: resend_unacked
+        # looks at these, not at every account, every second
+        self._unacked: set[str] = set()
+        # accounts to re-check (created, updated, pinned); None in place of
+        # the set means everything, with evening out (worker set changed)
+        self._recheck: set[str] = set()
+        self._full = False
+        self._last_arrival = 0.0
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
 
     # ------------------------------------------------------------ queries
 
-    def accounts_of(self, worker_id: str) -> list[str]:
-        # an index: this runs for every worker event, and a scan of 10,000
-        # accounts per event stalled the loop when a fleet disconnected
+    def _index(self) -> dict[str, set[str]]:
+        # this runs for every worker event, and a scan of 10,000 accounts per
+        # event stalled the loop when a fleet disconnected
         if self._held is None:
             self._held = defaultdict(set)
             for account_id, row in self.accounts.rows.items():
                 if row.worker_id:
                     self._held[row.worker_id].add(account_id)
-        return sorted(self._held.get(worker_id, ()))
+                    self._unacked.add(account_id)
+        return self._held
+
+    def accounts_of(self, worker_id: str) -> list[str]:
+        return sorted(self._index().get(worker_id, ()))
 
     def forget(self, account_id: str, worker_id: str | None) -> None:
-        if self._held is not None and worker_id:
-            self._held[worker_id].discard(account_id)
+        if worker_id:
+            self._index()[worker_id].discard(account_id)
+        self._unacked.discard(account_id)
 
     def accounts_by_worker(self) -> dict[str, list[str]]:
-        """Every worker's accounts in one pass (ListWorkers at fleet scale)."""
-        found: dict[str, list[str]] = defaultdict(list)
-        for account_id, row in sorted(self.accounts.rows.items()):
-            if row.worker_id:
-                found[row.worker_id].append(account_id)
+        """Every worker's accounts (ListWorkers at fleet scale)."""
+        return {w: sorted(ids) for w, ids in self._index().items() if ids}
+
+    def _still_unacked(self) -> list[AccountRow]:
+        rows = self.accounts.rows
+        found = []
+        for account_id in list(self._unacked):
+            row = rows.get(account_id)
+            if row is None or not row.worker_id or row.acked_config_version == row.config_version:
+                self._unacked.discard(account_id)
+            else:
+                found.append(row)
         return found
 
     def pending_acks(self) -> int:
-        return sum(
-            1
-            for r in self.accounts.rows.values()
-            if r.worker_id and r.acked_config_version != r.config_version
-        )
+        self._index()
+        return len(self._still_unacked())
 
     # ------------------------------------------------------------ triggers
 
-    def poke(self) -> None:
+    def poke(self, account_id: str | None = None) -> None:
+        """Re-check one account's placement (it was created, changed or
+        pinned), or with no id everything, evening out the load."""
+        if account_id is None:
+            self._full = True
+        else:
+            self._recheck.add(account_id)
         self._wake.set()
 
     def _on_worker_state(self, record: WorkerRecord, old: int) -> None:
+        if record.state == ONLINE:
+            self._last_arrival = time.monotonic()
         self.poke()
+
+    async def _arrivals_settled(self) -> None:
+        started = time.monotonic()
+        while True:
+            quiet = time.monotonic() - self._last_arrival
+            waited = time.monotonic() - started
+            if quiet >= ARRIVALS_QUIET_S or waited >= ARRIVALS_WAIT_CAP_S:
+                return
+            await asyncio.sleep(min(ARRIVALS_QUIET_S - quiet, ARRIVALS_WAIT_CAP_S - waited))
 
     async def run(self) -> None:
         while True:
@@ -95,14 +136,22 @@ class Scheduler:
                 pass
             if self._wake.is_set():
                 await asyncio.sleep(0.02)  # coalesce a burst of triggers
+                if self._full:
+                    await self._arrivals_settled()
                 self._wake.clear()
+                full, self._full = self._full, False
+                recheck, self._recheck = self._recheck, set()
                 try:
-                    await self.rebalance()
+                    if full:
+                        await self.rebalance()
+                    else:
+                        await self.place(recheck)
                 except Exception:
                     log.exception("rebalance failed; will retry")
+                    self._full = True
                     self._wake.set()
             self.resend_unacked()
-            await self.accounts.flush_cursors()
+            await self.accounts.flush_reports()
 
     # ------------------------------------------------------------ reconnects
 
@@ -115,7 +164,7 @@ class Scheduler:
         for h in held:
             row = self.accounts.rows.get(h.account_id)
             holder = self.registry.workers.get(row.worker_id) if row and row.worker_id else None
-            if row is None or not row.enabled or not self._eligible(record, row):
+            if row is None or not row.enabled or not placement.eligible(record, row):
                 revoke.append(h.account_id)
             elif row.worker_id == record.worker_id or holder is None or holder.state != ONLINE:
                 if row.worker_id != record.worker_id:
@@ -133,8 +182,10 @@ class Scheduler:
                     row.worker_id,
                 )
         held_ids = {h.account_id for h in held}
-        for row in self.accounts.rows.values():
-            if row.worker_id == record.worker_id and row.account_id not in held_ids:
+        for account_id in self.accounts_of(record.worker_id):
+            row = self.accounts.rows[account_id]
+            self._unacked.add(account_id)
+            if account_id not in held_ids:
                 row.acked_config_version = 0  # it lost the account (restart): Assign again
                 self._last_sent.pop(row.account_id, None)
         if revoke:
@@ -159,6 +210,7 @@ class Scheduler:
                 ack.error,
             )
             row.acked_config_version = 0
+            self._unacked.add(row.account_id)
         self.bus.publish(
             account_id=row.account_id,
             config_acked=control_pb2.ConfigAcked(
@@ -174,6 +226,7 @@ class Scheduler:
     # ------------------------------------------------------------ config push
 
     def push_config(self, row: AccountRow, reason: str, fields: list[str]) -> None:
+        self._unacked.add(row.account_id)  # resent from here on until acked
         record = self.registry.workers.get(row.worker_id or "")
         if record is None or record.conn is None or record.state != ONLINE:
             return
@@ -189,9 +242,7 @@ class Scheduler:
     def resend_unacked(self) -> None:
         now = time.monotonic()
         assigns: dict[str, list[AccountRow]] = defaultdict(list)
-        for row in self.accounts.rows.values():
-            if not row.worker_id or row.acked_config_version == row.config_version:
-                continue
+        for row in self._still_unacked():
             if now - self._last_sent.get(row.account_id, 0.0) < RESEND_AFTER_S:
                 continue
             if row.acked_config_version == 0:
@@ -205,20 +256,34 @@ class Scheduler:
 
     # ------------------------------------------------------------ assignment
 
-    def _eligible(self, record: WorkerRecord, row: AccountRow) -> bool:
-        return common_pb2.Platform.Value(row.platform) in record.platforms
+    def _keeps(
+        self, row: AccountRow, holder: WorkerRecord | None, online: dict[str, WorkerRecord]
+    ) -> bool:
+        # a pinned account runs elsewhere while its worker is away (better
+        # than not being watched) and goes back when that worker returns
+        return (
+            row.enabled
+            and holder is not None
+            and placement.eligible(holder, row)
+            and (
+                not row.pinned_worker_id
+                or row.pinned_worker_id == holder.worker_id
+                or row.pinned_worker_id not in online
+            )
+        )
 
     def _assign(self, row: AccountRow, worker_id: str | None) -> None:
         previous = row.worker_id
         if previous and previous != worker_id:
             past = [w for w in row.past_worker_ids.split(",") if w and w != previous]
             row.past_worker_ids = ",".join([previous, *past][:PAST_HOLDERS_KEPT])
+        held = self._index()
+        if previous:
+            held[previous].discard(row.account_id)
         row.worker_id = worker_id
-        if self._held is not None:
-            if previous:
-                self._held[previous].discard(row.account_id)
-            if worker_id:
-                self._held[worker_id].add(row.account_id)
+        if worker_id:
+            held[worker_id].add(row.account_id)
+            self._unacked.add(row.account_id)
         row.acked_config_version = 0
         self._last_sent.pop(row.account_id, None)
         if worker_id is None:
@@ -229,6 +294,7 @@ class Scheduler:
         row.state_reason = ""
 
     async def rebalance(self) -> None:
+        """Every account checked, waiting ones placed, the load evened out."""
         self.rebalances += 1
         online = {w.worker_id: w for w in self.registry.online()}
         members: dict[str, list[AccountRow]] = {w: [] for w in online}
@@ -239,143 +305,98 @@ class Scheduler:
 
         for row in sorted(self.accounts.rows.values(), key=lambda r: r.account_id):
             holder = online.get(row.worker_id or "")
-            keep = (
-                row.enabled
-                and holder is not None
-                and self._eligible(holder, row)
-                and (not row.pinned_worker_id or row.pinned_worker_id == holder.worker_id)
-            )
-            if keep:
+            if self._keeps(row, holder, online):
                 members[holder.worker_id].append(row)  # type: ignore[union-attr]
                 continue
-            if row.worker_id:
-                if holder is not None:
-                    revokes[holder.worker_id].append(row.account_id)
-                self._assign(row, None)
-                changed[row.account_id] = row
+            self._release(row, holder, revokes, changed)
             if row.enabled:
                 waiting.append(row)
 
-        self._place(waiting, online, members, assigns, changed)
-        self._even_out(online, members, revokes, assigns, changed)
-
-        for worker_id, ids in revokes.items():
-            self._send(online[worker_id], revoke=ids, reason="reassigned")
-        for worker_id, rows in assigns.items():
-            self._send(online[worker_id], assign=rows)
-        await self._persist(list(changed.values()))
-        for row in changed.values():
-            self.accounts.publish(row)
+        loads = {w: len(rows) for w, rows in members.items()}
+        for row, worker_id in placement.place(waiting, online, loads):
+            self._assign(row, worker_id)
+            members[worker_id].append(row)
+            assigns[worker_id].append(row)
+            changed[row.account_id] = row
+        for row, busy, idle in placement.even_out(online, members):
+            if row in assigns[busy]:
+                assigns[busy].remove(row)
+            else:
+                revokes[busy].append(row.account_id)
+            self._assign(row, idle)
+            assigns[idle].append(row)
+            changed[row.account_id] = row
+        await self._apply(online, revokes, assigns, changed)
         if changed:
-            loads = sorted(len(m) for m in members.values())
+            counts = sorted(len(m) for m in members.values())
             log.info(
                 "rebalanced: %d accounts changed worker; %d workers, load min %d max %d",
                 len(changed),
-                len(loads),
-                loads[0] if loads else 0,
-                loads[-1] if loads else 0,
+                len(counts),
+                counts[0] if counts else 0,
+                counts[-1] if counts else 0,
             )
 
-    def _place(
-        self,
-        waiting: list[AccountRow],
-        online: dict[str, WorkerRecord],
-        members: dict[str, list[AccountRow]],
-        assigns: dict[str, list[AccountRow]],
-        changed: dict[str, AccountRow],
-    ) -> None:
-        """Least-loaded eligible worker for each waiting account: one heap per
-        platform, so 10,000 accounts over 1,000 workers is n log m, not n*m."""
-        heaps: dict[int, list[tuple[int, str]]] = {}
-        for row in waiting:
-            platform = common_pb2.Platform.Value(row.platform)
-            pinned = online.get(row.pinned_worker_id or "")
-            if pinned is not None:
-                if platform in pinned.platforms and len(members[pinned.worker_id]) < (
-                    pinned.max_accounts
-                ):
-                    self._take(row, pinned.worker_id, members, assigns, changed)
+    async def place(self, account_ids: set[str]) -> None:
+        """Only the named accounts: revoked where they may no longer run,
+        placed when waiting. Creating 10,000 accounts one by one must not
+        walk all of them each time; new ones go to the least loaded worker,
+        which keeps the load even without moving anything else."""
+        self.placements += 1
+        online = {w.worker_id: w for w in self.registry.online()}
+        revokes: dict[str, list[str]] = defaultdict(list)
+        assigns: dict[str, list[AccountRow]] = defaultdict(list)
+        changed: dict[str, AccountRow] = {}
+        waiting: list[AccountRow] = []
+        for account_id in sorted(account_ids):
+            row = self.accounts.rows.get(account_id)
+            if row is None:
                 continue
-            heap = heaps.get(platform)
-            if heap is None:
-                heap = [
-                    (len(members[w.worker_id]), w.worker_id)
-                    for w in online.values()
-                    if platform in w.platforms and len(members[w.worker_id]) < w.max_accounts
-                ]
-                heapq.heapify(heap)
-                heaps[platform] = heap
-            while heap:
-                load, worker_id = heapq.heappop(heap)
-                if load != len(members[worker_id]):  # stale: another platform's heap moved it
-                    heapq.heappush(heap, (len(members[worker_id]), worker_id))
-                    continue
-                self._take(row, worker_id, members, assigns, changed)
-                if len(members[worker_id]) < online[worker_id].max_accounts:
-                    heapq.heappush(heap, (len(members[worker_id]), worker_id))
-                break
+            holder = online.get(row.worker_id or "")
+            if self._keeps(row, holder, online):
+                continue
+            self._release(row, holder, revokes, changed)
+            if row.enabled:
+                waiting.append(row)
+        if not waiting and not changed:
+            return
+        held = self._index()
+        loads = {w: len(held.get(w, ())) for w in online}
+        for row, worker_id in placement.place(waiting, online, loads):
+            self._assign(row, worker_id)
+            assigns[worker_id].append(row)
+            changed[row.account_id] = row
+        await self._apply(online, revokes, assigns, changed)
 
-    def _take(
+    def _release(
         self,
         row: AccountRow,
-        worker_id: str,
-        members: dict[str, list[AccountRow]],
-        assigns: dict[str, list[AccountRow]],
+        holder: WorkerRecord | None,
+        revokes: dict[str, list[str]],
         changed: dict[str, AccountRow],
     ) -> None:
-        self._assign(row, worker_id)
-        members[worker_id].append(row)
-        assigns[worker_id].append(row)
-        changed[row.account_id] = row
+        if row.worker_id:
+            if holder is not None:
+                revokes[holder.worker_id].append(row.account_id)
+            self._assign(row, None)
+            changed[row.account_id] = row
 
-    def _even_out(
+    async def _apply(
         self,
         online: dict[str, WorkerRecord],
-        members: dict[str, list[AccountRow]],
         revokes: dict[str, list[str]],
         assigns: dict[str, list[AccountRow]],
         changed: dict[str, AccountRow],
     ) -> None:
-        """Move accounts from the busiest worker to the idlest until no two
-        workers that could swap an account differ by more than one."""
-        for _ in range(len(self.accounts.rows)):
-            if not self._move_one(online, members, revokes, assigns, changed):
-                return
-
-    def _move_one(
-        self,
-        online: dict[str, WorkerRecord],
-        members: dict[str, list[AccountRow]],
-        revokes: dict[str, list[str]],
-        assigns: dict[str, list[AccountRow]],
-        changed: dict[str, AccountRow],
-    ) -> bool:
-        by_load = sorted(online.values(), key=lambda w: (-len(members[w.worker_id]), w.worker_id))
-        for busy in by_load:
-            for idle in reversed(by_load):
-                gap = len(members[busy.worker_id]) - len(members[idle.worker_id])
-                if gap <= 1:
-                    break
-                if len(members[idle.worker_id]) >= idle.max_accounts:
-                    continue
-                row = next(
-                    (
-                        r
-                        for r in members[busy.worker_id]
-                        if not r.pinned_worker_id and self._eligible(idle, r)
-                    ),
-                    None,
-                )
-                if row is None:
-                    continue
-                members[busy.worker_id].remove(row)
-                if row in assigns[busy.worker_id]:
-                    assigns[busy.worker_id].remove(row)
-                else:
-                    revokes[busy.worker_id].append(row.account_id)
-                self._take(row, idle.worker_id, members, assigns, changed)
-                return True
-        return False
+        for worker_id, ids in revokes.items():
+            if ids:
+                self._send(online[worker_id], revoke=ids, reason="reassigned")
+        for worker_id, rows in assigns.items():
+            if rows:
+                self._send(online[worker_id], assign=rows)
+        await self._persist(list(changed.values()))
+        for row in changed.values():
+            self.accounts.publish(row)
 
     def _send(
         self,

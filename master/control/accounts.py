@@ -7,6 +7,7 @@ import grpc
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from master.accounts import AlreadyExists, Conflict, NotFound
 from master.control.base import RpcBase, fail
+from master.store.models import AccountRow
 from master.validation import InvalidInput, enum_names
 
 DEFAULT_PAGE = 100
@@ -36,18 +37,21 @@ class AccountRpcs(RpcBase):
         except InvalidInput as exc:
             await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         platform = named[0] if named else None
-        rows = [
-            r
-            for r in sorted(self.app.accounts.rows.values(), key=lambda r: r.account_id)
-            if r.account_id > request.page_token
-            and (platform is None or r.platform == platform)
-            and (not request.worker_id or r.worker_id == request.worker_id)
-            and (not states or r.state in states)
-        ]
-        page = rows[:size]
+        page: list[AccountRow] = []
+        more = False
+        for r in self.app.accounts.ordered_after(request.page_token):
+            if (
+                (platform is None or r.platform == platform)
+                and (not request.worker_id or r.worker_id == request.worker_id)
+                and (not states or r.state in states)
+            ):
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(r)
         return control_pb2.ListAccountsResponse(
             accounts=[self.app.accounts.describe(r) for r in page],
-            next_page_token=page[-1].account_id if len(rows) > size else "",
+            next_page_token=page[-1].account_id if more else "",
         )
 
     async def GetAccount(
@@ -69,7 +73,7 @@ class AccountRpcs(RpcBase):
         except Exception as exc:
             await self._guard(context, exc)
             raise
-        self.app.scheduler.poke()
+        self.app.scheduler.poke(row.account_id)
         return self.app.accounts.describe(row)
 
     async def UpdateAccount(
@@ -87,7 +91,7 @@ class AccountRpcs(RpcBase):
             raise
         if changed:
             self.app.scheduler.push_config(row, "operator update", changed)
-            self.app.scheduler.poke()
+            self.app.scheduler.poke(row.account_id)
         return self.app.accounts.describe(row)
 
     async def DeleteAccount(
@@ -135,5 +139,5 @@ class AccountRpcs(RpcBase):
                 )
         row.pinned_worker_id = request.worker_id or None
         await self.app.accounts.save(row)
-        self.app.scheduler.poke()
+        self.app.scheduler.poke(row.account_id)
         return self.app.accounts.describe(row)
