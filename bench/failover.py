@@ -2,7 +2,7 @@
 
 Starts the demo platform, a real master and two real workers (hiscrm-worker,
 real Chromium) on loopback in a fresh HISCRM_HOME, with the production
-heartbeat (2 s; a worker is missing after 3 silent beats). Creates demo
+heartbeat (2 s; a worker is missing after 2.5 silent beats, 5 s). Creates demo
 accounts (logged in by QR through Control.StartLogin, scans over the demo
 platform's /admin/scan) and optionally synthetic accounts; the scheduler
 spreads them over both workers. A background injector posts a steady stream
@@ -461,7 +461,7 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
 
     out()
     out(
-        f"{len(rounds)} rounds, signal {args.signal.upper()}, heartbeat 2 s (missing after 3), "
+        f"{len(rounds)} rounds, signal {args.signal.upper()}, heartbeat 2 s (missing after 5 s), "
         f"poll every {args.poll_ms} ms; {len(demo)} demo + {len(synthetic)} synthetic accounts, "
         f"demo interval {args.interval_ms} ms, one injected item per demo account every "
         f"{args.inject_ms} ms"
@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--inject-ms >= 50, --poll-ms >= 10")
 
     home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-failover-"))
-    # the production heartbeat: 2 s, missing after 3 beats, offline after 20 s
+    # the production heartbeat: 2 s, missing after 5 s (2.5 beats), offline after 20 s
     cluster = Cluster(
         home=home, extra_env={"HISCRM_HEARTBEAT_MS": "2000", "HISCRM_OFFLINE_AFTER_MS": "20000"}
     )

@@ -1020,7 +1020,7 @@ class FleetBench:
     def silent_missing(self) -> int:
         """Workers the master declared MISSING for silence: every stream here
         heartbeats on time, so each one is the master's event loop stalling
-        longer than 3 heartbeats (its reader did not get to the frames)."""
+        longer than the 5 s of allowed silence (its reader did not get to the frames)."""
         log = self.cluster.home / "logs" / "master.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         return text.count("WORKER_STATE_MISSING: no heartbeat for")

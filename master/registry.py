@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 OUTBOUND_QUEUE_SIZE = 10_000
+SWEEP_PERIOD_S = 0.25
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
 MISSING = common_pb2.WORKER_STATE_MISSING
@@ -379,9 +380,15 @@ class WorkerRegistry:
             )
 
     async def run_maintenance(self) -> None:
-        """Sweep for silent workers and persist heartbeat figures, forever."""
-        period = self.config.heartbeat_interval_ms / 1000 / 2
+        """Sweep for silent workers and persist heartbeat figures, forever.
+        The sweep is cheap and runs often, so that a frozen worker is noticed
+        close to its deadline; the flush runs twice per heartbeat interval."""
+        flush_every = self.config.heartbeat_interval_ms / 1000 / 2
+        sweep_every = min(SWEEP_PERIOD_S, flush_every)
+        last_flush = time.monotonic()
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(sweep_every)
             self.sweep()
-            await self.flush()
+            if time.monotonic() - last_flush >= flush_every:
+                last_flush = time.monotonic()
+                await self.flush()
