@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
 import psutil  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    EventWatcher,
+    accounts_by_id,
+    cpu_seconds,
+    out,
+    percentile,
+    run_cluster,
+    wait_states,
+)
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
@@ -46,26 +51,12 @@ SETTLE_TIMEOUT_S = 60.0
 Key = tuple[str, int]  # (account id, config version)
 
 
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-class AckWatcher:
-    """Reads Control.WatchEvents and resolves a future per (account, version)."""
+class AckWatcher(EventWatcher):
+    """Resolves a future per (account, version) when its ConfigAcked event arrives."""
 
     def __init__(self, control: control_pb2_grpc.ControlStub) -> None:
-        self.control = control
+        super().__init__(control, [control_pb2.EVENT_KIND_CONFIG_ACK])
         self.arrived: dict[Key, asyncio.Future[float]] = {}
-        self.failed: list[str] = []
-        self.events = 0
-        self._task: asyncio.Task[None] | None = None
-        self._call: grpc.aio.UnaryStreamCall | None = None
 
     def future(self, key: Key) -> asyncio.Future[float]:
         fut = self.arrived.get(key)
@@ -74,35 +65,14 @@ class AckWatcher:
             self.arrived[key] = fut
         return fut
 
-    def start(self) -> None:
-        self._call = self.control.WatchEvents(
-            control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_CONFIG_ACK])
-        )
-        self._task = asyncio.create_task(self._read(self._call))
-
-    async def _read(self, call: grpc.aio.UnaryStreamCall) -> None:
-        try:
-            async for event in call:
-                now = time.perf_counter()
-                self.events += 1
-                acked = event.config_acked
-                if not acked.ok:
-                    self.failed.append(f"{acked.account_id} v{acked.config_version}: {acked.error}")
-                    continue
-                fut = self.future((acked.account_id, acked.config_version))
-                if not fut.done():
-                    fut.set_result(now)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
-                self.failed.append(f"WatchEvents ended: {exc.code().name}: {exc.details()}")
-
-    async def stop(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def on_event(self, event: control_pb2.Event, now: float) -> None:
+        acked = event.config_acked
+        if not acked.ok:
+            self.failed.append(f"{acked.account_id} v{acked.config_version}: {acked.error}")
+            return
+        fut = self.future((acked.account_id, acked.config_version))
+        if not fut.done():
+            fut.set_result(now)
 
 
 async def update_interval(
@@ -119,21 +89,17 @@ async def update_interval(
 
 
 async def settle(control: control_pb2_grpc.ControlStub, ids: list[str]) -> None:
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        listed = await control.ListAccounts(control_pb2.ListAccountsRequest(page_size=1000))
-        ready = [
-            a
-            for a in listed.accounts
-            if a.account_id in ids
-            and a.worker_id == WORKER_ID
-            and a.state == common_pb2.RUN_STATE_RUNNING
-            and a.acked_config_version == a.config_version
-        ]
-        if len(ready) == len(ids):
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"accounts not all RUNNING with acked config within {SETTLE_TIMEOUT_S}s")
+    behind = await wait_states(
+        control,
+        ids,
+        common_pb2.RUN_STATE_RUNNING,
+        SETTLE_TIMEOUT_S,
+        worker_id=WORKER_ID,
+        acked=True,
+        every=0.1,
+    )
+    if behind:
+        raise RuntimeError(f"accounts not all RUNNING with acked config within {SETTLE_TIMEOUT_S}s")
 
 
 async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
@@ -219,7 +185,7 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.1)
             await asyncio.sleep(2.0)
         items0 = (await control.GetStats(control_pb2.GetStatsRequest())).items_ingested
-        cpu0 = [sum(p.cpu_times()[:2]) for p in (master, worker)]
+        cpu0 = [cpu_seconds(p) for p in (master, worker)]
         c = min(args.concurrency, len(ids))
         shares = [ids[j::c] for j in range(c)]
         counts = [args.updates // c + (1 if j < args.updates % c else 0) for j in range(c)]
@@ -227,12 +193,12 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.max_seconds
         await asyncio.gather(*(updater(shares[j], counts[j], deadline) for j in range(c)))
         wall = time.perf_counter() - t0
-        cpu = [sum(p.cpu_times()[:2]) - c0 for p, c0 in zip((master, worker), cpu0, strict=True)]
+        cpu = [cpu_seconds(p) - c0 for p, c0 in zip((master, worker), cpu0, strict=True)]
 
-        final = await control.ListAccounts(control_pb2.ListAccountsRequest(page_size=1000))
+        final = await accounts_by_id(control)
         unacked = [
             a.account_id
-            for a in final.accounts
+            for a in final.values()
             if a.account_id in ids and a.acked_config_version != a.config_version
         ]
         stats = await control.GetStats(control_pb2.GetStatsRequest())
@@ -312,26 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.load_accounts and not 0 < args.load_rate <= 1_000_000:
         parser.error("--load-rate must be in (0, 1000000]")
 
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-config-"))
-    cluster = Cluster(home=home)
-    code = 1
-    try:
+    def run(cluster: Cluster) -> int:
         # The production heartbeat (2 s); the harness default of 0.5 s is for tests.
         cluster.start_master(HISCRM_HEARTBEAT_MS="2000")
         cluster.start_worker(WORKER_ID, "--platforms", "synthetic", HISCRM_HEARTBEAT_MS="2000")
         cluster.wait_worker_state(WORKER_ID, common_pb2.WORKER_STATE_ONLINE)
-        out(f"master on {cluster.address}, worker {WORKER_ID}, home {home}")
-        code = asyncio.run(bench(cluster, args))
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-4000:])
-    finally:
-        cluster.stop_all()
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        out(f"master on {cluster.address}, worker {WORKER_ID}, home {cluster.home}")
+        return asyncio.run(bench(cluster, args))
+
+    return run_cluster("config", run, keep=args.keep)
 
 
 if __name__ == "__main__":

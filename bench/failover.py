@@ -43,12 +43,9 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,10 +57,20 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    accounts_by_id,
+    login,
+    machine,
+    out,
+    percentile,
+    run_cluster,
+    wait_states,
+    workers_by_id,
+)
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
 from tests.delivery_helpers import synthetic_spec  # noqa: E402
-from tests.demo_helpers import admin, demo_spec, scan  # noqa: E402
+from tests.demo_helpers import admin, demo_spec  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 
 TARGET_S = 10.0
@@ -72,25 +79,8 @@ WORKERS = ("bench-fo-a", "bench-fo-b")
 ONLINE = common_pb2.WORKER_STATE_ONLINE
 RUNNING = common_pb2.RUN_STATE_RUNNING
 NEEDS_LOGIN = common_pb2.RUN_STATE_NEEDS_LOGIN
-LOGIN_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 120.0
 MARK = "bench-fo-"
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def machine() -> str:
-    """Other work on the box skews every figure: say how busy it was."""
-    one, five, _ = os.getloadavg()
-    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def fmt(value: float | None) -> str:
@@ -98,57 +88,6 @@ def fmt(value: float | None) -> str:
 
 
 # ---------------------------------------------------------------- control helpers
-
-
-async def login(
-    control: control_pb2_grpc.ControlStub, base: str, account_id: str, username: str
-) -> str:
-    """StartLogin, scan the first QR like a phone would, answer an SMS step;
-    returns the last event kind (success / failed / expired / cancelled)."""
-    last = ""
-    scanned = False
-    call = control.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
-    try:
-        async with asyncio.timeout(LOGIN_TIMEOUT_S):
-            async for update in call:
-                last = update.WhichOneof("event") or ""
-                if last == "qr" and not scanned:
-                    scanned = True
-                    await asyncio.to_thread(scan, base, update.qr.content, username)
-                elif last == "verification_required":
-                    code = await asyncio.to_thread(
-                        admin, base, f"/admin/sms_code?username={username}"
-                    )
-                    await control.SubmitVerification(
-                        control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=code["code"]
-                        )
-                    )
-                elif last in ("success", "failed", "expired", "cancelled"):
-                    break
-    except TimeoutError:
-        last = f"timeout after {LOGIN_TIMEOUT_S:.0f} s (last event {last or 'none'})"
-    finally:
-        call.cancel()
-    return last
-
-
-async def accounts_by_id(control: control_pb2_grpc.ControlStub) -> dict[str, control_pb2.Account]:
-    found: dict[str, control_pb2.Account] = {}
-    token = ""
-    while True:
-        page = await control.ListAccounts(
-            control_pb2.ListAccountsRequest(page_size=1000, page_token=token)
-        )
-        found.update({a.account_id: a for a in page.accounts})
-        token = page.next_page_token
-        if not token:
-            return found
-
-
-async def workers_by_id(control: control_pb2_grpc.ControlStub) -> dict[str, control_pb2.Worker]:
-    listed = await control.ListWorkers(control_pb2.ListWorkersRequest())
-    return {w.worker_id: w for w in listed.workers}
 
 
 async def newest(
@@ -394,14 +333,8 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
                     spec=synthetic_spec(rate=args.synthetic_rate, total=0, interval_ms=500),
                 )
             )
-        deadline = time.monotonic() + 90
-        while True:
-            accounts = await accounts_by_id(control)
-            if all(accounts[a].state == NEEDS_LOGIN for a in demo):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("demo accounts never reached NEEDS_LOGIN")
-            await asyncio.sleep(0.25)
+        if await wait_states(control, demo, NEEDS_LOGIN, 90):
+            raise RuntimeError("demo accounts never reached NEEDS_LOGIN")
         gate = asyncio.Semaphore(2)
 
         async def one(account_id: str) -> None:
@@ -558,40 +491,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.inject_ms < 50 or args.poll_ms < 10:
         parser.error("--inject-ms >= 50, --poll-ms >= 10")
 
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-failover-"))
-    # the production heartbeat: 2 s, missing after 5 s (2.5 beats), offline after 20 s
-    cluster = Cluster(
-        home=home, extra_env={"HISCRM_HEARTBEAT_MS": "2000", "HISCRM_OFFLINE_AFTER_MS": "20000"}
-    )
-    code = 1
-    try:
+    def run(cluster: Cluster) -> int:
         base = cluster.start_demosite("--users", str(args.accounts + 1))
         cluster.start_master()
         for worker_id in WORKERS:
             cluster.start_worker(worker_id, *worker_args(args))
         for worker_id in WORKERS:
             cluster.wait_worker_state(worker_id, ONLINE, timeout=60)
-        out(f"demo platform {base}, master on {cluster.address}, workers {WORKERS}, home {home}")
+        out(
+            f"demo platform {base}, master on {cluster.address}, workers {WORKERS}, "
+            f"home {cluster.home}"
+        )
         out(f"machine before: {machine()}")
         code = asyncio.run(bench(cluster, base, args))
         out(f"machine after: {machine()}")
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-6000:])
-    finally:
-        leftovers = [p for proc in cluster.procs if proc.alive() for p in tree(proc.pid)[1:]]
-        for proc in cluster.procs:  # a frozen worker cannot stop by itself
-            if proc.alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGCONT)
-        cluster.stop_all()
-        signal_all(leftovers, signal.SIGKILL)
-        psutil.wait_procs(leftovers, timeout=5)
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        return code
+
+    # the production heartbeat: 2 s, missing after 5 s (2.5 beats), offline after 20 s
+    env = {"HISCRM_HEARTBEAT_MS": "2000", "HISCRM_OFFLINE_AFTER_MS": "20000"}
+    return run_cluster("failover", run, keep=args.keep, extra_env=env, log_tail=6000)
 
 
 if __name__ == "__main__":

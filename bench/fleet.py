@@ -59,12 +59,10 @@ import json
 import os
 import random
 import resource
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -80,6 +78,7 @@ if str(ROOT) not in sys.path:
 import grpc  # noqa: E402
 import psutil  # noqa: E402
 
+from bench.common import cpu_seconds, load_average, out, percentile, run_cluster  # noqa: E402
 from hiscrm.v1 import (  # noqa: E402
     common_pb2,
     control_pb2,
@@ -99,23 +98,6 @@ SETTLE_TIMEOUT_S = 90.0
 STALE_AFTER_S = 10.0  # acked, yet GetStats (the database) still shows STARTING
 MB = 1024 * 1024
 RUNNING = "RUN_STATE_RUNNING"
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return t.user + t.system
 
 
 def raise_open_files(wanted: int) -> int:
@@ -671,8 +653,7 @@ class Settle:
 
 
 def loadavg() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (1 min) {five:.1f} (5 min) on {os.cpu_count()} CPUs"
+    return f"{load_average()} on {os.cpu_count()} CPUs"
 
 
 class FleetBench:
@@ -1161,27 +1142,17 @@ def main(argv: list[str] | None = None) -> int:
     if nofile < args.workers + 512:
         out(f"open-file limit {nofile} is too low for {args.workers} streams")
         return 1
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-fleet-"))
-    cluster = Cluster(home=home)
-    code = 1
     base = time.time()
-    try:
+
+    def run(cluster: Cluster) -> int:
         cluster.start_master(
             HISCRM_HEARTBEAT_MS=str(HEARTBEAT_MS),  # production; the harness uses 500
             HISCRM_OFFLINE_AFTER_MS=str(HEARTBEAT_MS * 10),  # the master's own default
         )
-        out(f"home {home}, open-file limit {nofile}")
-        code = asyncio.run(run_bench(cluster, args, base))
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-4000:])
-    finally:
-        cluster.stop_all()
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        out(f"home {cluster.home}, open-file limit {nofile}")
+        return asyncio.run(run_bench(cluster, args, base))
+
+    return run_cluster("fleet", run, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ if str(ROOT) not in sys.path:
 import grpc  # noqa: E402
 import psutil  # noqa: E402
 
+from bench.common import accounts_by_id, cpu_seconds, out, percentile, run_cluster  # noqa: E402
 from hiscrm.v1 import (  # noqa: E402
     common_pb2,
     control_pb2,
@@ -56,11 +55,6 @@ TARGET_RATIO = 4.0
 DAY_MS = 24 * 3600 * 1000  # the longest interval the master accepts
 SETTLE_TIMEOUT_S = 30.0
 PHASE_TIMEOUT_S = 120.0
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 # ---------------------------------------------------------------- a fake worker
@@ -294,18 +288,6 @@ class PhaseResult:
         return self.items / self.seconds if self.seconds > 0 else 0.0
 
 
-def cpu_seconds(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return t.user + t.system
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def run_phase(
     name: str,
     workers: list[FakeWorker],
@@ -337,8 +319,8 @@ async def run_phase(
         stored=sum(w.stats.stored for w in workers),
         duplicates=sum(w.stats.duplicates for w in workers),
         nacks=sum(w.stats.nacks for w in workers),
-        ack_p50_ms=percentile(latencies, 0.50) * 1000,
-        ack_p99_ms=percentile(latencies, 0.99) * 1000,
+        ack_p50_ms=percentile(latencies, 0.50, empty=0.0) * 1000,
+        ack_p99_ms=percentile(latencies, 0.99, empty=0.0) * 1000,
     )
 
 
@@ -348,12 +330,12 @@ async def settle(
     """Until every account is on one of our workers, spread evenly, all acked."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while time.monotonic() < deadline:
-        listed = await control.ListAccounts(control_pb2.ListAccountsRequest(page_size=1000))
+        listed = await accounts_by_id(control)
         ours = {acc: w.worker_id for w in workers for acc in w.accounts}
         loads = sorted(len(w.accounts) for w in workers)
         acked = all(
             a.worker_id and a.acked_config_version == a.config_version and ours.get(a.account_id)
-            for a in listed.accounts
+            for a in listed.values()
         )
         if len(ours) == accounts and loads[-1] - loads[0] <= 1 and loads[0] > 0 and acked:
             return
@@ -469,24 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.accounts < 2 or args.batch < 1 or args.window < 1:
         parser.error("--accounts must be >= 2, --batch and --window >= 1")
 
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-ingest-"))
-    cluster = Cluster(home=home)
-    code = 1
-    try:
+    def run(cluster: Cluster) -> int:
         # The production heartbeat (2 s); the harness default of 0.5 s is for tests.
         cluster.start_master(HISCRM_HEARTBEAT_MS="2000")
-        out(f"master on {cluster.address}, home {home}")
-        code = asyncio.run(bench(cluster, args))
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-4000:])
-    finally:
-        cluster.stop_all()
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        out(f"master on {cluster.address}, home {cluster.home}")
+        return asyncio.run(bench(cluster, args))
+
+    return run_cluster("ingest", run, keep=args.keep)
 
 
 if __name__ == "__main__":

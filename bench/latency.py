@@ -25,89 +25,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import random
-import shutil
-import signal
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
-import psutil  # noqa: E402
-
+from bench.common import (  # noqa: E402
+    EventWatcher,
+    login,
+    machine,
+    out,
+    percentile,
+    run_cluster,
+    wait_states,
+)
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
-from tests.demo_helpers import admin, demo_spec, scan  # noqa: E402
+from tests.demo_helpers import admin, demo_spec  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 
 TARGET_P99_S = 1.0
 WORKER_ID = "bench-lat-1"
 RUNNING = common_pb2.RUN_STATE_RUNNING
 NEEDS_LOGIN = common_pb2.RUN_STATE_NEEDS_LOGIN
-LOGIN_TIMEOUT_S = 120.0
 MARK = "bench-lat-"
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def machine() -> str:
-    """Other work on the box skews every figure: say how busy it was."""
-    one, five, _ = os.getloadavg()
-    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def login(
-    control: control_pb2_grpc.ControlStub, base: str, account_id: str, username: str
-) -> str:
-    """StartLogin, scan the first QR like a phone would, answer an SMS step;
-    returns the last event kind (success / failed / expired / cancelled)."""
-    last = ""
-    scanned = False
-    call = control.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
-    try:
-        async with asyncio.timeout(LOGIN_TIMEOUT_S):
-            async for update in call:
-                last = update.WhichOneof("event") or ""
-                if last == "qr" and not scanned:
-                    scanned = True
-                    await asyncio.to_thread(scan, base, update.qr.content, username)
-                elif last == "verification_required":
-                    code = await asyncio.to_thread(
-                        admin, base, f"/admin/sms_code?username={username}"
-                    )
-                    await control.SubmitVerification(
-                        control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=code["code"]
-                        )
-                    )
-                elif last in ("success", "failed", "expired", "cancelled"):
-                    break
-    except TimeoutError:
-        last = f"timeout after {LOGIN_TIMEOUT_S:.0f} s (last event {last or 'none'})"
-    finally:
-        call.cancel()
-    return last
-
-
-async def accounts_by_id(control: control_pb2_grpc.ControlStub) -> dict[str, control_pb2.Account]:
-    listed = await control.ListAccounts(control_pb2.ListAccountsRequest(page_size=1000))
-    return {a.account_id: a for a in listed.accounts}
 
 
 async def stored_count(control: control_pb2_grpc.ControlStub) -> int:
@@ -117,54 +63,29 @@ async def stored_count(control: control_pb2_grpc.ControlStub) -> int:
 # ---------------------------------------------------------------- the watcher
 
 
-@dataclass
-class Watcher:
-    """Reads Control.WatchEvents (items) and notes when each marked text arrives."""
+class Watcher(EventWatcher):
+    """Notes when each marked text arrives on Control.WatchEvents (items)."""
 
-    control: control_pb2_grpc.ControlStub
-    arrived: dict[str, float] = field(default_factory=dict)  # text -> perf_counter
-    kinds: dict[str, int] = field(default_factory=dict)  # text -> ItemKind
-    accounts: dict[str, str] = field(default_factory=dict)  # text -> account id
-    repeats: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    events: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _call: grpc.aio.UnaryStreamCall | None = None
-    _task: asyncio.Task[None] | None = None
+    def __init__(self, control: control_pb2_grpc.ControlStub) -> None:
+        super().__init__(control, [control_pb2.EVENT_KIND_ITEM])
+        self.arrived: dict[str, float] = {}  # text -> perf_counter
+        self.kinds: dict[str, int] = {}  # text -> ItemKind
+        self.accounts: dict[str, str] = {}  # text -> account id
+        self.repeats: list[str] = []
+        self.changed = asyncio.Event()
 
-    def start(self) -> None:
-        self._call = self.control.WatchEvents(
-            control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_ITEM])
-        )
-        self._task = asyncio.create_task(self._read(self._call))
-
-    async def _read(self, call: grpc.aio.UnaryStreamCall) -> None:
-        try:
-            async for event in call:
-                now = time.perf_counter()
-                self.events += 1
-                item = event.item.item
-                text = next((w for w in item.content.split() if w.startswith(MARK)), "")
-                if not text:
-                    continue
-                if text in self.arrived:
-                    self.repeats.append(text)
-                    continue
-                self.arrived[text] = now
-                self.kinds[text] = item.kind
-                self.accounts[text] = item.account_id
-                self.changed.set()
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
-                self.failed.append(f"WatchEvents ended: {exc.code().name}: {exc.details()}")
-
-    async def stop(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def on_event(self, event: control_pb2.Event, now: float) -> None:
+        item = event.item.item
+        text = next((w for w in item.content.split() if w.startswith(MARK)), "")
+        if not text:
+            return
+        if text in self.arrived:
+            self.repeats.append(text)
+            return
+        self.arrived[text] = now
+        self.kinds[text] = item.kind
+        self.accounts[text] = item.account_id
+        self.changed.set()
 
 
 # ---------------------------------------------------------------- injecting
@@ -245,29 +166,14 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
                     spec=demo_spec(base, username, interval_ms=args.interval_ms),
                 )
             )
-        deadline = time.monotonic() + 90
-        while not all(
-            a.state == NEEDS_LOGIN and a.worker_id == WORKER_ID
-            for a in (await accounts_by_id(control)).values()
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("demo accounts never reached NEEDS_LOGIN")
-            await asyncio.sleep(0.25)
+        if await wait_states(control, accounts, NEEDS_LOGIN, 90, worker_id=WORKER_ID):
+            raise RuntimeError("demo accounts never reached NEEDS_LOGIN")
         for account_id, username in accounts.items():
             result = await login(control, base, account_id, username)
             if result != "success":
                 raise RuntimeError(f"login of {account_id} ended with {result}")
-        deadline = time.monotonic() + 90
-        while True:
-            listed = await accounts_by_id(control)
-            if all(
-                a.state == RUNNING and a.acked_config_version == a.config_version
-                for a in listed.values()
-            ):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("accounts never all RUNNING")
-            await asyncio.sleep(0.25)
+        if await wait_states(control, accounts, RUNNING, 90, acked=True):
+            raise RuntimeError("accounts never all RUNNING")
         # the seeded history arrives with the first cycles; measure after it
         deadline = time.monotonic() + 60
         last, since = -1, time.monotonic()
@@ -375,37 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.gap_min_ms <= args.gap_max_ms:
         parser.error("need 1 <= --gap-min-ms <= --gap-max-ms")
 
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-latency-"))
-    cluster = Cluster(home=home, extra_env={"HISCRM_HEARTBEAT_MS": "2000"})
-    code = 1
-    try:
+    def run(cluster: Cluster) -> int:
         base = cluster.start_demosite("--users", str(args.accounts + 1))
         cluster.start_master()
         cluster.start_worker(WORKER_ID, "--platforms", "demo")
         cluster.wait_worker_state(WORKER_ID, common_pb2.WORKER_STATE_ONLINE, timeout=60)
-        out(f"demo platform {base}, master on {cluster.address}, worker {WORKER_ID}, home {home}")
+        out(
+            f"demo platform {base}, master on {cluster.address}, worker {WORKER_ID}, "
+            f"home {cluster.home}"
+        )
         out(f"machine before: {machine()}")
         code = asyncio.run(bench(cluster, base, args))
         out(f"machine after: {machine()}")
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-4000:])
-    finally:
-        leftovers: list[psutil.Process] = []
-        for proc in cluster.procs:
-            if proc.alive():
-                with contextlib.suppress(psutil.Error):
-                    leftovers += psutil.Process(proc.pid).children(recursive=True)
-        cluster.stop_all()
-        for proc in leftovers:  # Chromium keeps its own process group
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(signal.SIGKILL)
-        psutil.wait_procs(leftovers, timeout=5)
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        return code
+
+    return run_cluster("latency", run, keep=args.keep, extra_env={"HISCRM_HEARTBEAT_MS": "2000"})
 
 
 if __name__ == "__main__":

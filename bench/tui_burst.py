@@ -40,16 +40,12 @@ if str(ROOT) not in sys.path:
 from textual import events  # noqa: E402
 from textual.binding import Binding, BindingType  # noqa: E402
 
+from bench.common import out  # noqa: E402
 from hiscrm.v1 import control_pb2  # noqa: E402
 from tui.app import HiscrmApp  # noqa: E402
 from tui.client import FLUSH_INTERVAL_S, EventPump  # noqa: E402
 from tui.fake import NOW, FakeClient, item_event, items  # noqa: E402
 from tui.messages import EventsArrived  # noqa: E402
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 @dataclass
