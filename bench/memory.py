@@ -45,6 +45,7 @@ from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
 from tests.demo_helpers import admin, demo_spec, scan  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
+from worker.browser.pool import chromium_executable  # noqa: E402
 
 MIB = 1024 * 1024
 TARGET_MIB_PER_ACCOUNT = 60.0
@@ -293,7 +294,7 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
 
     out()
     out(
-        f"browser: {args.chromium or 'the pool default'}; "
+        f"browser: {args.chromium or f'{chromium_executable()} (the pool default)'}; "
         f"one worker, demo accounts with the creator centre open, monitor interval "
         f"{args.interval_ms} ms, {args.settle_cycles} cycles settled before each measurement, "
         f"median of {args.samples} samples"
@@ -408,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chromium",
         default="",
-        help="browser executable for the worker (HISCRM_CHROMIUM), e.g. "
-        "/usr/bin/chromium-headless-shell; default: the pool's choice (/usr/bin/chromium)",
+        help="browser executable for the worker (HISCRM_CHROMIUM), e.g. /usr/bin/chromium; "
+        "default: the pool's choice (/usr/bin/chromium-headless-shell where installed)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run directory (logs, db)")
     args = parser.parse_args(argv)

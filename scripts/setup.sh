@@ -10,7 +10,7 @@ want_test=0
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
-apt_packages=(python3 python3-venv python3-pip chromium fonts-noto-cjk curl)
+apt_packages=(python3 python3-venv python3-pip chromium chromium-headless-shell fonts-noto-cjk curl)
 if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -32,9 +32,9 @@ if [[ $want_test -eq 1 ]]; then
 else
     .venv/bin/python -m pip install -q -e .
 fi
-# Debian's Chromium is used where present; elsewhere Playwright's own build
-# (which needs internet to download).
-if [[ ! -x /usr/bin/chromium ]]; then
+# Debian's Chromium (headless shell first) is used where present; elsewhere
+# Playwright's own build (which needs internet to download).
+if [[ ! -x /usr/bin/chromium-headless-shell && ! -x /usr/bin/chromium ]]; then
     .venv/bin/python -m playwright install chromium || {
         echo "no Chromium: install Debian's 'chromium' package or run 'playwright install chromium'" >&2
         exit 1

@@ -1,8 +1,9 @@
 """The worker's browser pool against real Chromium, on loopback only.
 
-Fingerprints per account (and stable across launches), cookie isolation, the
-encrypted storage state carrying a demosite login into a fresh context, the
-relaunch after Chromium is killed, a proxy per context with its health check,
+Fingerprints per account (and stable across launches), no headless tells
+with the headless shell, cookie isolation, the encrypted storage state carrying
+a demosite login into a fresh context, the relaunch after Chromium is killed
+(also behind a launcher script), a proxy per context with its health check,
 and no Chromium left behind by close().
 """
 
@@ -14,6 +15,7 @@ import contextlib
 import os
 import secrets
 import stat
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,19 @@ from aiohttp.test_utils import TestServer
 
 from demosite import DemoConfig, create_app
 from hiscrm.v1 import gateway_pb2
+from tests.proxy_helpers import ConnectProxy
 from worker.browser.crypto import SessionDecryptError, StateCipher, load_key
 from worker.browser.fingerprint import Fingerprint
-from worker.browser.pool import BrowserPool
+from worker.browser.headless_shell import brand_lists
+from worker.browser.pool import (
+    DEBIAN_CHROMIUM,
+    DEBIAN_HEADLESS_SHELL,
+    DEFAULT_EXECUTABLES,
+    BrowserPool,
+    BrowserUnavailable,
+    chromium_executable,
+)
+from worker.browser.processes import unwrap_launcher
 from worker.browser.proxy_check import check_proxy, parse_proxy
 from worker.browser.storage import SessionStore
 from worker.platforms.base import ProxyFailed
@@ -66,6 +78,15 @@ def chromium_in_group(pgid: int) -> list[psutil.Process]:
     return out
 
 
+def group_members(pgid: int) -> list[psutil.Process]:
+    out = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+    return out
+
+
 async def no_chromium_left(groups: list[int], within: float = 5.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -86,8 +107,8 @@ async def open_pool(data_dir: Path, **kwargs: Any) -> AsyncIterator[BrowserPool]
         await pool.start()
         yield pool
     finally:
-        if pool.browser_pid:
-            groups.append(pool.browser_pid)
+        if pool.browser_pgid:
+            groups.append(pool.browser_pgid)
         await pool.close()
         await no_chromium_left(groups)
 
@@ -102,10 +123,13 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         await server.close()
 
 
-def probe_app(seen: list[dict[str, str]]) -> web.Application:
+def probe_app(seen: list[dict[str, str]], accept_ch: str = "") -> web.Application:
     async def page(request: web.Request) -> web.Response:
         seen.append(dict(request.headers))
-        return web.Response(text="<!doctype html><p>probe</p>", content_type="text/html")
+        response = web.Response(text="<!doctype html><p>probe</p>", content_type="text/html")
+        if accept_ch:
+            response.headers["Accept-CH"] = accept_ch
+        return response
 
     async def set_cookie(request: web.Request) -> web.Response:
         response = web.Response(text="set")
@@ -245,6 +269,48 @@ def test_parse_proxy() -> None:
         parse_proxy("ftp://h:1")
 
 
+def test_chromium_choice_prefers_the_headless_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HISCRM_CHROMIUM", raising=False)
+    assert DEFAULT_EXECUTABLES == (DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM)
+    present = [path for path in DEFAULT_EXECUTABLES if os.access(path, os.X_OK)]
+    assert chromium_executable() == (present[0] if present else None)
+    monkeypatch.setenv("HISCRM_CHROMIUM", sys.executable)
+    assert chromium_executable() == sys.executable
+    monkeypatch.setenv("HISCRM_CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(BrowserUnavailable, match="not an executable"):
+        chromium_executable()
+
+
+def test_pass_through_launchers_are_unwrapped(tmp_path: Path) -> None:
+    binary = os.path.realpath(sys.executable)  # any executable that is no script
+
+    def script(name: str, text: str) -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        path.chmod(0o755)
+        return str(path)
+
+    assert unwrap_launcher(script("plain", f'#!/bin/sh -e\n\n{binary} "$@"\n')) == binary
+    assert unwrap_launcher(script("exec", f'#!/bin/sh\n# why\nexec {binary} "$@"\n')) == binary
+    for name, text in {
+        "two": f'#!/bin/sh\n{binary} "$@"\nsleep 1\n',
+        "flags": f'#!/bin/sh\n{binary} --flag "$@"\n',
+        "env": f'#!/bin/sh\nexport A=1\n{binary} "$@"\n',
+        "python": f'#!/usr/bin/env python3\n{binary} "$@"\n',
+        "missing": '#!/bin/sh\n/nonexistent/chromium "$@"\n',
+    }.items():
+        path = script(name, text)
+        assert unwrap_launcher(path) == path, name
+    inner = script("inner", "#!/bin/sh\ntrue\n")
+    nested = script("nested", f'#!/bin/sh\n{inner} "$@"\n')
+    assert unwrap_launcher(nested) == nested
+    assert unwrap_launcher(binary) == binary
+    if os.access(DEBIAN_HEADLESS_SHELL, os.X_OK):
+        assert unwrap_launcher(DEBIAN_HEADLESS_SHELL) == "/usr/lib/chromium/chromium-headless-shell"
+    if os.access(DEBIAN_CHROMIUM, os.X_OK):
+        assert unwrap_launcher(DEBIAN_CHROMIUM) == DEBIAN_CHROMIUM  # flags, env: kept
+
+
 # ------------------------------------------------------------------ real Chromium
 
 
@@ -276,6 +342,83 @@ async def test_accounts_get_distinct_fingerprints_stable_across_launches(tmp_pat
     uas = {h["User-Agent"] for h in seen}
     assert uas == {pa["ua"], pb["ua"]}
     assert all(h["Accept-Language"].startswith("zh-CN") for h in seen)
+
+
+# What a page of the old headless shell sees unlike the full Chromium (only
+# values that are the same on every load).
+TELLS_JS = """async () => {
+  const hints = await navigator.userAgentData.getHighEntropyValues(
+    ['architecture', 'bitness', 'model', 'platformVersion', 'fullVersionList', 'wow64']);
+  const p = navigator.plugins;
+  return {
+    ua: navigator.userAgent,
+    hints,
+    brands: navigator.userAgentData.brands,
+    plugins: [...p].map(x => [x.name, x.filename, x.description, [...x].map(m => m.type)]),
+    pluginNames: Object.getOwnPropertyNames(p),
+    pluginItem: [p.item(1).name, p.namedItem('Chrome PDF Viewer') === p[1], p.item(9)],
+    mimeTypes: [...navigator.mimeTypes].map(m => [m.type, m.suffixes, m.enabledPlugin === p[0]]),
+    ownMime: p[2][0].enabledPlugin === p[2] && p[2][0] !== navigator.mimeTypes[0],
+    tags: [p, p[0], navigator.mimeTypes, navigator.mimeTypes[0]].map(
+      o => Object.prototype.toString.call(o)),
+    native: [
+      Object.getOwnPropertyDescriptor(Navigator.prototype, 'plugins').get,
+      Object.getOwnPropertyDescriptor(PluginArray.prototype, 'length').get,
+      PluginArray.prototype.item,
+    ].map(f => Function.prototype.toString.call(f).includes('[native code]')),
+    pdfViewerEnabled: navigator.pdfViewerEnabled,
+    chrome: typeof chrome === 'object' && Object.keys(chrome),
+    loadTimes: Object.keys(chrome.loadTimes()),
+    csi: Object.keys(chrome.csi()),
+    app: [chrome.app.isInstalled, chrome.app.getDetails(), chrome.app.runningState(),
+          String(chrome.loadTimes), String(chrome.app.getDetails)],
+    notification: Notification.permission,
+    rttNonZero: navigator.connection.rtt > 0,
+    webdriver: navigator.webdriver,
+  };
+}"""
+
+
+def sec_ch(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("sec-ch-ua")}
+
+
+async def test_pages_show_no_headless_tells(tmp_path: Path) -> None:
+    """The default browser (the headless shell where installed) looks like the full
+    Chromium: brand lists without "HeadlessChrome" in headers and JavaScript, PDF
+    plugins, window.chrome, Notification.permission, a non-zero rtt; with both
+    Debian builds installed, a page sees the very same in either."""
+    builds = [chromium_executable()]
+    builds += [p for p in DEFAULT_EXECUTABLES if p not in builds and os.access(p, os.X_OK)]
+    views: dict[str | None, tuple[dict[str, Any], dict[str, str]]] = {}
+    for i, exe in enumerate(builds):
+        seen: list[dict[str, str]] = []
+        app = probe_app(seen, accept_ch="Sec-CH-UA-Full-Version-List, Sec-CH-UA-Platform-Version")
+        async with serve(app) as base, open_pool(tmp_path / str(i), executable=exe) as pool:
+            actx = await pool.context("acct-tells")
+            page = await actx.new_page()
+            await page.goto(base + "/")  # learns Accept-CH
+            await page.goto(base + "/")
+            found = await page.evaluate(TELLS_JS)
+            brands, full = brand_lists(pool.chrome_version)
+            fp = actx.fingerprint
+        headers = sec_ch(seen[-1])
+        assert "HeadlessChrome" not in repr(headers) + repr(found), exe
+        assert found["brands"] == brands and found["hints"]["fullVersionList"] == full, exe
+        expected = ", ".join(f'"{b["brand"]}";v="{b["version"]}"' for b in brands)
+        assert headers["sec-ch-ua"] == expected, exe
+        assert "sec-ch-ua-full-version-list" in headers, exe
+        assert found["ua"] == fp.user_agent and found["webdriver"] is False
+        assert len(found["plugins"]) == 5 and found["pdfViewerEnabled"] is True, exe
+        assert found["mimeTypes"] == [["application/pdf", "pdf", True], ["text/pdf", "pdf", True]]
+        assert found["ownMime"] is True and all(found["native"]), exe
+        assert found["chrome"] == ["loadTimes", "csi", "app"], exe
+        assert (found["notification"], found["rttNonZero"]) == ("default", True), exe
+        views[exe] = (found, headers)
+    if len(views) > 1:
+        (first, first_view), *others = views.items()
+        for exe, view in others:
+            assert view == first_view, f"{first} and {exe} differ"
 
 
 async def test_contexts_share_no_cookies(tmp_path: Path) -> None:
@@ -348,11 +491,12 @@ async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
         shots = sorted(pool.screenshot_dir("acct-k").glob("*.png"))
         assert len(shots) == 2 and all(s.stat().st_size > 0 for s in shots)
 
-        pid, generation = pool.browser_pid, pool.generation
-        assert pid is not None and len(pool.processes()) > 1
+        pid, pgid, generation = pool.browser_pid, pool.browser_pgid, pool.generation
+        assert pid is not None and pgid is not None and len(pool.processes()) > 1
         main = psutil.Process(pid)
         assert "chrom" in main.name() and main in chromium_descendants()
-        groups.append(pid)
+        assert pid == pgid  # Playwright's child is the browser: no launcher in between
+        groups.append(pgid)
         main.kill()
         await asyncio.wait_for(pool.browser_lost.wait(), 10)
         assert not actx.alive and pool.get("acct-k") is None
@@ -365,100 +509,54 @@ async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
         await page.goto(base + "/")
         assert await page.evaluate("navigator.platform") == again.fingerprint.platform
         for _ in range(100):  # the killed browser's orphaned children are reaped too
-            if not chromium_in_group(pid):
+            if not chromium_in_group(pgid):
                 break
             await asyncio.sleep(0.1)
-        assert not chromium_in_group(pid)
+        assert not chromium_in_group(pgid)
+    await no_chromium_left(groups)
+
+
+async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path) -> None:
+    """A launcher that neither execs Chromium nor exits with it keeps Playwright's
+    pipe open after Chromium dies, so Playwright never reports the loss: the pool
+    watches the browser process itself, and clears the launcher away."""
+    chosen = chromium_executable()
+    if chosen is None:
+        pytest.skip("no system Chromium (Playwright's own build needs no launcher)")
+    launcher = tmp_path / "chromium-launcher"
+    launcher.write_text(f'#!/bin/sh\n"{unwrap_launcher(chosen)}" "$@"\nsleep 60\n')
+    launcher.chmod(0o755)
+    groups: list[int] = []
+    async with (
+        serve(probe_app([])) as base,
+        open_pool(tmp_path / "data", executable=str(launcher)) as pool,
+    ):
+        assert pool.launch_path == str(launcher)
+        pid, pgid = pool.browser_pid, pool.browser_pgid
+        assert pid is not None and pgid is not None and pid != pgid  # the script leads
+        main = psutil.Process(pid)
+        assert main.ppid() == pgid and "--type" not in " ".join(main.cmdline())
+        groups.append(pgid)
+        actx = await pool.context("acct-l")
+        page = await actx.new_page()
+        await page.goto(base + "/")
+
+        main.kill()
+        await asyncio.wait_for(pool.browser_lost.wait(), 10)
+        assert not actx.alive and pool.crashes == 1
+        again = await pool.context("acct-l")
+        assert pool.generation == 2 and pool.browser_pgid != pgid
+        page = await again.new_page()
+        await page.goto(base + "/")
+        for _ in range(100):  # the launcher and its sleep went with the group
+            if not group_members(pgid):
+                break
+            await asyncio.sleep(0.1)
+        assert not group_members(pgid)
     await no_chromium_left(groups)
 
 
 # ------------------------------------------------------------------ proxy
-
-
-class ConnectProxy:
-    """A tiny HTTP proxy (CONNECT and absolute-URI GET) with Basic auth.
-
-    Host names in `aliases` are resolved by the proxy only, so a page that
-    loads http://<alias>/ proves its traffic went through the proxy.
-    """
-
-    def __init__(self, aliases: dict[str, str], user: str, password: str) -> None:
-        self.aliases = aliases
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        self.requests: list[tuple[str, str]] = []
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 2)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream: asyncio.StreamWriter | None = None
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            lines = head.split("\r\n")
-            method, target, version = lines[0].split(" ", 2)
-            headers = {
-                k.strip().lower(): v.strip()
-                for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
-            }
-            if headers.get("proxy-authorization") != self.auth:
-                writer.write(
-                    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
-                    b'Proxy-Authenticate: Basic realm="test"\r\n'
-                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-                await writer.drain()
-                return
-            self.requests.append((method, target))
-            if method == "CONNECT":
-                host, port = target.rsplit(":", 1)
-                up_reader, upstream = await asyncio.open_connection(
-                    self.aliases.get(host, host), int(port)
-                )
-                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            else:
-                url = urlsplit(target)
-                host = url.hostname or ""
-                up_reader, upstream = await asyncio.open_connection(
-                    self.aliases.get(host, host), url.port or 80
-                )
-                path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-                keep = [
-                    line
-                    for line in lines[1:]
-                    if line
-                    and line.split(":", 1)[0].strip().lower()
-                    not in ("proxy-authorization", "proxy-connection", "connection", "keep-alive")
-                ]
-                out = [f"{method} {path} {version}", *keep, "Connection: close", "", ""]
-                upstream.write("\r\n".join(out).encode("latin-1"))
-            await writer.drain()
-            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            pass
-        finally:
-            for w in (upstream, writer):
-                if w is not None:
-                    w.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except OSError:
-        pass
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,13 +13,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from demosite import DemoConfig, create_app, qr
+from worker.browser.pool import chromium_executable
+from worker.browser.processes import unwrap_launcher
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_PATH = CHROMIUM if os.path.exists(CHROMIUM) else None  # None: Playwright's own
+# The worker's choice ($HISCRM_CHROMIUM, the headless shell, Debian's Chromium;
+# None: Playwright's own), launched as the pool launches it.
+_CHOSEN = chromium_executable()
+CHROMIUM_PATH = unwrap_launcher(_CHOSEN) if _CHOSEN else None
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

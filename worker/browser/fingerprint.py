@@ -210,8 +210,12 @@ class Fingerprint:
             "extra_http_headers": {"Accept-Language": self.accept_language},
         }
 
-    def init_script(self) -> str:
-        """JavaScript run before any page script in every frame of the context."""
+    def init_script(self, engine_js: str = "") -> str:
+        """JavaScript run before any page script in every frame of the context.
+
+        `engine_js` is spliced in after the navigator overrides, with the same
+        helpers in scope (`asNative`, `getter`): the pool's fixes for what a
+        particular browser build gives away (headless_shell.PARITY_JS)."""
         config = json.dumps(
             {
                 "platform": self.platform,
@@ -222,7 +226,7 @@ class Fingerprint:
                 "seed": self.canvas_seed,
             }
         )
-        return _INIT_SCRIPT.replace("__CONFIG__", config)
+        return _INIT_SCRIPT.replace("__CONFIG__", config).replace("/*__ENGINE__*/", engine_js)
 
     def to_proto(self) -> gateway_pb2.Fingerprint:
         return gateway_pb2.Fingerprint(
@@ -277,6 +281,7 @@ _INIT_SCRIPT = r"""
   getter(Navigator.prototype, "hardwareConcurrency", FP.hardwareConcurrency);
   getter(Navigator.prototype, "deviceMemory", FP.deviceMemory);
   getter(Navigator.prototype, "webdriver", false);
+/*__ENGINE__*/
 
   const UNMASKED_VENDOR = 0x9245;
   const UNMASKED_RENDERER = 0x9246;

@@ -12,7 +12,12 @@ and its own proxy. When Chromium crashes or is killed, every context dies
 with it: the pool marks them closed (`AccountContext.alive` turns False),
 bumps `generation`, sets `browser_lost`, and the next `context()` call
 relaunches Chromium and builds a fresh context, so callers recreate theirs
-from the last saved storage state.
+from the last saved storage state. The loss is noticed twice over: Playwright's
+"disconnected" event (its pipe to Chromium closed) and the browser process's
+own exit (a pidfd), whichever comes first.
+
+Which Chromium: see chromium_executable(). The headless shell is preferred
+for memory; headless_shell.py covers what it would give away to a page.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import os
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,16 @@ from playwright.async_api import Error as PlaywrightError
 
 from hiscrm.v1 import common_pb2
 from worker.browser.fingerprint import DEFAULT_CHROME_MAJOR, Fingerprint
-from worker.browser.processes import find_browser_pid, process_tree, reap_group
+from worker.browser.headless_shell import PARITY_JS, is_headless_shell, user_agent_override
+from worker.browser.processes import (
+    executable_of,
+    find_browser_pid,
+    process_group,
+    process_tree,
+    reap_group,
+    unwrap_launcher,
+    wait_exit,
+)
 from worker.browser.proxy_check import (
     DEFAULT_CHECK_URL,
     ProxyHealth,
@@ -47,7 +62,10 @@ from worker.platforms.base import PlatformError, ProxyFailed
 
 log = logging.getLogger(__name__)
 
+DEBIAN_HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
+# Tried in this order when HISCRM_CHROMIUM is not set.
+DEFAULT_EXECUTABLES = (DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM)
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -58,6 +76,10 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
 )
 SCREENSHOTS_KEPT = 5
+# After the browser process exits, how long Playwright's own "disconnected"
+# event gets before the pool declares the loss itself (a launcher script that
+# outlives Chromium keeps the pipe open, and Playwright never hears of it).
+PIPE_GRACE_S = 1.0
 
 
 class BrowserUnavailable(PlatformError):
@@ -67,18 +89,19 @@ class BrowserUnavailable(PlatformError):
 
 
 def chromium_executable() -> str | None:
-    """$HISCRM_CHROMIUM, else Debian's Chromium, else None (Playwright's own
-    build, from `playwright install chromium`).
+    """$HISCRM_CHROMIUM, else Debian's headless shell, else Debian's Chromium,
+    else None (Playwright's own build, from `playwright install chromium`).
 
-    HISCRM_CHROMIUM=/usr/bin/chromium-headless-shell (Debian's headless-only
-    build) uses about 60 MiB per account instead of about 95 (bench/memory.py),
-    but recovery after a browser crash is not yet verified with it."""
+    The headless shell (package chromium-headless-shell) has no browser UI:
+    one renderer per account context where the full Chromium in headless mode
+    runs two, about 40 % less memory per account (bench/memory.py). A headed
+    browser is never needed."""
     override = os.environ.get("HISCRM_CHROMIUM", "").strip()
     if override:
         if not os.access(override, os.X_OK):
             raise BrowserUnavailable(f"HISCRM_CHROMIUM={override} is not an executable file")
         return override
-    return DEBIAN_CHROMIUM if os.access(DEBIAN_CHROMIUM, os.X_OK) else None
+    return next((path for path in DEFAULT_EXECUTABLES if os.access(path, os.X_OK)), None)
 
 
 @dataclass(eq=False)
@@ -94,6 +117,12 @@ class AccountContext:
     created_at: float = field(default_factory=time.time)
     proxy_health: ProxyHealth | None = None
     closed: bool = False
+    # Emulation.setUserAgentOverride parameters every page gets before it
+    # loads anything (the headless shell's brand list names "HeadlessChrome").
+    ua_override: dict[str, Any] | None = None
+    _ua_applied: weakref.WeakKeyDictionary[Page, asyncio.Task[None]] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
 
     @property
     def alive(self) -> bool:
@@ -101,7 +130,48 @@ class AccountContext:
         return not self.closed
 
     async def new_page(self) -> Page:
-        return await self.context.new_page()
+        page = await self.context.new_page()
+        if self.ua_override is None:
+            return page
+        try:
+            await self._fit(page)
+        except BaseException:
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
+            raise
+        return page
+
+    def _fit(self, page: Page) -> asyncio.Task[None]:
+        """The (one) task that gives `page` the context's user-agent override.
+
+        Playwright's "page" event and new_page() both ask for it; new_page()
+        waits for it, so its caller's first request already carries it. Pages
+        the site opens itself (popups) get it a moment after they start."""
+        task = self._ua_applied.get(page)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._override(page))
+            self._ua_applied[page] = task
+        return task
+
+    async def _override(self, page: Page) -> None:
+        if self.ua_override is None:
+            return
+        # The override lives as long as this DevTools session: it stays
+        # attached until the page closes.
+        session = await self.context.new_cdp_session(page)
+        await session.send("Emulation.setUserAgentOverride", self.ua_override)
+
+    def _on_page(self, page: Page) -> None:
+        task = self._fit(page)
+        task.add_done_callback(self._log_failed_override)
+
+    def _log_failed_override(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning(
+                "account %s: a page got no user-agent override: %s",
+                self.account_id,
+                task.exception(),
+            )
 
 
 class BrowserPool:
@@ -119,6 +189,9 @@ class BrowserPool:
         self.worker_id = worker_id
         self.data_dir = Path(data_dir)
         self.executable = executable if executable is not None else chromium_executable()
+        # What Playwright runs: the binary itself when `executable` is only a
+        # pass-through launcher script (processes.unwrap_launcher says why).
+        self.launch_path = unwrap_launcher(self.executable) if self.executable else None
         self.headless = headless
         self.extra_args = extra_args
         self.launch_timeout = launch_timeout
@@ -129,7 +202,12 @@ class BrowserPool:
         # Set when Chromium went away on its own; cleared by the relaunch.
         self.browser_lost = asyncio.Event()
         self.browser_pid: int | None = None
+        # The process group Playwright launched it in: the browser's pid, or a
+        # launcher script's when one sits above the browser.
+        self.browser_pgid: int | None = None
         self.chrome_major = DEFAULT_CHROME_MAJOR
+        self.chrome_version = ""
+        self.headless_shell = False
         # An inert switch on Chromium's command line, to find its pid.
         self._marker = f"--hiscrm-pool={secrets.token_hex(6)}"
         self._playwright: Playwright | None = None
@@ -139,6 +217,7 @@ class BrowserPool:
         self._launch_lock = asyncio.Lock()
         self._closing = False
         self._dead_groups: set[int] = set()
+        self._watcher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ browser
 
@@ -176,23 +255,41 @@ class BrowserPool:
                     ) from exc2
             self._browser = browser
             self.generation += 1
+            self.chrome_version = browser.version
             self.chrome_major = int(browser.version.split(".", 1)[0])
-            self.browser_pid = find_browser_pid(self._marker)
+            self.browser_pid = await asyncio.to_thread(find_browser_pid, self._marker)
+            self.browser_pgid = None
+            binary = self.launch_path
+            if self.browser_pid is not None:
+                self.browser_pgid = process_group(self.browser_pid)
+                binary = executable_of(self.browser_pid) or binary
+                self._watcher = asyncio.get_running_loop().create_task(
+                    self._watch(browser, self.browser_pid)
+                )
+            else:
+                log.warning(
+                    "worker %s: Chromium's process not found; only Playwright's "
+                    "disconnected event will tell if it dies",
+                    self.worker_id,
+                )
+            # Playwright's own build runs its headless shell when headless.
+            self.headless_shell = is_headless_shell(binary) or (binary is None and self.headless)
             browser.on("disconnected", self._on_disconnected)
             self.browser_lost.clear()
             log.info(
-                "worker %s: Chromium %s launched (pid %s, generation %d, %s)",
+                "worker %s: Chromium %s launched (pid %s, generation %d, %s%s)",
                 self.worker_id,
                 browser.version,
                 self.browser_pid,
                 self.generation,
-                self.executable or "playwright build",
+                binary or "playwright build",
+                ", headless shell" if self.headless_shell else "",
             )
             return browser
 
     async def _launch(self, playwright: Playwright) -> Browser:
         return await playwright.chromium.launch(
-            executable_path=self.executable,
+            executable_path=self.launch_path,
             headless=self.headless,
             args=[*CHROMIUM_ARGS, *self.extra_args, self._marker],
             timeout=self.launch_timeout * 1000,
@@ -201,16 +298,40 @@ class BrowserPool:
             handle_sighup=False,
         )
 
+    async def _watch(self, browser: Browser, pid: int) -> None:
+        """Declare the browser lost when its process exits, should Playwright not."""
+        try:
+            await wait_exit(pid)
+        except OSError as exc:
+            log.warning("worker %s: cannot watch Chromium's process: %s", self.worker_id, exc)
+            return
+        if browser is self._browser:
+            await asyncio.sleep(PIPE_GRACE_S)
+        if browser is not self._browser or self._closing:
+            return  # Playwright saw it first, or the pool is closing it
+        log.error(
+            "worker %s: Chromium (pid %s) exited but Playwright's pipe to it is still open",
+            self.worker_id,
+            pid,
+        )
+        self._on_disconnected(browser)
+        # Whatever still holds the pipe (a launcher script) goes now, so
+        # Playwright lets go of the browser too.
+        await asyncio.to_thread(self._reap_dead_groups)
+
     def _on_disconnected(self, browser: Browser) -> None:
         if browser is not self._browser:
             return
         self._browser = None
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
         lost = list(self._contexts.values())
         for actx in lost:
             actx.closed = True
         self._contexts.clear()
-        if self.browser_pid is not None:
-            self._dead_groups.add(self.browser_pid)
+        if self.browser_pgid is not None:
+            self._dead_groups.add(self.browser_pgid)
         if self._closing:
             return
         # Orphaned children normally exit by themselves; whatever has not, goes.
@@ -323,7 +444,8 @@ class BrowserPool:
             options["storage_state"] = storage_state
         context = await browser.new_context(**options)
         try:
-            await context.add_init_script(fingerprint.init_script())
+            engine_js = PARITY_JS if self.headless_shell else ""
+            await context.add_init_script(fingerprint.init_script(engine_js))
         except BaseException:
             with contextlib.suppress(Exception):
                 await context.close()
@@ -336,6 +458,9 @@ class BrowserPool:
             proxy=spec,
             generation=self.generation,
         )
+        if self.headless_shell:
+            actx.ua_override = user_agent_override(fingerprint, self.chrome_version)
+            context.on("page", actx._on_page)
         self._contexts[account_id] = actx
         log.info(
             "account %s on worker %s: context created (generation %d, %s, %dx%d, proxy %s, %s)",
@@ -436,9 +561,12 @@ class BrowserPool:
         for actx in list(self._contexts.values()):
             await self._close(actx, "pool closing")
         browser, self._browser = self._browser, None
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
         if browser is not None:
-            if self.browser_pid is not None:
-                self._dead_groups.add(self.browser_pid)
+            if self.browser_pgid is not None:
+                self._dead_groups.add(self.browser_pgid)
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(browser.close(), timeout=15)
         if self._playwright is not None:
