@@ -15,19 +15,25 @@ import contextlib
 import io
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import segno
 from playwright.async_api import Route
 
 from hiscrm.v1 import common_pb2, gateway_pb2
-from worker.browser.crypto import StateCipher
-from worker.browser.pool import AccountContext, BrowserPool
-from worker.browser.storage import SessionStore
+from tests.platform_helpers import (
+    FixtureSite,
+    adapter_context,
+    by_id,
+    cors_for,
+    fixture_loader,
+    monitor_config,
+    next_event,
+    quick,
+    screenshot_taken,
+)
 from worker.platforms.base import (
     AdapterContext,
     AuthExpired,
@@ -47,16 +53,8 @@ WORKER = "w-douyin"
 ACCOUNT = "dy-acct-1"
 SID = "sid-" + "a1" * 16
 CREATOR = "https://creator.douyin.com"
-CORS = {
-    "access-control-allow-origin": CREATOR,
-    "access-control-allow-credentials": "true",
-    "access-control-allow-headers": "content-type",
-    "access-control-allow-methods": "GET, POST, OPTIONS",
-}
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+CORS = cors_for(CREATOR)  # the chat page reads imapi.snssdk.com
+load = fixture_loader(FIXTURES)
 
 
 def qr_data_url(token: int) -> str:
@@ -67,10 +65,11 @@ def qr_data_url(token: int) -> str:
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-class DouyinSite:
-    """The platform as the browser sees it: answers every routed request."""
+class DouyinSite(FixtureSite):
+    """Douyin's creator centre and IM hosts, from the fixtures."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.user = load("user_info.json")
         self.works = load("work_list.json")
         self.comments: dict[str, list[dict[str, Any]]] = load("comments.json")
@@ -84,44 +83,21 @@ class DouyinSite:
         self.user_code = 0
         self.captcha = False
         self.rename_comment_list = False
-        self.override: dict[str, tuple[int, str]] = {}  # path -> (status, raw body)
-        self.requests: list[tuple[str, str, str, dict[str, str]]] = []
         self.replies: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------ plumbing
 
-    async def handle(self, route: Route) -> None:
-        request = route.request
-        url = urlsplit(request.url)
-        query = dict(parse_qsl(url.query))
-        self.requests.append((request.method, url.hostname or "", url.path, query))
-        if url.path in self.override:
-            status, raw = self.override[url.path]
-            await route.fulfill(status=status, body=raw, content_type="application/json")
-            return
-        headers = await request.all_headers()
-        cookies = dict(
-            part.strip().split("=", 1)
-            for part in headers.get("cookie", "").split(";")
-            if "=" in part
-        )
+    async def answer(
+        self, route: Route, host: str, path: str, query: dict[str, str], cookies: dict[str, str]
+    ) -> None:
         logged_in = cookies.get("sessionid") in self.sessions
-        if url.hostname == "creator.douyin.com":
-            await self._creator(route, url.path, query, logged_in)
-        elif url.hostname == "imapi.snssdk.com":
-            await self._im(route, url.path, query)
+        if host == "creator.douyin.com":
+            await self._creator(route, path, query, logged_in)
+        elif host == "imapi.snssdk.com":
+            await self._im(route, path, query)
         else:
             await route.abort()  # nothing leaves the machine
-
-    @staticmethod
-    async def _json(route: Route, body: Any, status: int = 200, **headers: str) -> None:
-        await route.fulfill(
-            status=status,
-            body=json.dumps(body, ensure_ascii=False),
-            content_type="application/json",
-            headers=headers,
-        )
 
     @staticmethod
     async def _html(route: Route, name: str) -> None:
@@ -154,18 +130,20 @@ class DouyinSite:
         elif path == "/__fixture__/login/state":
             body = {"state": self.login_state, "qr": qr_data_url(self.token)}
             if self.login_state == "confirmed":
-                await self._json(route, body, **{"set-cookie": self._session_cookies()})
+                await self.json_answer(route, body, **{"set-cookie": self._session_cookies()})
             else:
-                await self._json(route, body)
+                await self.json_answer(route, body)
         elif path == "/__fixture__/login/sms-send":
             self.sms_sent += 1
-            await self._json(route, {"ok": True})
+            await self.json_answer(route, {"ok": True})
         elif path == "/__fixture__/login/sms":
             code = json.loads(route.request.post_data or "{}").get("code")
             if code == self.sms_code:
-                await self._json(route, {"ok": True}, **{"set-cookie": self._session_cookies()})
+                await self.json_answer(
+                    route, {"ok": True}, **{"set-cookie": self._session_cookies()}
+                )
             else:
-                await self._json(route, {"ok": False})
+                await self.json_answer(route, {"ok": False})
         elif path.startswith("/creator-micro/"):
             if not logged_in:  # the real site shows the login form here
                 await self._html(route, "login.html")
@@ -175,11 +153,13 @@ class DouyinSite:
                 await self._html(route, "creator.html")
         elif path == "/web/api/media/user/info/":
             if not logged_in or self.user_code:
-                await self._json(route, {"status_code": self.user_code or 8, "status_msg": ""})
+                await self.json_answer(
+                    route, {"status_code": self.user_code or 8, "status_msg": ""}
+                )
             else:
-                await self._json(route, self.user)
+                await self.json_answer(route, self.user)
         elif path == "/aweme/v1/creator/item/list/":
-            await self._json(route, self.works)
+            await self.json_answer(route, self.works)
         elif path == "/aweme/v1/creator/comment/list/":
             records = self.comments.get(query.get("item_id", ""), [])
             cursor = int(query.get("cursor") or 0)
@@ -196,12 +176,12 @@ class DouyinSite:
             }
             if self.rename_comment_list:
                 body["comment_list_v2"] = body.pop("comment_info_list")
-            await self._json(route, body)
+            await self.json_answer(route, body)
         elif path == "/aweme/v1/creator/comment/reply/":
             posted = json.loads(route.request.post_data or "{}")
             self.replies.append(posted)
             reply_id = f"@j/reply-{len(self.replies)}"
-            await self._json(
+            await self.json_answer(
                 route,
                 {"status_code": 0, "status_msg": "", "comment_info": {"comment_id": reply_id}},
             )
@@ -221,11 +201,11 @@ class DouyinSite:
                 "status_code": 0,
                 "data": {"messages": page, "has_more": more, "cursor": str(cursor + len(page))},
             }
-            await self._json(route, body, **CORS)
+            await self.json_answer(route, body, **CORS)
         elif path == "/v1/message/send":
             posted = json.loads(route.request.post_data or "{}")
             self.sent.append(posted)
-            await self._json(route, {"status_code": 0}, **CORS)
+            await self.json_answer(route, {"status_code": 0}, **CORS)
         else:
             await route.fulfill(status=404, body="not found", headers=CORS)
 
@@ -248,54 +228,10 @@ class DouyinSite:
         }
 
 
-class RoutedPool(BrowserPool):
-    """The worker's real pool, with every context routed to the fixture site."""
-
-    def __init__(self, handler: Callable[[Route], Awaitable[None]], *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.handler = handler
-        self.routed: set[int] = set()
-
-    async def context(self, *args: Any, **kwargs: Any) -> AccountContext:
-        actx = await super().context(*args, **kwargs)
-        if id(actx.context) not in self.routed:
-            self.routed.add(id(actx.context))
-            await actx.context.route("**/*", self.handler)
-        return actx
-
-
-@contextlib.asynccontextmanager
-async def harness(tmp_path: Path, site: DouyinSite) -> AsyncIterator[AdapterContext]:
-    pool = RoutedPool(site.handle, WORKER, tmp_path)
-    await pool.start()
-    store = SessionStore(tmp_path, StateCipher(secrets.token_bytes(32)), WORKER)
-    ctx = AdapterContext(
-        worker_id=WORKER,
-        data_dir=tmp_path,
-        page_slots=asyncio.Semaphore(2),
-        browser=pool,
-        sessions=store,
-    )
-    try:
-        yield ctx
-    finally:
-        await pool.close()
-
-
-def account(session: bytes = b"") -> common_pb2.AccountConfig:
-    return common_pb2.AccountConfig(
-        account_id=ACCOUNT,
-        config_version=1,
-        session=session,
-        fingerprint_seed=ACCOUNT,
-        spec=common_pb2.AccountSpec(
-            platform=common_pb2.PLATFORM_DOUYIN,
-            enabled=True,
-            monitor_interval_ms=1000,
-            monitor_comments=True,
-            monitor_direct_messages=True,
-        ),
-    )
+def harness(
+    tmp_path: Path, site: DouyinSite
+) -> contextlib.AbstractAsyncContextManager[AdapterContext]:
+    return adapter_context(tmp_path, WORKER, site.handle)
 
 
 def adapter_for(ctx: AdapterContext, site: DouyinSite, *, logged_in: bool = True) -> DouyinAdapter:
@@ -303,20 +239,9 @@ def adapter_for(ctx: AdapterContext, site: DouyinSite, *, logged_in: bool = True
     if logged_in:
         assert ctx.sessions is not None
         session = ctx.sessions.cipher.encrypt_state(ACCOUNT, site.session_state())
-    adapter = DouyinAdapter(account(session), ctx)
-    adapter.LOAD_TIMEOUT_S = 6.0
-    adapter.QR_FIND_TIMEOUT_S = 10.0
-    adapter.LOGIN_TIMEOUT_S = 60.0
-    adapter.POLL_S = 0.1
+    adapter = DouyinAdapter(monitor_config(ACCOUNT, common_pb2.PLATFORM_DOUYIN, session), ctx)
+    quick(adapter)
     return adapter
-
-
-def screenshot_taken(path: str) -> bool:
-    return bool(path) and Path(path).is_file() and Path(path).stat().st_size > 0
-
-
-async def next_event(events: AsyncIterator[gateway_pb2.LoginEvent]) -> gateway_pb2.LoginEvent:
-    return await asyncio.wait_for(anext(events), 20)
 
 
 # ------------------------------------------------------------------ login
@@ -376,7 +301,7 @@ async def test_login_qr_refresh_scan_sms_verification_and_success(tmp_path: Path
 
 async def test_login_page_without_qr_is_a_layout_change(tmp_path: Path) -> None:
     site = DouyinSite()
-    site.override["/__fixture__/login/state"] = (200, '{"state": "waiting", "qr": ""}')
+    site.override["/__fixture__/login/state"] = (200, '{"state": "waiting", "qr": ""}', {})
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site, logged_in=False)
         adapter.QR_FIND_TIMEOUT_S = 1.5
@@ -388,10 +313,6 @@ async def test_login_page_without_qr_is_a_layout_change(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ monitoring
-
-
-def by_id(items: list[common_pb2.Item]) -> dict[str, common_pb2.Item]:
-    return {i.platform_item_id: i for i in items}
 
 
 async def test_comment_and_dm_paging_dedupe_and_cursor(tmp_path: Path) -> None:
@@ -545,7 +466,7 @@ async def test_risk_control_answers_are_typed(
     tmp_path: Path, status: int, raw: str, error: type[PlatformError], match: str
 ) -> None:
     site = DouyinSite()
-    site.override["/aweme/v1/creator/comment/list/"] = (status, raw)
+    site.override["/aweme/v1/creator/comment/list/"] = (status, raw, {})
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
         with pytest.raises(error, match=match) as err:

@@ -13,20 +13,25 @@ import asyncio
 import contextlib
 import io
 import json
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import segno
 from playwright.async_api import Route
 
 from hiscrm.v1 import common_pb2, gateway_pb2
-from worker.browser.crypto import StateCipher
-from worker.browser.pool import AccountContext, BrowserPool
-from worker.browser.storage import SessionStore
+from tests.platform_helpers import (
+    FixtureSite,
+    adapter_context,
+    by_id,
+    cors_for,
+    fixture_loader,
+    monitor_config,
+    next_event,
+    quick,
+    screenshot_taken,
+)
 from worker.platforms import xiaohongshu_api
 from worker.platforms.base import (
     AdapterContext,
@@ -49,22 +54,17 @@ ME = "5f1e2d3c000000000101abcd"
 LOGGED = "040069b5a274fb57675ab453ab354bc8b20e29"
 GUEST = "030037a4f0f1e0fixtureguestsession000000"
 WWW = "https://www.xiaohongshu.com"
-CORS = {
-    "access-control-allow-origin": WWW,
-    "access-control-allow-credentials": "true",
-    "access-control-allow-headers": "content-type",
-    "access-control-allow-methods": "GET, POST, OPTIONS",
-}
+CORS = cors_for(WWW)  # the pages on www read edith
+load = fixture_loader(FIXTURES)
 
 
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+class XhsSite(FixtureSite):
+    """www.xiaohongshu.com and its API host, from the fixtures."""
 
-
-class XhsSite:
-    """The platform as the browser sees it: answers every routed request."""
+    cors = CORS
 
     def __init__(self) -> None:
+        super().__init__()
         self.me = load("user_me.json")
         self.mentions: list[dict[str, Any]] = load("mentions.json")["data"]["message_list"]
         self.chats = load("chats.json")
@@ -73,46 +73,25 @@ class XhsSite:
         self.login_state = "waiting"  # waiting / scanned / captcha / confirmed / expired
         self.qr_serial = 0
         self.sessions: set[str] = set()
-        self.override: dict[str, tuple[int, str, dict[str, str]]] = {}
         self.rename_mentions = False
-        self.requests: list[tuple[str, str, str, dict[str, str]]] = []
         self.replies: list[dict[str, Any]] = []
 
-    async def handle(self, route: Route) -> None:
-        request = route.request
-        url = urlsplit(request.url)
-        query = dict(parse_qsl(url.query))
-        self.requests.append((request.method, url.hostname or "", url.path, query))
-        if url.path in self.override:
-            status, raw, headers = self.override[url.path]
-            await route.fulfill(
-                status=status, body=raw, content_type="application/json", headers=headers | CORS
-            )
-            return
-        headers = await request.all_headers()
-        cookies = dict(
-            part.strip().split("=", 1)
-            for part in headers.get("cookie", "").split(";")
-            if "=" in part
-        )
+    async def answer(
+        self, route: Route, host: str, path: str, query: dict[str, str], cookies: dict[str, str]
+    ) -> None:
         logged_in = cookies.get("web_session") in self.sessions
-        if url.hostname == "www.xiaohongshu.com":
-            await self._www(route, url.path, query, cookies)
-        elif url.hostname == "edith.xiaohongshu.com":
-            if request.method == "OPTIONS":
+        if host == "www.xiaohongshu.com":
+            await self._www(route, path, query, cookies)
+        elif host == "edith.xiaohongshu.com":
+            if route.request.method == "OPTIONS":
                 await route.fulfill(status=204, headers=CORS)
             else:
-                await self._edith(route, url.path, query, logged_in)
+                await self._edith(route, path, query, logged_in)
         else:
             await route.abort()  # nothing leaves the machine
 
-    @staticmethod
-    async def _json(route: Route, body: Any, **headers: str) -> None:
-        await route.fulfill(
-            body=json.dumps(body, ensure_ascii=False),
-            content_type="application/json",
-            headers=CORS | headers,
-        )
+    async def _json(self, route: Route, body: Any, **headers: str) -> None:
+        await self.json_answer(route, body, **(CORS | headers))
 
     @staticmethod
     def ok(data: Any) -> dict[str, Any]:
@@ -231,38 +210,10 @@ class XhsSite:
         }
 
 
-class RoutedPool(BrowserPool):
-    """The worker's real pool, with every context routed to the fixture site."""
-
-    def __init__(self, handler: Callable[[Route], Awaitable[None]], *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.handler = handler
-        self.routed: set[int] = set()
-
-    async def context(self, *args: Any, **kwargs: Any) -> AccountContext:
-        actx = await super().context(*args, **kwargs)
-        if id(actx.context) not in self.routed:
-            self.routed.add(id(actx.context))
-            await actx.context.route("**/*", self.handler)
-        return actx
-
-
-@contextlib.asynccontextmanager
-async def harness(tmp_path: Path, site: XhsSite) -> AsyncIterator[AdapterContext]:
-    pool = RoutedPool(site.handle, WORKER, tmp_path)
-    await pool.start()
-    store = SessionStore(tmp_path, StateCipher(secrets.token_bytes(32)), WORKER)
-    ctx = AdapterContext(
-        worker_id=WORKER,
-        data_dir=tmp_path,
-        page_slots=asyncio.Semaphore(2),
-        browser=pool,
-        sessions=store,
-    )
-    try:
-        yield ctx
-    finally:
-        await pool.close()
+def harness(
+    tmp_path: Path, site: XhsSite
+) -> contextlib.AbstractAsyncContextManager[AdapterContext]:
+    return adapter_context(tmp_path, WORKER, site.handle)
 
 
 def adapter_for(
@@ -272,37 +223,10 @@ def adapter_for(
     if logged_in:
         assert ctx.sessions is not None
         session = ctx.sessions.cipher.encrypt_state(ACCOUNT, site.session_state())
-    config = common_pb2.AccountConfig(
-        account_id=ACCOUNT,
-        config_version=1,
-        session=session,
-        fingerprint_seed=ACCOUNT,
-        spec=common_pb2.AccountSpec(
-            platform=common_pb2.PLATFORM_XIAOHONGSHU,
-            enabled=True,
-            monitor_interval_ms=1000,
-            monitor_comments=True,
-            monitor_direct_messages=True,
-        ),
-    )
+    config = monitor_config(ACCOUNT, common_pb2.PLATFORM_XIAOHONGSHU, session)
     adapter = XiaohongshuAdapter(config, ctx)
-    adapter.LOAD_TIMEOUT_S = 6.0
-    adapter.QR_FIND_TIMEOUT_S = 10.0
-    adapter.LOGIN_TIMEOUT_S = 60.0
-    adapter.POLL_S = 0.1
+    quick(adapter)
     return adapter
-
-
-def screenshot_taken(path: str) -> bool:
-    return bool(path) and Path(path).is_file() and Path(path).stat().st_size > 0
-
-
-async def next_event(events: AsyncIterator[gateway_pb2.LoginEvent]) -> gateway_pb2.LoginEvent:
-    return await asyncio.wait_for(anext(events), 20)
-
-
-def by_id(items: Any) -> dict[str, common_pb2.Item]:
-    return {i.platform_item_id: i for i in items}
 
 
 # ------------------------------------------------------------------ login

@@ -1,7 +1,8 @@
-"""What the creator-centre adapters (Douyin, Xiaohongshu) share: the
-account's context and page, capture of the JSON the platform's own pages
-load, fetches through the page itself, screenshots on every error, and the
-classification of browser failures. Platform facts live in *_api.py.
+"""What the creator-centre adapters (Douyin, Xiaohongshu, the demo platform)
+share: the account's context and page, capture of the JSON the platform's
+own pages load, fetches through the page itself, paging a list up to the
+cursor, screenshots on every error, the classification of browser failures
+and the frame of a QR login. Platform facts live in *_api.py.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -49,6 +50,16 @@ PAGE_FETCH_JS = """async ([url, method, body]) => {
   r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
   return [r.status, json, text.slice(0, 2000), headers];
 }"""
+
+
+class ListPage(NamedTuple):
+    """One page of a list the platform pages newest first, as Items."""
+
+    items: list[common_pb2.Item]
+    next_url: str | None  # None: the list ends here
+    # The page's oldest time when it holds records that are not Items (skipped
+    # kinds); None: the oldest Item's.
+    oldest: int | None = None
 
 
 class CreatorCentreAdapter(Adapter):
@@ -139,12 +150,20 @@ class CreatorCentreAdapter(Adapter):
         if self.config.spec.proxy:
             await self._check_proxy()
         self.page = await self._new_page(self.actx)
+        self._monitor_page_opened(self.page)
         return self.page
 
+    def _monitor_page_opened(self, page: Page) -> None:
+        """Hook for what only the long-lived monitor page listens to."""
+
     async def _check_proxy(self) -> None:
+        """Through the proxy itself, once per context: the operator sees the
+        result on the account; a dead proxy fails the cycle as PROXY."""
         pool = self.ctx.browser
         if pool is None:
             return
+        # Chromium never proxies loopback, so the check goes to the public
+        # check URL (HISCRM_PROXY_CHECK_URL), not to a local demo platform.
         health = await pool.check_proxy(self.account_id)
         if self.proxy_sink is not None:
             msg = common_pb2.ProxyHealth(
@@ -266,7 +285,52 @@ class CreatorCentreAdapter(Adapter):
         return FetchResult(items=items, cursor=json.dumps(marks, sort_keys=True))
 
     async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
+        page = await self._monitor_page()
+        comments, dms = self._wants()
+        items: list[common_pb2.Item] = []
+        if comments:
+            items += await self._comments(page, marks["c"])
+        if dms:  # the comment page proved the session already when it ran
+            items += await self._dms(page, marks["m"], check_user=not comments)
+        return items
+
+    async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
         raise NotImplementedError
+
+    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
+        raise NotImplementedError
+
+    async def _pages(
+        self,
+        page: Page,
+        first: Answer,
+        read: Callable[[Answer], ListPage],
+        mark: int,
+        what: str,
+    ) -> list[common_pb2.Item]:
+        """The Items at or after `mark` of a list paged newest first.
+
+        `first` is its first page (the one the page loaded, or fetched);
+        `read` checks a page and maps it. Further pages are fetched through
+        the page until a page reaches items older than the mark: those were
+        delivered before, and the cursor catches up over cycles when
+        MAX_PAGES cuts a long backlog.
+        """
+        out: list[common_pb2.Item] = []
+        answer = first
+        for pages in range(1, self.MAX_PAGES + 1):
+            listed = read(answer)
+            out += [i for i in listed.items if i.created_at.seconds >= mark]
+            oldest = listed.oldest
+            if oldest is None and listed.items:
+                oldest = min(i.created_at.seconds for i in listed.items)
+            if listed.next_url is None or oldest is None or oldest < mark:
+                break
+            if pages == self.MAX_PAGES:
+                self._log("%s: stopped after %d pages", what, pages)
+                break
+            answer = await self.page_fetch(page, listed.next_url)
+        return out
 
     async def send_reply(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         async with self.ctx.page_slots:
@@ -284,7 +348,31 @@ class CreatorCentreAdapter(Adapter):
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         raise NotImplementedError
 
-    # ------------------------------------------------------------ login helpers
+    # ------------------------------------------------------------ login
+
+    async def login(
+        self, session_id: str, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        """A fresh context (no old cookies), a page of its own, and a
+        screenshot of that page when the login fails."""
+        actx = await self._context(fresh=True)
+        self.actx = actx
+        await self._drop_page()
+        page = await self._new_page(actx)
+        try:
+            async for event in self._login_flow(page, actx, codes):
+                yield event
+        except PlatformError as exc:
+            if not exc.screenshot:
+                exc.screenshot = await self._screenshot(f"login: {type(exc).__name__}", page)
+            raise
+        finally:
+            await page.close()
+
+    def _login_flow(
+        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        raise NotImplementedError
 
     async def _qr_png(self, page: Page, selector: str, src: str) -> bytes:
         """The QR as PNG bytes: decoded from a data: URL, else a screenshot of it."""
@@ -318,6 +406,3 @@ def verification_event(method: int, hint: str = "") -> gateway_pb2.LoginEvent:
     return gateway_pb2.LoginEvent(
         verification_required=gateway_pb2.LoginVerificationRequired(method=method, hint=hint)
     )
-
-
-# What the login page shows, read in one go (never waits: the page may be leaving).

@@ -18,7 +18,9 @@ from worker.platforms.base import (
     VerificationRequired,
 )
 
+POSTS_PATH = "/api/creator/posts"
 COMMENTS_PATH = "/api/creator/comments"
+CONVERSATIONS_PATH = "/api/creator/conversations"
 MESSAGES_PATH = "/api/creator/messages"
 ME_PATH = "/api/creator/me"
 REPLY_PATH = "/api/creator/reply"

@@ -11,8 +11,9 @@ page UI. Login drives the QR page, including the post-scan identity check.
 Everything the adapter assumes about Douyin's URLs, selectors and JSON is in
 douyin_api.py; docs/platforms.md says where each fact came from.
 
-The platform-neutral part (context, page, response capture, screenshots,
-error classification) is creator_centre.py, shared with Xiaohongshu.
+The platform-neutral part (context, page, response capture, paging,
+screenshots, error classification, the login frame) is creator_centre.py,
+shared with Xiaohongshu and the demo platform.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ from worker.platforms.base import (
     PlatformError,
     VerificationRequired,
 )
-from worker.platforms.creator_centre import CreatorCentreAdapter, expired_event, verification_event
+from worker.platforms.creator_centre import (
+    CreatorCentreAdapter,
+    ListPage,
+    expired_event,
+    verification_event,
+)
 from worker.platforms.douyin_api import Answer
 
 log = logging.getLogger(__name__)
@@ -114,16 +120,6 @@ class DouyinAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ monitoring
 
-    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
-        page = await self._monitor_page()
-        comments, dms = self._wants()
-        items: list[common_pb2.Item] = []
-        if comments:
-            items += await self._comments(page, marks["c"])
-        if dms:
-            items += await self._dms(page, marks["m"], check_user=not comments)
-        return items
-
     async def _open(self, page: Page, url: str) -> None:
         await self._goto(page, url)
         path = urlsplit(page.url).path
@@ -142,13 +138,14 @@ class DouyinAdapter(CreatorCentreAdapter):
                 return True
         return False
 
-    async def _check_user(self, page: Page) -> None:
+    async def _check_user(self, page: Page) -> common_pb2.UserInfo:
         """Every cycle proves the session: the user-info answer must be a success."""
         answer = await self._wait_answer([api.USER_INFO_PATH], self.LOAD_TIMEOUT_S / 3)
         if answer is None:
             answer = await self.page_fetch(page, api.CREATOR_ORIGIN + api.USER_INFO_PATH)
         user = api.user_info(api.check_answer(answer, "user info"))
         self._self_uid = user.platform_user_id
+        return user
 
     async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
         await self._open(page, api.COMMENT_PAGE_URL)
@@ -174,25 +171,16 @@ class DouyinAdapter(CreatorCentreAdapter):
         answer = self._loaded_comments(work) or await self.page_fetch(
             page, api.comment_list_url(template, work, 0)
         )
-        out: list[common_pb2.Item] = []
-        for pages in range(1, self.MAX_PAGES + 1):
+
+        def read(answer: Answer) -> ListPage:
             result = api.comments_page(api.check_answer(answer, "comment list"))
-            oldest = None
-            for record in result.records:
-                item = api.comment_item(self.account_id, record, work)
-                author = item.author_name
-                self._known_comments[item.platform_item_id] = (item.content, author, work)
-                oldest = min(oldest or item.created_at.seconds, item.created_at.seconds)
-                if item.created_at.seconds >= mark:
-                    out.append(item)
-            if not result.has_more or oldest is None or oldest < mark:
-                break
-            if pages == self.MAX_PAGES:
-                self._log("work %s: stopped after %d comment pages", work.post_id, pages)
-                break
-            next_url = api.comment_list_url(template, work, result.cursor)
-            answer = await self.page_fetch(page, next_url)
-        return out
+            items = [api.comment_item(self.account_id, r, work) for r in result.records]
+            for item in items:  # replies find the comment in the page by these
+                self._known_comments[item.platform_item_id] = (item.content, item.author_name, work)
+            more = api.comment_list_url(template, work, result.cursor)
+            return ListPage(items, more if result.has_more else None)
+
+        return await self._pages(page, answer, read, mark, f"comments of work {work.post_id}")
 
     def _loaded_comments(self, work: api.Work) -> Answer | None:
         """The first comment page the creator page loaded itself, for this work."""
@@ -212,22 +200,16 @@ class DouyinAdapter(CreatorCentreAdapter):
             raise LayoutChanged(
                 "the chat page loaded no JSON message list (" + ", ".join(api.DM_PATHS) + ")"
             )
-        out: list[common_pb2.Item] = []
-        url = answer.url
-        for pages in range(1, self.MAX_PAGES + 1):
+
+        def read(answer: Answer) -> ListPage:
             records, has_more, cursor = api.dm_page(api.check_answer(answer, "message list"))
-            times = [api.dm_time(r) for r in records]
-            for record in records:
-                item = api.dm_item(self.account_id, record, self._self_uid)
+            items = [api.dm_item(self.account_id, r, self._self_uid) for r in records]
+            for item in items:  # replies find the conversation by its peer's name
                 if not item.outgoing and item.author_name:
                     self._dm_peers[item.conversation_id] = item.author_name
-                if item.created_at.seconds >= mark:
-                    out.append(item)
-            if not has_more or not times or min(times) < mark or pages == self.MAX_PAGES:
-                break
-            url = api.with_params(url, cursor=cursor)
-            answer = await self.page_fetch(page, url)
-        return out
+            return ListPage(items, api.with_params(answer.url, cursor=cursor) if has_more else None)
+
+        return await self._pages(page, answer, read, mark, "direct messages")
 
     # ------------------------------------------------------------ replies
 
@@ -310,23 +292,6 @@ class DouyinAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ login
 
-    async def login(
-        self, session_id: str, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        actx = await self._context(fresh=True)
-        self.actx = actx
-        await self._drop_page()
-        page = await self._new_page(actx)
-        try:
-            async for event in self._login_flow(page, actx, codes):
-                yield event
-        except PlatformError as exc:
-            if not exc.screenshot:
-                exc.screenshot = await self._screenshot(f"login: {type(exc).__name__}", page)
-            raise
-        finally:
-            await page.close()
-
     async def _login_flow(
         self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
     ) -> AsyncIterator[gateway_pb2.LoginEvent]:
@@ -404,7 +369,8 @@ class DouyinAdapter(CreatorCentreAdapter):
                     "no QR image on the login page (" + ", ".join(api.QR_IMAGE_SELECTORS) + ")"
                 )
             await asyncio.sleep(self.POLL_S)
-        yield await self._success_event(actx, await self._login_user(page))
+        # After the login the creator page asks for the user info itself.
+        yield await self._success_event(actx, await self._check_user(page))
 
     async def _sms_step(
         self, page: Page, state: dict[str, Any], codes: asyncio.Queue[str], deadline: float
@@ -439,11 +405,3 @@ class DouyinAdapter(CreatorCentreAdapter):
     async def _has_session(self, actx: AccountContext) -> bool:
         cookies = await actx.context.cookies(api.CREATOR_ORIGIN)
         return any(c["name"] in api.SESSION_COOKIES and c["value"] for c in cookies)
-
-    async def _login_user(self, page: Page) -> common_pb2.UserInfo:
-        answer = await self._wait_answer([api.USER_INFO_PATH], self.LOAD_TIMEOUT_S / 3)
-        if answer is None:
-            answer = await self.page_fetch(page, api.CREATOR_ORIGIN + api.USER_INFO_PATH)
-        user = api.user_info(api.check_answer(answer, "user info"))
-        self._self_uid = user.platform_user_id
-        return user

@@ -34,7 +34,12 @@ from worker.platforms.base import (
     PlatformError,
     VerificationRequired,
 )
-from worker.platforms.creator_centre import CreatorCentreAdapter, expired_event, verification_event
+from worker.platforms.creator_centre import (
+    CreatorCentreAdapter,
+    ListPage,
+    expired_event,
+    verification_event,
+)
 
 XHS_LOGIN_PROBE = """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
   const visible = (el) => !!el && el.getClientRects().length > 0;
@@ -76,19 +81,10 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ monitoring
 
-    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
-        page = await self._monitor_page()
-        comments, dms = self._wants()
-        items: list[common_pb2.Item] = []
-        if comments:
-            items += await self._comments(page, marks["c"])
-        if dms:
-            items += await self._dms(page, marks["m"], check_user=not comments)
-        return items
-
-    async def _open(self, page: Page, url: str) -> None:
-        await self._goto(page, url)
-        state = await page.evaluate(
+    @staticmethod
+    async def _probe(page: Page) -> dict[str, Any]:
+        """What the page shows (QR, logged-in marker, captcha, expiry), in one go."""
+        state: dict[str, Any] = await page.evaluate(
             XHS_LOGIN_PROBE,
             [
                 list(api.QR_IMAGE_SELECTORS),
@@ -97,6 +93,11 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
                 list(api.QR_EXPIRED_TEXTS),
             ],
         )
+        return state
+
+    async def _open(self, page: Page, url: str) -> None:
+        await self._goto(page, url)
+        state = await self._probe(page)
         if state["captcha"]:
             raise VerificationRequired(f"{urlsplit(url).path} shows a captcha ('请通过验证')")
         if state["qr"]:
@@ -115,23 +116,23 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         answer = await self._wait_answer([api.MENTIONS_PATH], self.LOAD_TIMEOUT_S)
         if answer is None:
             raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
-        out: list[common_pb2.Item] = []
-        for pages in range(1, self.MAX_PAGES + 1):
+        # What the page renders, in order: replies find their entry by it.
+        first = api.mentions_page(api.check_answer(answer, "mentions"))
+        self._mention_order = [api.mention_comment_id(r) for r in first.records]
+
+        def read(answer: api.Answer) -> ListPage:
             result = api.mentions_page(api.check_answer(answer, "mentions"))
-            if pages == 1:  # what the page renders, in order (replies find items by it)
-                self._mention_order = [api.mention_comment_id(r) for r in result.records]
-            times = [api.seconds(r["time"]) for r in result.records]
-            for record in result.records:
-                if not api.is_comment(record):
-                    continue
-                item = api.comment_item(self.account_id, record)
+            items = [
+                api.comment_item(self.account_id, r) for r in result.records if api.is_comment(r)
+            ]
+            for item in items:
                 self._mention_authors[item.platform_item_id] = item.author_name
-                if item.created_at.seconds >= mark:
-                    out.append(item)
-            if not result.has_more or not times or min(times) < mark or pages == self.MAX_PAGES:
-                break
-            answer = await self.page_fetch(page, api.with_params(answer.url, cursor=result.cursor))
-        return out
+            # Entries that are not comments (mention/item) still date the page.
+            times = [api.seconds(r["time"]) for r in result.records]
+            more = api.with_params(answer.url, cursor=result.cursor) if result.has_more else None
+            return ListPage(items, more, min(times) if times else None)
+
+        return await self._pages(page, answer, read, mark, "mentions")
 
     async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
         await self._open(page, api.CHAT_URL)
@@ -149,22 +150,20 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return out
 
     async def _history(self, page: Page, chat: api.Chat, mark: int) -> list[common_pb2.Item]:
-        out: list[common_pb2.Item] = []
-        last_id = 0
-        for pages in range(1, self.MAX_PAGES + 1):
-            answer = await self.page_fetch(page, api.history_url(chat.peer, last_id))
+        def read(answer: api.Answer) -> ListPage:
             rows = api.history_rows(api.check_answer(answer, "message history"))
-            for row in rows:
-                item = api.dm_item(self.account_id, row, chat, self._self_id, self._self_name)
-                if item.created_at.seconds >= mark:
-                    out.append(item)
+            items = [
+                api.dm_item(self.account_id, r, chat, self._self_id, self._self_name) for r in rows
+            ]
             stores = [int(r["store_id"]) for r in rows if str(r.get("store_id", "")).isdigit()]
             times = [api.message_time(r) for r in rows]
+            # A short page is the last one; older pages are asked for by last_id.
             full = len(rows) >= api.HISTORY_LIMIT
-            if not full or not stores or not times or min(times) < mark or pages == self.MAX_PAGES:
-                break
-            last_id = min(stores)
-        return out
+            more = api.history_url(chat.peer, min(stores)) if full and stores else None
+            return ListPage(items, more, min(times) if times else None)
+
+        first = await self.page_fetch(page, api.history_url(chat.peer, 0))
+        return await self._pages(page, first, read, mark, f"history with {chat.peer}")
 
     # ------------------------------------------------------------ replies
 
@@ -233,23 +232,6 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ login
 
-    async def login(
-        self, session_id: str, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        actx = await self._context(fresh=True)
-        self.actx = actx
-        await self._drop_page()
-        page = await self._new_page(actx)
-        try:
-            async for event in self._login_flow(page, actx):
-                yield event
-        except PlatformError as exc:
-            if not exc.screenshot:
-                exc.screenshot = await self._screenshot(f"login: {type(exc).__name__}", page)
-            raise
-        finally:
-            await page.close()
-
     async def _session_cookie(self, actx: AccountContext) -> str:
         for cookie in await actx.context.cookies(api.WWW_ORIGIN):
             if cookie["name"] == api.SESSION_COOKIE:
@@ -267,7 +249,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return api.qr_content(api.check_answer(created[-1], "qrcode/create")) if created else ""
 
     async def _login_flow(
-        self, page: Page, actx: AccountContext
+        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
     ) -> AsyncIterator[gateway_pb2.LoginEvent]:
         await self._goto(page, api.LOGIN_URL)
         guest = await self._session_cookie(actx)
@@ -279,15 +261,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
                 yield expired_event(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
                 return
             try:
-                state = await page.evaluate(
-                    XHS_LOGIN_PROBE,
-                    [
-                        list(api.QR_IMAGE_SELECTORS),
-                        api.LOGGED_IN_SELECTOR,
-                        list(api.CAPTCHA_TEXTS),
-                        list(api.QR_EXPIRED_TEXTS),
-                    ],
-                )
+                state = await self._probe(page)
             except PlaywrightError:  # navigating: look again
                 await asyncio.sleep(self.POLL_S)
                 continue
