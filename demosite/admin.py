@@ -36,6 +36,7 @@ def _user_json(ser: Serializer, user: User) -> dict[str, Any]:
         "comment_count": len(user.all_comments),
         "message_count": len(user.all_messages),
         "reply_count": len(user.replies),
+        "counters": dict(user.counters),
     }
 
 
@@ -172,6 +173,14 @@ async def expire_session(request: web.Request) -> web.Response:
     return web.json_response(
         {"username": user.username, "expired": state_of(request).expire_sessions(user.username)}
     )
+
+
+@routes.post("/admin/live/drop")
+async def drop_live(request: web.Request) -> web.Response:
+    """Cut the user's live channels (the pages are expected to reconnect)."""
+    user, _ = await _user_from_body(request)
+    dropped = await request.app[HUB_KEY].drop(user.username)
+    return web.json_response({"username": user.username, "dropped": dropped})
 
 
 @routes.post("/admin/captcha")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from demosite import admin, creator, live, login
+from demosite import admin, creator, live, login, rotation
 from demosite.config import DemoConfig
 from demosite.guards import CONFIG_KEY, STATE_KEY, ApiError
 from demosite.live import HUB_KEY, LiveHub
@@ -67,7 +67,7 @@ def create_app(
 ) -> web.Application:
     config = config or DemoConfig()
     state = state or build_state(config, clock)
-    app = web.Application(middlewares=[typed_errors, admin_guard])
+    app = web.Application(middlewares=[typed_errors, admin_guard, rotation.rotate_session])
     app[CONFIG_KEY] = config
     app[STATE_KEY] = state
     hub = LiveHub(state)
@@ -83,7 +83,7 @@ def create_app(
 
     app.on_shutdown.append(close_live)
     app.on_cleanup.append(stop_traffic)
-    for table in (login.routes, creator.routes, live.routes, admin.routes):
+    for table in (login.routes, creator.routes, live.routes, admin.routes, rotation.routes):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC_DIR)
     return app

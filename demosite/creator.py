@@ -32,6 +32,7 @@ async def creator_page(request: web.Request) -> web.Response:
     user = session_user(request)
     if user is None:
         raise web.HTTPFound("/login")
+    user.counters["creator_page"] += 1
     if user.captcha:
         return pages.html_response("captcha.html")
     layout = state_of(request).layout_for(user)

@@ -81,6 +81,7 @@ def api_user(request: web.Request) -> User:
     user = session_user(request)
     if user is None:
         raise ApiError("not_logged_in")
+    user.counters[request.path] += 1
     if user.captcha:
         raise ApiError("captcha_required", verify_url="/captcha")
     if user.rate_limited:

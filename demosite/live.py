@@ -27,6 +27,7 @@ routes = web.RouteTableDef()
 QUEUE_SIZE = 1000
 SESSION_EXPIRED_CLOSE = 4001
 OVERFLOW_CLOSE = 1013  # "try again later": the page did not keep up
+DROPPED_CLOSE = 1012  # "service restart": /admin/live/drop
 
 
 @dataclass(eq=False)
@@ -54,6 +55,14 @@ class LiveHub:
 
     def count(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+    async def drop(self, username: str) -> int:
+        """Close the user's live channels as a flaky network would: the pages
+        should reconnect by themselves."""
+        subs = list(self._subs.get(username, ()))
+        for sub in subs:
+            await sub.ws.close(code=DROPPED_CLOSE, message=b"dropped")
+        return len(subs)
 
     def publish(self, username: str, kind: EventKind, item: Comment | Message | None) -> None:
         for sub in list(self._subs.get(username, ())):
@@ -105,6 +114,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     sub = hub.add(user.username, ws)
+    user.counters["live_connect"] += 1
     await ws.send_json(
         {"type": "hello", "user_id": user.user_id, "server_time": state_of(request).clock()}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -88,6 +89,10 @@ class User:
     captcha: bool = False
     rate_limited: bool = False
     layout: str | None = None  # None: the site-wide layout
+    # What the account's browsers asked for: creator page loads ("creator_page"),
+    # live channels opened ("live_connect"), and creator API calls by path, so
+    # tests and benches can see how often a worker reloads or polls.
+    counters: Counter[str] = field(default_factory=Counter)
 
     @property
     def avatar_path(self) -> str:

@@ -30,9 +30,23 @@ class LoginError(Exception):
 
 
 class SessionStore:
+    """Sessions by cookie value.
+
+    Rotation (off unless set with /admin/session_rotation, see rotation.py)
+    behaves like platforms that rotate their session cookie: a session older
+    than `rotate_every` seconds gets a new value on its next request, and the
+    old value keeps working for `grace` seconds only, so a client that keeps
+    the old cookie (a stale copy of the storage state) is logged out.
+    """
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._sessions: dict[str, Session] = {}
+        self.rotate_every = 0.0
+        self.grace = 30.0
+        self.rotations = 0
+        # retired cookie value -> (the session's current value, retired until)
+        self._retired: dict[str, tuple[str, float]] = {}
 
     def create(self, username: str) -> Session:
         session = Session(secrets.token_urlsafe(24), username, self._clock())
@@ -42,10 +56,72 @@ class SessionStore:
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
-        return self._sessions.get(session_id)
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        current = self._current_of_retired(session_id)
+        return self._sessions.get(current) if current else None
+
+    def cookie_for(self, session_id: str | None) -> str | None:
+        """The value the client should now hold, when it is not the one it sent:
+        rotates a session that is due, and tells a client still in the grace
+        period of a retired value the current one."""
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        if session is None:
+            return self._current_of_retired(session_id)
+        if self.rotate_every <= 0 or self._clock() - session.created_at < self.rotate_every:
+            return None
+        return self._rotate(session).session_id
+
+    def _current_of_retired(self, session_id: str) -> str | None:
+        retired = self._retired.get(session_id)
+        if retired is None:
+            return None
+        current, until = retired
+        if self._clock() >= until or current not in self._sessions:
+            del self._retired[session_id]
+            return None
+        return current
+
+    def _rotate(self, session: Session) -> Session:
+        now = self._clock()
+        fresh = Session(secrets.token_urlsafe(24), session.username, now)
+        del self._sessions[session.session_id]
+        self._sessions[fresh.session_id] = fresh
+        for old, (current, until) in list(self._retired.items()):
+            if until <= now:
+                del self._retired[old]
+            elif current == session.session_id:
+                self._retired[old] = (fresh.session_id, until)
+        self._retired[session.session_id] = (fresh.session_id, now + self.grace)
+        self.rotations += 1
+        log.info(
+            "session of %s rotated (the old value works for %.0fs)", session.username, self.grace
+        )
+        return fresh
+
+    def describe(self, username: str) -> dict[str, list[dict[str, object]]]:
+        """For the admin API: the user's live and retired cookie values."""
+        now = self._clock()
+        live = [
+            {"session_id": s.session_id, "created_at": s.created_at}
+            for s in self._sessions.values()
+            if s.username == username
+        ]
+        ids = {str(s["session_id"]) for s in live}
+        retired = [
+            {"session_id": old, "current": current, "expires_at": until}
+            for old, (current, until) in self._retired.items()
+            if current in ids and until > now
+        ]
+        return {"sessions": live, "retired": retired}
 
     def drop(self, session_id: str | None) -> None:
-        self._sessions.pop(session_id or "", None)
+        session = self.get(session_id)
+        if session is not None:
+            self._sessions.pop(session.session_id, None)
 
     def expire_user(self, username: str) -> int:
         doomed = [sid for sid, s in self._sessions.items() if s.username == username]

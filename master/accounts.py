@@ -388,3 +388,29 @@ class AccountStore:
         log.info("account %s config v%d (%s)", row.account_id, row.config_version, reason)
         self.publish(row)
         return row
+
+    async def keep_refreshed_session(self, row: AccountRow, session: bytes) -> None:
+        """A worker's refreshed session (master/sessions.py): in memory at once,
+        so the next Assign carries it, and written as its one column, without a
+        config version bump or an account event (nothing an operator sees)."""
+        row.session = session
+        account_id = row.account_id
+
+        def write(db: Session) -> None:
+            db.execute(
+                sa_update(AccountRow)
+                .where(AccountRow.account_id == account_id)  # type: ignore[arg-type]
+                .values(session=session)
+            )
+            db.commit()
+
+        try:
+            await self.db.run(write)
+        except Exception as exc:
+            # Not log.exception: the failed statement's parameters are the session.
+            log.error(
+                "account %s: could not write the refreshed session (%s); it stays in "
+                "memory for the next Assign and is written with the account's next save",
+                account_id,
+                type(exc).__name__,
+            )

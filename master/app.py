@@ -25,7 +25,9 @@ from master.processes import Processes
 from master.registry import Connection, WorkerRecord, WorkerRegistry
 from master.replies import Replies
 from master.scheduler import Scheduler
+from master.sessions import SessionRefreshes
 from master.store.database import Database
+from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,11 @@ class MasterApp:
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
-        self.ingest = Ingest(db, self.accounts, self.bus, self.counters, self.inbox)
+        self.unread_events = UnreadEvents(self.bus, self.inbox, lambda a: a in self.accounts.rows)
+        self.ingest = Ingest(
+            db, self.accounts, self.bus, self.counters, self.inbox, self.unread_events
+        )
+        self.sessions = SessionRefreshes(self.accounts, self.counters)
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
         self.processes = Processes()
@@ -58,6 +64,7 @@ class MasterApp:
             asyncio.create_task(self.scheduler.run()),
             asyncio.create_task(self.ingest.run()),
             asyncio.create_task(self.replies.run()),
+            asyncio.create_task(self.unread_events.run()),
         ]
         self.scheduler.poke()
 
@@ -94,6 +101,8 @@ class MasterApp:
             await self.replies.on_result(record, frame.command_result)
         elif kind == "login":
             await self.logins.on_event(record, frame.login)
+        elif kind == "session_refresh":
+            await self.sessions.on_refresh(record, frame.session_refresh)
         elif kind == "account_state":
             if not await self.accounts.apply_state(record.worker_id, frame.account_state):
                 log.warning(

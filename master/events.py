@@ -58,6 +58,8 @@ _KIND_OF_FIELD = {
     "login": control_pb2.EVENT_KIND_LOGIN,
     "reply": control_pb2.EVENT_KIND_REPLY,
     "notice": control_pb2.EVENT_KIND_NOTICE,
+    "unread": control_pb2.EVENT_KIND_UNREAD,
+    "account_deleted": control_pb2.EVENT_KIND_ACCOUNT,
 }
 
 

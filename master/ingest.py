@@ -26,6 +26,7 @@ from master.inbox import Inbox
 from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
+from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,14 @@ class Ingest:
         bus: EventBus,
         counters: Counters,
         inbox: Inbox | None = None,
+        unread: UnreadEvents | None = None,
     ) -> None:
         self.db = db
         self.accounts = accounts
         self.bus = bus
         self.counters = counters
         self.inbox = inbox
+        self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
 
@@ -173,6 +176,7 @@ class Ingest:
         # One Ack per stream per commit (acks are cumulative), flushed before
         # a Nack on the same stream so the worker sees them in seq order.
         pending: dict[int, tuple[Pending, int, int, int]] = {}
+        counted: set[str] = set()  # accounts whose unread count moved
 
         def flush(conn_key: int) -> None:
             entry = pending.pop(conn_key, None)
@@ -210,6 +214,7 @@ class Ingest:
                 if self.inbox is not None:
                     self.inbox.added(item.account_id, item.kind)
                 if want_events:
+                    counted.add(item.account_id)
                     self.bus.publish(
                         account_id=item.account_id,
                         item=control_pb2.StoredItem(
@@ -227,3 +232,5 @@ class Ingest:
             pending[key] = (p, p.batch.seq, s0 + stored, d0 + duplicates)
         for key in list(pending):
             flush(key)
+        if counted and self.unread is not None:
+            self.unread.changed(counted)

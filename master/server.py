@@ -19,6 +19,7 @@ from master.app import MasterApp
 from master.auth import TokenAuthInterceptor
 from master.config import MasterConfig
 from master.control import ControlService
+from master.errors import InternalErrorInterceptor
 from master.gateway import WorkerGateway, transport_limit
 from master.metrics import start_metrics
 from master.store.database import Database
@@ -65,7 +66,8 @@ class MasterServer:
         self.config = config
         self.app = MasterApp(config, db)
         self.server = grpc.aio.server(
-            interceptors=[TokenAuthInterceptor(token)], options=server_options(config)
+            interceptors=[TokenAuthInterceptor(token), InternalErrorInterceptor()],
+            options=server_options(config),
         )
         self.health = health.aio.HealthServicer()
         self.metrics: web.AppRunner | None = None

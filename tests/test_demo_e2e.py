@@ -1,6 +1,6 @@
 """Real Chromium against the demo platform: QR login (with refresh and SMS
-verification), live delivery, session expiry, and failover without a new
-login."""
+verification), live delivery, cycles without page reloads, session expiry,
+captcha and layout changes, and failover without a new login."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.demo_helpers import admin, demo_spec, scan
 from tests.harness import Cluster, wait_for
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
+ME = "/api/creator/me"
 RUNNING = common_pb2.RUN_STATE_RUNNING
 
 
@@ -42,6 +43,12 @@ async def login(
                         )
                     )
     return updates
+
+
+def counters(base: str, username: str) -> dict[str, int]:
+    """What the user's browsers asked the platform for (page loads, live
+    channel connects, API calls by path)."""
+    return dict(admin(base, f"/admin/users/{username}")["counters"])
 
 
 def _kinds(updates: list[control_pb2.LoginUpdate]) -> list[str]:
@@ -129,6 +136,7 @@ def test_expired_session_needs_login_without_busy_retry(cluster: Cluster) -> Non
     wait_for(lambda: account(cluster, "e1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
     assert _kinds(asyncio.run(login(cluster, base, "e1", "demo1")))[-1] == "success"
     wait_for(lambda: account(cluster, "e1").state == RUNNING, timeout=60, what="running")
+    loads = counters(base, "demo1")["creator_page"]
     admin(base, "/admin/expire_session", {"username": "demo1"})
     wait_for(
         lambda: account(cluster, "e1").state == common_pb2.RUN_STATE_NEEDS_LOGIN,
@@ -137,10 +145,64 @@ def test_expired_session_needs_login_without_busy_retry(cluster: Cluster) -> Non
     )
     got = account(cluster, "e1")
     assert got.error_kind == common_pb2.ERROR_KIND_AUTH_EXPIRED
+    assert counters(base, "demo1")["creator_page"] == loads  # seen without a page load
     time.sleep(5)  # five monitor intervals: a retry loop would show here
     expiries = re.findall(r"e1 on worker exp-w: ERROR_KIND_AUTH_EXPIRED", worker.log_text())
     assert len(expiries) == 1, f"retried {len(expiries)} times"
     assert worker.alive()
+
+
+def test_monitor_keeps_the_page_open_and_still_sees_captcha_and_layout(
+    cluster: Cluster,
+) -> None:
+    """Cycles read through the open creator page: no reload, one live
+    channel, the session proven every cycle; a captcha and a changed layout
+    still become the account's state at the next cycle, without a reload."""
+    base = cluster.start_demosite()
+    cluster.start_master()
+    cluster.start_worker("nr-w")
+    cluster.wait_worker_state("nr-w", ONLINE)
+    users = {"n1": "demo1", "n2": "demo2"}
+    for account_id, username in users.items():
+        create(cluster, account_id, demo_spec(base, username, interval_ms=1000))
+    for account_id, username in users.items():
+        wait_for(
+            lambda a=account_id: account(cluster, a).state == common_pb2.RUN_STATE_NEEDS_LOGIN,
+            timeout=60,
+            what=f"{account_id} waiting for a login",
+        )
+        assert _kinds(asyncio.run(login(cluster, base, account_id, username)))[-1] == "success"
+    for account_id in users:
+        wait_for(lambda a=account_id: account(cluster, a).state == RUNNING, timeout=60)
+    before = {u: counters(base, u) for u in users.values()}
+    cycles = 5
+    for username in users.values():
+        wait_for(
+            lambda u=username: counters(base, u)[ME] - before[u][ME] >= cycles,
+            timeout=60,
+            what=f"{cycles} cycles of {username}",
+        )
+    for username in users.values():
+        now = counters(base, username)
+        assert now["creator_page"] == before[username]["creator_page"], now  # never reloaded
+        assert now["live_connect"] == before[username]["live_connect"], now  # one live channel
+
+    admin(base, "/admin/captcha", {"username": "demo1", "on": True})
+    admin(base, "/admin/layout", {"username": "demo2", "variant": "v2"})
+    wait_for(
+        lambda: account(cluster, "n1").state == common_pb2.RUN_STATE_CAPTCHA,
+        timeout=30,
+        what="n1 captcha",
+    )
+    assert account(cluster, "n1").error_kind == common_pb2.ERROR_KIND_VERIFICATION
+    wait_for(
+        lambda: account(cluster, "n2").error_kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED,
+        timeout=30,
+        what="n2 layout changed",
+    )
+    assert account(cluster, "n2").state == common_pb2.RUN_STATE_ERROR
+    for username in users.values():
+        assert counters(base, username)["creator_page"] == before[username]["creator_page"]
 
 
 def test_failover_keeps_the_session(cluster: Cluster) -> None:

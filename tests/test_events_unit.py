@@ -54,3 +54,61 @@ def test_publish_never_blocks_with_no_subscribers() -> None:
         bus.publish(account_id="x", account=control_pb2.Account(account_id="x"))
     assert bus.published == 1000
     assert bus.dropped_subscribers == 0
+
+
+def test_unread_counts_are_coalesced_per_account() -> None:
+    from master.inbox import Inbox
+    from master.unread import UnreadEvents
+
+    async def scenario() -> None:
+        bus = EventBus()
+        inbox = Inbox(None)  # type: ignore[arg-type]  (counts live in memory)
+        live = {"a", "b"}
+        unread = UnreadEvents(bus, inbox, live.__contains__, interval=0.2)
+        unread.changed(["a"])  # nobody listens yet: nothing is kept
+        assert unread.flush() == 0
+        sub = bus.subscribe([control_pb2.EVENT_KIND_UNREAD])
+        task = asyncio.create_task(unread.run())
+        try:
+            for n in range(50):  # a burst: one event per account
+                inbox.added("a", 1 + n % 2)
+                unread.changed(["a"])
+            inbox.added("b", 1)
+            unread.changed(["b"])
+            first = [await asyncio.wait_for(sub.next(), 5) for _ in range(2)]
+            assert {e.unread.account_id: e.unread for e in first} == {
+                "a": control_pb2.UnreadCount(account_id="a", comments=25, direct_messages=25),
+                "b": control_pb2.UnreadCount(account_id="b", comments=1),
+            }
+            inbox.added("a", 2)
+            unread.changed(["a"])  # within the interval: comes after it, not lost
+            later = await asyncio.wait_for(sub.next(), 5)
+            assert (later.unread.account_id, later.unread.direct_messages) == ("a", 26)
+            live.discard("b")
+            unread.changed(["b"])  # deleted meanwhile: not published
+            unread.changed(["a"])
+            unread.forget("a")
+            await asyncio.sleep(0.5)
+            assert sub.queue.empty()
+            unread.publish_now(["a"])  # read marks: at once
+            assert (await asyncio.wait_for(sub.next(), 1)).unread.account_id == "a"
+        finally:
+            task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_deletions_and_counts_have_their_kinds() -> None:
+    async def scenario() -> None:
+        bus = EventBus()
+        accounts = bus.subscribe([control_pb2.EVENT_KIND_ACCOUNT])
+        counts = bus.subscribe([control_pb2.EVENT_KIND_UNREAD], ["a"])
+        bus.publish(account_id="a", account_deleted=control_pb2.AccountDeleted(account_id="a"))
+        bus.publish(account_id="a", unread=control_pb2.UnreadCount(account_id="a"))
+        bus.publish(account_id="b", unread=control_pb2.UnreadCount(account_id="b"))
+        assert (await accounts.next()).WhichOneof("event") == "account_deleted"
+        assert accounts.queue.empty()
+        assert (await counts.next()).unread.account_id == "a"
+        assert counts.queue.empty()
+
+    asyncio.run(scenario())

@@ -13,6 +13,8 @@ from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2, gateway_pb2_grpc
 from tests.delivery_helpers import create, items_total, synthetic_spec
 from tests.harness import Cluster, wait_for
 
+# INTERNAL (an unexpected exception, answered with an incident id by
+# master/errors.py) and UNKNOWN (one that escaped it) are bugs, never allowed.
 ALLOWED = {
     grpc.StatusCode.OK,
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -104,14 +106,15 @@ def test_random_control_requests_get_clear_statuses(cluster: Cluster) -> None:
             request_serializer=type(request).SerializeToString,
             response_deserializer=lambda b: b,
         )
+        details = ""
         try:
             rpc(request, metadata=cluster.metadata(), timeout=15)
             code = grpc.StatusCode.OK
         except grpc.RpcError as exc:
-            code = exc.code()
-            assert exc.details(), f"{method.name}: {code} without a message"
+            code, details = exc.code(), exc.details()
+            assert details, f"{method.name}: {code} without a message"
         seen.setdefault(method.name, set()).add(code.name)
-        assert code in ALLOWED, f"{method.name} answered {code}: {request!r:.300}"
+        assert code in ALLOWED, f"{method.name} answered {code} ({details}): {request!r:.300}"
 
     call()
     assert cluster.master is not None and cluster.master.alive()
@@ -133,7 +136,9 @@ def test_random_worker_frames_never_take_the_master_down(cluster: Cluster) -> No
             outcomes.add("OK")
         except grpc.RpcError as exc:
             outcomes.add(exc.code().name)
-            assert exc.code() != grpc.StatusCode.UNKNOWN, exc.details()
+            assert exc.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (
+                exc.details()
+            )
 
     stream()
     assert cluster.master is not None and cluster.master.alive()

@@ -30,6 +30,7 @@ from tests.demo_helpers import admin, demo_spec, scan
 from tests.harness import Cluster, free_port, wait_for
 from tui.app import HiscrmApp
 from tui.messages import Link
+from tui.state import Unread
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -269,6 +270,68 @@ async def test_login_screen_shows_qr_and_completes_after_scan(live: Live) -> Non
             "t2 running in the console",
             60,
         )
+
+
+async def test_unread_counts_come_from_the_master(live: Live) -> None:
+    cluster = live.cluster
+    async with console(cluster) as (app, pilot):
+        await until(
+            pilot, lambda: app.store.unread_of("t1") == _unread(cluster, "t1"), "counts in step"
+        )
+        # The console's own arithmetic drifted (say, a count read while items
+        # were arriving); the master's count after the next item puts it right.
+        app.store.unread["t1"] = Unread(comments=999)
+        await inject_comment(live, f"tui-count-{uuid.uuid4().hex[:8]}")
+        await until(
+            pilot,
+            lambda: app.store.unread_of("t1") == _unread(cluster, "t1") < 999,
+            "the master's count",
+        )
+
+
+async def test_an_account_deleted_elsewhere_leaves_the_console(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tui.app.ACCOUNT_POLL_S", 3600.0)  # only the event can tell it
+    cluster = live.cluster
+    async with console(cluster) as (app, pilot):
+        await pilot.press("2")  # Accounts
+        table = app.accounts.query_one("#account-table", DataTable)
+        spec = demo_spec(live.base, "demo2")
+        spec.enabled = False
+        await asyncio.to_thread(create, cluster, "t-gone", spec)
+        await until(pilot, lambda: "t-gone" in table.rows, "the new account listed")
+        request = control_pb2.DeleteAccountRequest(account_id="t-gone")
+        await asyncio.to_thread(cluster.call, "DeleteAccount", request)
+        await until(
+            pilot,
+            lambda: "t-gone" not in table.rows and "t-gone" not in app.store.accounts,
+            "the account gone from the console",
+            10,
+        )
+
+
+async def test_a_login_started_elsewhere_shows_in_the_console(live: Live) -> None:
+    cluster = live.cluster
+    async with console(cluster) as (app, pilot):
+        login = app.login
+        async with open_channel(cluster.address, cluster.token()) as channel:
+            stub = control_pb2_grpc.ControlStub(channel)
+            stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id="t2"))
+            update = await asyncio.wait_for(stream.read(), 90)
+            assert update.WhichOneof("event") == "qr"
+            await until(pilot, lambda: "waiting for a scan" in login.state, "the QR", 30)
+            assert login.watching and "started by another client" in login.state
+            assert login.account_id == "t2" and login.session_id == update.session_id
+            drawn = str(login.query_one("#qr", Static).content)
+            assert any(ch in drawn for ch in "▀▄█")
+            await asyncio.to_thread(scan, live.base, update.qr.content, "demo2")
+            async with asyncio.timeout(90):
+                while update.WhichOneof("event") not in ("success", "failed", "expired"):
+                    update = await stream.read()
+            assert update.WhichOneof("event") == "success"
+        await until(pilot, lambda: "success" in login.state, "the success shown", 30)
+        assert not login.watching
 
 
 async def test_reconnects_after_master_restart(live: Live) -> None:

@@ -36,7 +36,7 @@ from tui.widgets.status import StatusBar
 log = logging.getLogger(__name__)
 
 WORKER_POLL_S = 2.0  # heartbeat figures are not pushed as events; poll them
-ACCOUNT_POLL_S = 15.0  # catches deletes by other clients (no event for those)
+ACCOUNT_POLL_S = 15.0  # a safety net: creates, changes and deletes all come as events
 TABS = ("fleet", "accounts", "inbox", "login")
 
 
@@ -201,6 +201,9 @@ class HiscrmApp(App[None]):
             store.upsert_worker(worker)
         for account in batch.accounts.values():
             store.upsert_account(account)
+        store.apply_live_counts(batch.items, batch.unread, batch.unread_after)
+        for account_id in batch.deleted:
+            store.remove_account(account_id)
         for ack in batch.config_acks:
             store.note_ack(ack)
             if not ack.ok:
@@ -209,7 +212,6 @@ class HiscrmApp(App[None]):
                     severity="error",
                     markup=False,
                 )
-        store.count_new(batch.items)
         for notice in batch.notices:
             severity = {
                 control_pb2.Notice.LEVEL_WARNING: "warning",
@@ -218,16 +220,21 @@ class HiscrmApp(App[None]):
             self.notify(notice.message, severity=severity, markup=False)  # type: ignore[arg-type]
         if batch.items:
             self.inbox.add_live(batch.items)
+        for gone in batch.deleted.values():
+            if gone.items_deleted:
+                self.inbox.forget_account(gone.account_id)
+        for update in batch.logins:
+            self.login.observe(update)
         if batch.workers:
             self.fleet.show()
-        # Items alone only move the unread column; the 1 s tick redraws that,
-        # so a burst never redraws a table of thousands of accounts per batch.
-        if batch.accounts or batch.config_acks:
+        # Items and counts alone only move the unread column; the 1 s tick
+        # redraws that, so a burst never redraws a table of thousands of
+        # accounts per batch. Counts arrive as unread events (after new items
+        # and read marks by any client), so no recount is needed here.
+        if batch.accounts or batch.config_acks or batch.deleted:
             self.accounts.show()
-        if batch.accounts:
+        if batch.accounts or batch.deleted:
             self.login.show()
-            # Account events follow MarkRead by any client: recount.
-            self.refresh_unread()
         self.inbox.show()
         self._show_summary()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from hiscrm.v1 import control_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 
 
 class Link(enum.Enum):
@@ -25,12 +25,18 @@ class EventBatch:
     """Events collected over one flush window, already sorted by kind.
 
     Workers and accounts keep only their newest state per id: a burst of
-    updates to one account becomes one table refresh.
+    updates to one account becomes one table refresh. Unread counts keep the
+    newest per account too, with the live items of that account that came
+    after it (the stream is ordered; the batch must not lose that order).
     """
 
     items: list[control_pb2.StoredItem] = field(default_factory=list)
     workers: dict[str, control_pb2.Worker] = field(default_factory=dict)
     accounts: dict[str, control_pb2.Account] = field(default_factory=dict)
+    deleted: dict[str, control_pb2.AccountDeleted] = field(default_factory=dict)
+    unread: dict[str, control_pb2.UnreadCount] = field(default_factory=dict)
+    # account -> [comments, DMs] that arrived after its newest unread count here
+    unread_after: dict[str, list[int]] = field(default_factory=dict)
     config_acks: list[control_pb2.ConfigAcked] = field(default_factory=list)
     logins: list[control_pb2.LoginUpdate] = field(default_factory=list)
     replies: list[control_pb2.SendReplyResponse] = field(default_factory=list)
@@ -42,10 +48,23 @@ class EventBatch:
         kind = event.WhichOneof("event")
         if kind == "item":
             self.items.append(event.item)
+            after = self.unread_after.get(event.item.item.account_id)
+            if after is not None and not event.item.read:
+                after[event.item.item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE] += 1
         elif kind == "worker":
             self.workers[event.worker.worker_id] = event.worker
         elif kind == "account":
             self.accounts[event.account.account_id] = event.account
+            self.deleted.pop(event.account.account_id, None)  # made again
+        elif kind == "account_deleted":
+            account_id = event.account_deleted.account_id
+            self.deleted[account_id] = event.account_deleted
+            self.accounts.pop(account_id, None)
+            self.unread.pop(account_id, None)
+            self.unread_after.pop(account_id, None)
+        elif kind == "unread":
+            self.unread[event.unread.account_id] = event.unread
+            self.unread_after[event.unread.account_id] = [0, 0]
         elif kind == "config_acked":
             self.config_acks.append(event.config_acked)
         elif kind == "login":

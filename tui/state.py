@@ -95,6 +95,21 @@ class Store:
             else:
                 counts.comments += 1
 
+    def apply_live_counts(
+        self,
+        items: Iterable[control_pb2.StoredItem],
+        counts: dict[str, control_pb2.UnreadCount],
+        after: dict[str, list[int]],
+    ) -> None:
+        """One event batch: the master's counts where it sent them (plus the
+        items that followed them), counted items for the other accounts."""
+        self.count_new(s for s in items if s.item.account_id not in counts)
+        for account_id, c in counts.items():
+            more_comments, more_dms = after.get(account_id, (0, 0))
+            self.unread[account_id] = Unread(
+                c.comments + more_comments, c.direct_messages + more_dms
+            )
+
     def count_read(self, account_id: str, kind: int, n: int = 1) -> None:
         counts = self.unread.get(account_id)
         if counts is None:

@@ -18,6 +18,7 @@ from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.backoff import Backoff
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.cursors import CursorStore
+from worker.handback import SessionHandback
 from worker.outbox import Outbox
 from worker.platforms.base import Adapter, PlatformError, RateLimited
 
@@ -48,6 +49,7 @@ class AccountMonitor:
         cursors: CursorStore,
         report: StateSink,
         on_items: Callable[[], None],
+        handback: SessionHandback | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.adapter = adapter
@@ -55,6 +57,7 @@ class AccountMonitor:
         self.cursors = cursors
         self.report = report
         self.on_items = on_items
+        self.handback = handback
         self.state = common_pb2.RUN_STATE_STARTING
         self.error_kind = common_pb2.ERROR_KIND_UNSPECIFIED
         self.reason = ""
@@ -201,6 +204,8 @@ class AccountMonitor:
             frame = self.state_frame()  # the master keeps it for a failover
             frame.cursor = result.cursor
             self.report(frame)
+        if self.handback is not None and self.config.session:
+            await self.handback.check(self.config.config_version)  # likewise the session
         return result.cursor
 
     async def _store(self, items: list[common_pb2.Item]) -> bool:

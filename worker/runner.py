@@ -16,6 +16,7 @@ from worker.browser.storage import SessionStore
 from worker.config import WorkerConfig
 from worker.cursors import CursorStore
 from worker.delivery import Delivery
+from worker.handback import SessionHandback
 from worker.link import Link
 from worker.logins import LoginRunner
 from worker.monitor import AccountMonitor
@@ -48,6 +49,7 @@ class Runner:
         self.link: Link | None = None
         self.logins = LoginRunner(self.worker_id, self._send_login)
         self._pending_total = 0
+        self._frame_limit = 0  # the master's, from Welcome
         self._counter: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -77,9 +79,12 @@ class Runner:
         return self._pending_total
 
     async def on_connected(self, link: Link, welcome: gateway_pb2.Welcome) -> None:
+        self._frame_limit = welcome.max_message_bytes
         self._pending_total = await asyncio.to_thread(self.outbox.pending_count)
         for monitor in self.monitors.values():
             link.send(gateway_pb2.WorkerFrame(account_state=monitor.state_frame()))
+            if monitor.handback is not None:
+                monitor.handback.reconnected()
         self.delivery.start(link, welcome)
 
     async def on_disconnected(self) -> None:
@@ -136,6 +141,9 @@ class Runner:
             return
         try:
             if monitor is None:
+                handback = self._handback(account_id)
+                if handback is not None:
+                    config = handback.received(config, None)
                 adapter = make_adapter(config, self.ctx)
                 monitor = AccountMonitor(
                     self.worker_id,
@@ -144,6 +152,7 @@ class Runner:
                     self.cursors,
                     self._report,
                     self.delivery.notify,
+                    handback,
                 )
                 self.monitors[account_id] = monitor
                 monitor.start()
@@ -154,8 +163,13 @@ class Runner:
                     config.config_version,
                     reason,
                 )
-            elif config.config_version > monitor.config.config_version or config != monitor.config:
-                await monitor.apply(config)
+            else:
+                if monitor.handback is not None:
+                    config = monitor.handback.received(config, monitor.config)
+                if config.config_version > monitor.config.config_version or (
+                    config != monitor.config
+                ):
+                    await monitor.apply(config)
         except Exception as exc:
             log.exception(
                 "account %s on worker %s: config v%d failed",
@@ -166,6 +180,22 @@ class Runner:
             self._ack(account_id, config.config_version, False, f"{type(exc).__name__}: {exc}")
             return
         self._ack(account_id, config.config_version, True, "")
+
+    def _handback(self, account_id: str) -> SessionHandback | None:
+        if self.ctx.sessions is None:
+            return None
+        return SessionHandback(
+            self.worker_id,
+            account_id,
+            self.ctx.sessions,
+            self._send_refresh,
+            frame_limit=lambda: self._frame_limit,
+        )
+
+    def _send_refresh(self, refresh: gateway_pb2.SessionRefresh) -> bool:
+        return self.link is not None and self.link.send(
+            gateway_pb2.WorkerFrame(session_refresh=refresh)
+        )
 
     def _ack(self, account_id: str, version: int, ok: bool, error: str) -> None:
         if self.link is not None:

@@ -114,6 +114,14 @@ class AccountRpcs(RpcBase):
         self.app.scheduler.forget(row.account_id, row.worker_id)
         removed = await self.app.accounts.delete(request.account_id, request.keep_items)
         self.app.inbox.forget(request.account_id)
+        self.app.unread_events.forget(request.account_id)
+        # Consoles drop the account from their lists now, not at their next poll.
+        self.app.bus.publish(
+            account_id=request.account_id,
+            account_deleted=control_pb2.AccountDeleted(
+                account_id=request.account_id, items_deleted=removed
+            ),
+        )
         self.app.scheduler.poke()
         return control_pb2.DeleteAccountResponse(
             account_id=request.account_id, items_deleted=removed

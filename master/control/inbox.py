@@ -29,6 +29,8 @@ class InboxRpcs(RpcBase):
             row = self.app.accounts.rows.get(account_id)
             if row is not None:
                 self.app.accounts.publish(row)  # carries the new unread count
+        if changed:
+            self.app.unread_events.publish_now(accounts)
         return control_pb2.MarkReadResponse(updated=changed)
 
     async def GetUnreadCounts(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from hiscrm.v1 import control_pb2
+from hiscrm_common.timeutil import to_ts, utcnow
 from master.accounts import NotFound
 from master.control.base import RpcBase, fail
 from master.logins import FINAL, LoginError
@@ -23,6 +24,18 @@ class LoginRpcs(RpcBase):
             await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
         except LoginError as exc:
             await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        # Other consoles follow the login from here; this caller's own stream
+        # starts with the QR, as it always has.
+        self.app.bus.publish(
+            account_id=session.account_id,
+            login=control_pb2.LoginUpdate(
+                session_id=session.session_id,
+                account_id=session.account_id,
+                worker_id=session.worker_id,
+                at=to_ts(utcnow()),
+                started=control_pb2.LoginStarted(),
+            ),
+        )
         try:
             while True:
                 update = await session.updates.get()

@@ -175,6 +175,14 @@ class InboxPane(Vertical):
         self.query_one("#unread-summary", Label).update(self.unread_summary())
         self._follow_cursor()
 
+    def forget_account(self, account_id: str) -> None:
+        """The account was deleted with its items: they leave the view."""
+        gone = [i for i, s in self.items.items() if s.item.account_id == account_id]
+        for item_id in gone:
+            del self.items[item_id]
+        if gone:
+            self.render_items()
+
     # ------------------------------------------------------------ view
 
     def show(self) -> None:

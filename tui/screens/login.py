@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FINAL = frozenset({"success", "failed", "expired", "cancelled"})
+ELSEWHERE = " (started by another client)"
+
 
 def qr_token(content: str) -> str:
     """The one-time token in a demo QR's confirm URL."""
@@ -72,6 +75,9 @@ class LoginPane(Vertical):
         self.qr_text = ""
         self.state = "idle"
         self.running = False
+        # Following another client's login (seen on the event stream).
+        self.watching = False
+        self._own: set[str] = set()  # session ids of this pane's own logins
 
     @property
     def hiscrm(self) -> HiscrmApp:
@@ -119,6 +125,7 @@ class LoginPane(Vertical):
         self.account_id = account_id
         self.session_id = ""
         self.qr_content = ""
+        self.watching = False
         self._set_qr("")
         self.set_class(False, "-verify")
         self._set_state(f"{account_id}: starting login…")
@@ -130,6 +137,7 @@ class LoginPane(Vertical):
         self._buttons()
         try:
             async for update in self.hiscrm.client.start_login(account_id):
+                self._own.add(update.session_id)
                 self.apply(update)
         except ControlError as exc:
             self._set_state(f"{account_id}: failed: {exc.code}: {exc.details}")
@@ -141,11 +149,38 @@ class LoginPane(Vertical):
         self.running = False
         self._buttons()
 
+    def observe(self, update: control_pb2.LoginUpdate) -> None:
+        """A login seen on the event stream. This pane's own logins show
+        through their own stream; another client's is followed while this
+        pane runs none, so its QR and progress show on every console."""
+        if update.session_id in self._own or self.running:
+            return
+        kind = update.WhichOneof("event")
+        if not self.watching or update.session_id != self.session_id:
+            if kind in FINAL:
+                return  # ended before this console saw it start: nothing to follow
+            self.watching = True
+            self.session_id = update.session_id
+            self.account_id = update.account_id
+            self.qr_content = ""
+            self._set_qr("")
+            self.set_class(False, "-verify")
+            select = self.query_one("#login-account", Select)
+            if update.account_id in self.hiscrm.store.accounts:
+                select.value = update.account_id
+            self.notify(f"{update.account_id}: login started by another client", markup=False)
+        self.apply(update)
+        if kind in FINAL:
+            self.watching = False
+            self._buttons()
+
     def apply(self, update: control_pb2.LoginUpdate) -> None:
         self.session_id = update.session_id or self.session_id
         kind = update.WhichOneof("event")
         who = update.account_id or self.account_id
-        if kind == "qr":
+        if kind == "started":
+            self._set_state(f"{who}: login started on {update.worker_id or 'its worker'}")
+        elif kind == "qr":
             self.qr_content = update.qr.content
             try:
                 self._set_qr(qrterm.render(update.qr.png))
@@ -178,6 +213,8 @@ class LoginPane(Vertical):
         self._buttons()
 
     def _set_state(self, text: str) -> None:
+        if self.watching:
+            text += ELSEWHERE
         self.state = text
         self.query_one("#login-state", Label).update(text)
 
@@ -188,10 +225,9 @@ class LoginPane(Vertical):
     def _buttons(self) -> None:
         account = self.hiscrm.store.accounts.get(self.account_id)
         demo = account is not None and account.spec.HasField("demo")
-        self.query_one("#login-scan", Button).disabled = not (
-            self.running and demo and self.qr_content
-        )
-        self.query_one("#login-cancel", Button).disabled = not self.running
+        active = self.running or self.watching
+        self.query_one("#login-scan", Button).disabled = not (active and demo and self.qr_content)
+        self.query_one("#login-cancel", Button).disabled = not active
 
     # ------------------------------------------------------------ actions
 
@@ -230,7 +266,7 @@ class LoginPane(Vertical):
 
     @work(group="login-actions", exit_on_error=False)
     async def action_cancel(self) -> None:
-        if not self.running or not self.session_id:
+        if not (self.running or self.watching) or not self.session_id:
             return
         try:
             await self.hiscrm.client.cancel_login(self.session_id)

@@ -23,6 +23,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_LOGIN: _ClassVar[EventKind]
     EVENT_KIND_REPLY: _ClassVar[EventKind]
     EVENT_KIND_NOTICE: _ClassVar[EventKind]
+    EVENT_KIND_UNREAD: _ClassVar[EventKind]
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_ITEM: EventKind
 EVENT_KIND_WORKER: EventKind
@@ -31,6 +32,7 @@ EVENT_KIND_CONFIG_ACK: EventKind
 EVENT_KIND_LOGIN: EventKind
 EVENT_KIND_REPLY: EventKind
 EVENT_KIND_NOTICE: EventKind
+EVENT_KIND_UNREAD: EventKind
 
 class Worker(_message.Message):
     __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id")
@@ -255,7 +257,7 @@ class StartLoginRequest(_message.Message):
     def __init__(self, account_id: _Optional[str] = ...) -> None: ...
 
 class LoginUpdate(_message.Message):
-    __slots__ = ("session_id", "account_id", "worker_id", "at", "qr", "scanned", "verification_required", "success", "failed", "expired", "cancelled")
+    __slots__ = ("session_id", "account_id", "worker_id", "at", "qr", "scanned", "verification_required", "success", "failed", "expired", "cancelled", "started")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +269,7 @@ class LoginUpdate(_message.Message):
     FAILED_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     account_id: str
     worker_id: str
@@ -278,7 +281,12 @@ class LoginUpdate(_message.Message):
     failed: _gateway_pb2.LoginFailed
     expired: _gateway_pb2.LoginExpired
     cancelled: _gateway_pb2.LoginCancelled
-    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., qr: _Optional[_Union[_gateway_pb2.LoginQr, _Mapping]] = ..., scanned: _Optional[_Union[_gateway_pb2.LoginScanned, _Mapping]] = ..., verification_required: _Optional[_Union[_gateway_pb2.LoginVerificationRequired, _Mapping]] = ..., success: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., failed: _Optional[_Union[_gateway_pb2.LoginFailed, _Mapping]] = ..., expired: _Optional[_Union[_gateway_pb2.LoginExpired, _Mapping]] = ..., cancelled: _Optional[_Union[_gateway_pb2.LoginCancelled, _Mapping]] = ...) -> None: ...
+    started: LoginStarted
+    def __init__(self, session_id: _Optional[str] = ..., account_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., qr: _Optional[_Union[_gateway_pb2.LoginQr, _Mapping]] = ..., scanned: _Optional[_Union[_gateway_pb2.LoginScanned, _Mapping]] = ..., verification_required: _Optional[_Union[_gateway_pb2.LoginVerificationRequired, _Mapping]] = ..., success: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., failed: _Optional[_Union[_gateway_pb2.LoginFailed, _Mapping]] = ..., expired: _Optional[_Union[_gateway_pb2.LoginExpired, _Mapping]] = ..., cancelled: _Optional[_Union[_gateway_pb2.LoginCancelled, _Mapping]] = ..., started: _Optional[_Union[LoginStarted, _Mapping]] = ...) -> None: ...
+
+class LoginStarted(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class SubmitVerificationRequest(_message.Message):
     __slots__ = ("session_id", "code")
@@ -462,8 +470,16 @@ class Notice(_message.Message):
     account_id: str
     def __init__(self, level: _Optional[_Union[Notice.Level, str]] = ..., message: _Optional[str] = ..., worker_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
+class AccountDeleted(_message.Message):
+    __slots__ = ("account_id", "items_deleted")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    items_deleted: int
+    def __init__(self, account_id: _Optional[str] = ..., items_deleted: _Optional[int] = ...) -> None: ...
+
 class Event(_message.Message):
-    __slots__ = ("seq", "at", "item", "worker", "account", "config_acked", "login", "reply", "notice")
+    __slots__ = ("seq", "at", "item", "worker", "account", "config_acked", "login", "reply", "notice", "unread", "account_deleted")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
@@ -473,6 +489,8 @@ class Event(_message.Message):
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     REPLY_FIELD_NUMBER: _ClassVar[int]
     NOTICE_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_DELETED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     at: _timestamp_pb2.Timestamp
     item: StoredItem
@@ -482,7 +500,9 @@ class Event(_message.Message):
     login: LoginUpdate
     reply: SendReplyResponse
     notice: Notice
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[StoredItem, _Mapping]] = ..., worker: _Optional[_Union[Worker, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., config_acked: _Optional[_Union[ConfigAcked, _Mapping]] = ..., login: _Optional[_Union[LoginUpdate, _Mapping]] = ..., reply: _Optional[_Union[SendReplyResponse, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ...) -> None: ...
+    unread: UnreadCount
+    account_deleted: AccountDeleted
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[StoredItem, _Mapping]] = ..., worker: _Optional[_Union[Worker, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., config_acked: _Optional[_Union[ConfigAcked, _Mapping]] = ..., login: _Optional[_Union[LoginUpdate, _Mapping]] = ..., reply: _Optional[_Union[SendReplyResponse, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., unread: _Optional[_Union[UnreadCount, _Mapping]] = ..., account_deleted: _Optional[_Union[AccountDeleted, _Mapping]] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = ()

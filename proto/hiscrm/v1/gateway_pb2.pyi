@@ -23,7 +23,7 @@ VERIFICATION_METHOD_SLIDER: VerificationMethod
 VERIFICATION_METHOD_OTHER: VerificationMethod
 
 class WorkerFrame(_message.Message):
-    __slots__ = ("register", "heartbeat", "login", "items", "config_ack", "account_state", "command_result", "goodbye")
+    __slots__ = ("register", "heartbeat", "login", "items", "config_ack", "account_state", "command_result", "goodbye", "session_refresh")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     LOGIN_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class WorkerFrame(_message.Message):
     ACCOUNT_STATE_FIELD_NUMBER: _ClassVar[int]
     COMMAND_RESULT_FIELD_NUMBER: _ClassVar[int]
     GOODBYE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_REFRESH_FIELD_NUMBER: _ClassVar[int]
     register: Register
     heartbeat: Heartbeat
     login: LoginEvent
@@ -40,7 +41,8 @@ class WorkerFrame(_message.Message):
     account_state: AccountState
     command_result: CommandResult
     goodbye: Goodbye
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., login: _Optional[_Union[LoginEvent, _Mapping]] = ..., items: _Optional[_Union[ItemsBatch, _Mapping]] = ..., config_ack: _Optional[_Union[ConfigAck, _Mapping]] = ..., account_state: _Optional[_Union[AccountState, _Mapping]] = ..., command_result: _Optional[_Union[CommandResult, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ...) -> None: ...
+    session_refresh: SessionRefresh
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., login: _Optional[_Union[LoginEvent, _Mapping]] = ..., items: _Optional[_Union[ItemsBatch, _Mapping]] = ..., config_ack: _Optional[_Union[ConfigAck, _Mapping]] = ..., account_state: _Optional[_Union[AccountState, _Mapping]] = ..., command_result: _Optional[_Union[CommandResult, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., session_refresh: _Optional[_Union[SessionRefresh, _Mapping]] = ...) -> None: ...
 
 class HeldAccount(_message.Message):
     __slots__ = ("account_id", "config_version")
@@ -255,6 +257,18 @@ class CommandResult(_message.Message):
     error: str
     platform_item_id: str
     def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., error: _Optional[str] = ..., platform_item_id: _Optional[str] = ...) -> None: ...
+
+class SessionRefresh(_message.Message):
+    __slots__ = ("account_id", "session", "config_version", "at")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    session: bytes
+    config_version: int
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, account_id: _Optional[str] = ..., session: _Optional[bytes] = ..., config_version: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Goodbye(_message.Message):
     __slots__ = ("reason",)
