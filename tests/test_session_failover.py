@@ -10,9 +10,11 @@ from the login-time session and land in NEEDS_LOGIN).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from typing import Any
 
+import psutil
 import pytest
 
 from hiscrm.v1 import common_pb2, control_pb2
@@ -128,3 +130,54 @@ def test_failover_after_a_cookie_rotation_needs_no_new_login(cluster: Cluster) -
         text = path.read_text(errors="replace")
         leaked = [value for value in seen if value in text]
         assert not leaked, f"a session cookie appears in {path.name}"
+
+
+def _chromium_of(cluster: Cluster, worker_id: str) -> list[psutil.Process]:
+    worker = psutil.Process(cluster.workers[worker_id].pid)
+    return [p for p in worker.children(recursive=True) if "chrom" in p.name()]
+
+
+def test_browser_crash_after_a_cookie_rotation_needs_no_new_login(cluster: Cluster) -> None:
+    """The relaunched browser must start from the state the last cycle saved,
+    not from the config's login-time copy, whose cookie the platform has
+    retired by then."""
+    base = cluster.start_demosite()
+    cluster.start_master()
+    cluster.start_worker("crash-w")
+    cluster.wait_worker_state("crash-w", ONLINE)
+    create(cluster, "c1", demo_spec(base, "demo1", interval_ms=1000))
+    wait_for(lambda: account(cluster, "c1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
+    assert asyncio.run(login(cluster, base, "c1", "demo1"))[-1].WhichOneof("event") == "success"
+    wait_for(lambda: account(cluster, "c1").state == RUNNING, timeout=60, what="c1 running")
+    login_cookie = cookie_held_by_master(cluster, "c1")
+    admin(base, "/admin/session_rotation", {"every_s": 1, "grace_s": 4})
+
+    def login_cookie_expired() -> bool:
+        live, retired = platform_sessions(base, "demo1")
+        return login_cookie not in live | retired
+
+    wait_for(login_cookie_expired, timeout=60, interval=0.5, what="the login cookie retired")
+    browsers = _chromium_of(cluster, "crash-w")
+    assert browsers
+    for proc in browsers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    wait_for(
+        lambda: (
+            (new := _chromium_of(cluster, "crash-w"))
+            and not {p.pid for p in new} & {p.pid for p in browsers}
+        ),
+        timeout=60,
+        what="a relaunched browser",
+    )
+    admin(base, "/admin/comments", {"username": "demo1", "text": "after-browser-crash"})
+    stored = wait_for(
+        lambda: _stored(cluster, "c1", "after-browser-crash"), timeout=60, what="comment"
+    )
+    assert stored.worker_id == "crash-w"
+    after = account(cluster, "c1")
+    assert after.state == RUNNING and after.config_version == 2, after.state_reason
+    # the one NEEDS_LOGIN is the one before the login: none after the crash
+    assert (
+        cluster.master.log_text().count("account c1 on worker crash-w: RUN_STATE_NEEDS_LOGIN") == 1
+    )

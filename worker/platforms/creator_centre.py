@@ -84,6 +84,10 @@ class CreatorCentreAdapter(Adapter):
         self._answers: list[Answer] = []
         self._captures: set[asyncio.Task[None]] = set()
         self._session_blob = b""
+        # set once a cycle saved the context's state locally: from then on
+        # that state, not the config's older copy, is what a rebuilt context
+        # (after a browser crash) must start from, or a rotated cookie is lost
+        self._saved_since_config = False
 
     # ------------------------------------------------------------ basics
 
@@ -105,6 +109,8 @@ class CreatorCentreAdapter(Adapter):
     async def apply_config(self, config: common_pb2.AccountConfig) -> None:
         old = self.config
         self.config = config
+        if old.session != config.session:
+            self._saved_since_config = False
         if (
             old.session != config.session
             or old.spec.proxy != config.spec.proxy
@@ -124,8 +130,12 @@ class CreatorCentreAdapter(Adapter):
         if pool is None:
             raise PlatformError("this worker has no browser pool")
         state = None
-        if not fresh and self.config.session and self.ctx.sessions is not None:
-            state = self.ctx.sessions.cipher.decrypt_state(self.account_id, self.config.session)
+        sessions = self.ctx.sessions
+        if not fresh and self.config.session and sessions is not None:
+            blob = self.config.session
+            if self._saved_since_config:
+                blob = await asyncio.to_thread(sessions.load_blob, self.account_id) or blob
+            state = sessions.cipher.decrypt_state(self.account_id, blob)
         try:
             return await pool.context(
                 self.account_id,
@@ -282,6 +292,7 @@ class CreatorCentreAdapter(Adapter):
             marks[key] = max(marks[key], item.created_at.seconds)
         if self.ctx.sessions is not None and self.actx is not None:
             await self.ctx.sessions.save_context(self.account_id, self.actx.context)
+            self._saved_since_config = True
         return FetchResult(items=items, cursor=json.dumps(marks, sort_keys=True))
 
     async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
