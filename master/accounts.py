@@ -361,6 +361,23 @@ class AccountStore:
         self.publish(row)
         return True
 
+    def set_state(
+        self,
+        row: AccountRow,
+        state: str,
+        kind: str = "ERROR_KIND_UNSPECIFIED",
+        reason: str = "",
+    ) -> None:
+        """A state the master itself knows of (a login in progress): shown at
+        once, written with the next flush_reports like a worker's report."""
+        if (row.state, row.error_kind, row.state_reason) == (state, kind, reason):
+            return
+        row.state, row.error_kind, row.state_reason = state, kind, reason
+        row.state_changed_at = utcnow()
+        self.reported.add(row.account_id)
+        log.info("account %s: %s %s", row.account_id, state, reason)
+        self.publish(row)
+
     async def flush_reports(self) -> None:
         ids, self.reported = self.reported, set()
         values = [

@@ -42,6 +42,9 @@ class LoginSession:
         default_factory=lambda: asyncio.Queue(256)
     )
     done: bool = False
+    # the account's (state, error kind, reason) before the login, shown again
+    # when the login ends without success (the worker's own view did not move)
+    before: tuple[str, str, str] = ("", "", "")
 
 
 class Logins:
@@ -78,6 +81,9 @@ class Logins:
                 self._finish(existing, "cancelled", "a new login for the account started")
         record = self._worker_of(account_id)
         session = LoginSession(uuid.uuid4().hex, account_id, record.worker_id)
+        row = self.accounts.get(account_id)
+        session.before = (row.state, row.error_kind, row.state_reason)
+        self.accounts.set_state(row, "RUN_STATE_LOGGING_IN", reason="waiting for a QR scan")
         self.sessions[session.session_id] = session
         assert record.conn is not None
         record.conn.send(
@@ -159,6 +165,8 @@ class Logins:
         if kind in FINAL:
             session.done = True
             self._count(kind)
+            if kind != "success":
+                self._restore(session)
 
     async def _store_session(
         self, session: LoginSession, success: gateway_pb2.LoginSuccess
@@ -206,6 +214,13 @@ class Logins:
         self._emit(session, update)
         session.done = True
         self._count(kind)
+        self._restore(session)
+
+    def _restore(self, session: LoginSession) -> None:
+        row = self.accounts.rows.get(session.account_id)
+        if row is not None and row.state == "RUN_STATE_LOGGING_IN":
+            state, kind, reason = session.before
+            self.accounts.set_state(row, state, kind, reason)
 
     def _count(self, outcome: str) -> None:
         outcomes = self.counters.logins_by_outcome

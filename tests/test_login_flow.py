@@ -75,3 +75,35 @@ def test_login_errors_are_clear(cluster: Cluster) -> None:
     with pytest.raises(grpc.RpcError) as err:
         cluster.call("CancelLogin", control_pb2.CancelLoginRequest(session_id="nope"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_account_shows_logging_in_while_a_login_runs(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_worker("lg-w")
+    cluster.wait_worker_state("lg-w", common_pb2.WORKER_STATE_ONLINE)
+    create(cluster, "lg-1", synthetic_spec(rate=1, total=0))
+    wait_for(lambda: account(cluster, "lg-1").state == common_pb2.RUN_STATE_RUNNING, what="run")
+
+    async def cancelled_after_first_qr() -> list[int]:
+        states = []
+        async with open_channel(cluster.address, cluster.token()) as channel:
+            stub = control_pb2_grpc.ControlStub(channel)
+            stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id="lg-1"))
+            async for update in stream:
+                if update.WhichOneof("event") == "qr":
+                    got = await stub.GetAccount(control_pb2.GetAccountRequest(account_id="lg-1"))
+                    states.append(got.state)
+                    await stub.CancelLogin(
+                        control_pb2.CancelLoginRequest(session_id=update.session_id)
+                    )
+        return states
+
+    assert asyncio.run(cancelled_after_first_qr()) == [common_pb2.RUN_STATE_LOGGING_IN]
+    # cancelled: the account shows what it showed before, and the database agrees
+    wait_for(lambda: account(cluster, "lg-1").state == common_pb2.RUN_STATE_RUNNING, what="back")
+    updates = asyncio.run(_login(cluster, ["123456"]))
+    assert updates[-1].WhichOneof("event") == "success"
+    wait_for(lambda: account(cluster, "lg-1").acked_config_version == 2, what="v2 acked")
+    cluster.stop_all()
+    cluster.start_master()
+    assert account(cluster, "lg-1").state != common_pb2.RUN_STATE_LOGGING_IN
