@@ -202,7 +202,9 @@ class AccountStore:
                 yield row
 
     def publish(self, row: AccountRow) -> None:
-        self.bus.publish(account_id=row.account_id, account=self.describe(row))
+        # describing 10,000 accounts after a rebalance is wasted with no console
+        if self.bus.wanted("account", row.account_id):
+            self.bus.publish(account_id=row.account_id, account=self.describe(row))
 
     def describe(self, row: AccountRow) -> control_pb2.Account:
         return account_of(row, self.unread(row.account_id))

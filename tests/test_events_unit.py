@@ -23,7 +23,7 @@ def test_filters_by_kind_and_account() -> None:
         bus.publish(account_id="b", item=control_pb2.StoredItem(id=2))
         bus.publish(notice=_notice("hello"))
         assert (await items_of_a.next()).item.id == 1
-        assert items_of_a.queue.empty()
+        assert items_of_a.empty()
         seen = [await everything.next() for _ in range(3)]
         assert [e.WhichOneof("event") for e in seen] == ["item", "item", "notice"]
         assert seen[0].seq < seen[1].seq < seen[2].seq
@@ -37,7 +37,7 @@ def test_a_subscriber_that_falls_behind_is_cut_off_and_others_are_not() -> None:
         slow = bus.subscribe()
         fast = bus.subscribe()
         for i in range(25):
-            bus.publish(worker=control_pb2.Worker(worker_id=str(i)))
+            bus.publish(account_id="a", item=control_pb2.StoredItem(id=i))
             await fast.next()
         assert bus.subscriber_count == 1 and bus.dropped_subscribers == 1
         for _ in range(10):
@@ -89,7 +89,7 @@ def test_unread_counts_are_coalesced_per_account() -> None:
             unread.changed(["a"])
             unread.forget("a")
             await asyncio.sleep(0.5)
-            assert sub.queue.empty()
+            assert sub.empty()
             unread.publish_now(["a"])  # read marks: at once
             assert (await asyncio.wait_for(sub.next(), 1)).unread.account_id == "a"
         finally:
@@ -107,8 +107,32 @@ def test_deletions_and_counts_have_their_kinds() -> None:
         bus.publish(account_id="a", unread=control_pb2.UnreadCount(account_id="a"))
         bus.publish(account_id="b", unread=control_pb2.UnreadCount(account_id="b"))
         assert (await accounts.next()).WhichOneof("event") == "account_deleted"
-        assert accounts.queue.empty()
+        assert accounts.empty()
         assert (await counts.next()).unread.account_id == "a"
-        assert counts.queue.empty()
+        assert counts.empty()
+
+    asyncio.run(scenario())
+
+
+def test_snapshots_replace_older_ones_in_line_and_never_cut_a_subscriber_off() -> None:
+    async def scenario() -> None:
+        bus = EventBus(queue_size=10)
+        sub = bus.subscribe()
+        for version in range(1, 4):  # a rebalance's worth, three times over
+            for n in range(100):
+                account = control_pb2.Account(account_id=f"a{n}", config_version=version)
+                bus.publish(account_id=f"a{n}", account=account)
+        bus.publish(account_id="a1", item=control_pb2.StoredItem(id=7))
+        bus.publish(worker=control_pb2.Worker(worker_id="w", pid=1))
+        bus.publish(worker=control_pb2.Worker(worker_id="w", pid=2))
+        bus.publish(account_id="a5", account_deleted=control_pb2.AccountDeleted(account_id="a5"))
+        assert bus.subscriber_count == 1 and sub.pending() == 102
+        seen = [await sub.next() for _ in range(102)]
+        assert sub.empty()
+        accounts = [e.account for e in seen if e.HasField("account")]
+        assert [a.account_id for a in accounts] == [f"a{n}" for n in range(100) if n != 5]
+        assert {a.config_version for a in accounts} == {3}  # only the newest of each
+        assert seen[5].WhichOneof("event") == "account_deleted"  # in a5's place, not after
+        assert seen[100].item.id == 7 and seen[101].worker.pid == 2
 
     asyncio.run(scenario())
