@@ -66,6 +66,7 @@ class LoginRunner:
 
     async def _drive(self, run: LoginRun, adapter: Adapter) -> None:
         final_sent = False
+        adapter.logging_in = True
         try:
             # aclosing: the adapter's own cleanup (its login page) runs now,
             # not whenever the generator is collected.
@@ -102,6 +103,7 @@ class LoginRunner:
             self._final(run, "failed", f"{type(exc).__name__}: {exc}")
             final_sent = True
         finally:
+            adapter.logging_in = False
             self.runs.pop(run.session_id, None)
 
     def _final(

@@ -165,6 +165,11 @@ class AccountMonitor:
                 self._set_state(common_pb2.RUN_STATE_DISABLED)
                 await self._sleep(3600)
                 continue
+            if self.adapter.logging_in:
+                # a cycle now would open the login's fresh, not yet logged-in
+                # context and report the account logged out
+                await self._sleep(self._interval())
+                continue
             if self.adapter.needs_login():
                 self._set_state(
                     common_pb2.RUN_STATE_NEEDS_LOGIN,

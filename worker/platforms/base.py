@@ -96,6 +96,9 @@ class Adapter(ABC):
         self.live_sink: Callable[[list[common_pb2.Item]], None] | None = None
         # Set by the monitor: a proxy check's result, for the operator to see.
         self.proxy_sink: Callable[[common_pb2.ProxyHealth], None] | None = None
+        # Set by the login runner while a login owns the account's browser
+        # context: the monitor holds its cycles meanwhile.
+        self.logging_in = False
 
     @property
     def account_id(self) -> str:

@@ -370,8 +370,10 @@ class CreatorCentreAdapter(Adapter):
         self.actx = actx
         await self._drop_page()
         page = await self._new_page(actx)
+        succeeded = False
         try:
             async for event in self._login_flow(page, actx, codes):
+                succeeded = succeeded or event.HasField("success")
                 yield event
         except PlatformError as exc:
             if not exc.screenshot:
@@ -379,6 +381,10 @@ class CreatorCentreAdapter(Adapter):
             raise
         finally:
             await page.close()
+            if not succeeded:
+                # the next cycle rebuilds the context from the account's
+                # session instead of monitoring in the abandoned login's one
+                self._session_blob = b""
 
     def _login_flow(
         self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
