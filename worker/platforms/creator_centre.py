@@ -22,6 +22,7 @@ from playwright.async_api import Page, Response
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.pool import AccountContext
+from worker.platforms.answers import Answer
 from worker.platforms.base import (
     Adapter,
     AdapterContext,
@@ -31,7 +32,6 @@ from worker.platforms.base import (
     PlatformTimeout,
     ProxyFailed,
 )
-from worker.platforms.douyin_api import Answer
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from playwright.async_api import Page, Response, WebSocket
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.pool import AccountContext
 from worker.platforms import demo_api as api
+from worker.platforms.answers import Answer, with_params
 from worker.platforms.base import (
     AdapterContext,
     AuthExpired,
@@ -37,7 +38,6 @@ from worker.platforms.base import (
     VerificationRequired,
 )
 from worker.platforms.creator_centre import CreatorCentreAdapter, ListPage, expired_event
-from worker.platforms.douyin_api import Answer, with_params
 
 log = logging.getLogger(__name__)
 

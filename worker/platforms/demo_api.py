@@ -5,11 +5,10 @@ shape that no longer matches raises LayoutChanged, never silence."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from hiscrm.v1 import common_pb2
-from hiscrm_common.timeutil import to_ts
+from worker.platforms.answers import require, timestamp
 from worker.platforms.base import (
     AuthExpired,
     LayoutChanged,
@@ -52,25 +51,12 @@ def check_status(status: int, body: Any, where: str) -> None:
         raise LayoutChanged(f"{where}: unexpected answer (HTTP {status}): {str(body)[:200]}")
 
 
-def _when(seconds: Any) -> Any:
-    return to_ts(datetime.fromtimestamp(int(seconds), UTC))
-
-
-def _require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        raise LayoutChanged(f"{what} is not an object: {str(record)[:120]}")
-    missing = [f for f in fields if f not in record]
-    if missing:
-        raise LayoutChanged(f"{what} lacks {', '.join(missing)}; has {', '.join(sorted(record))}")
-    return record
-
-
 def comments_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, int]:
     if "comments" not in body or "has_more" not in body:
         raise LayoutChanged(
             f"comments API: expected 'comments' and 'has_more', got {', '.join(sorted(body))}"
         )
-    records = [_require(c, COMMENT_FIELDS, "comment") for c in body["comments"]]
+    records = [require(c, COMMENT_FIELDS, "comment") for c in body["comments"]]
     return records, bool(body["has_more"]), int(body.get("cursor", 0))
 
 
@@ -79,12 +65,12 @@ def messages_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, int
         raise LayoutChanged(
             f"messages API: expected 'messages' and 'has_more', got {', '.join(sorted(body))}"
         )
-    records = [_require(m, MESSAGE_FIELDS, "message") for m in body["messages"]]
+    records = [require(m, MESSAGE_FIELDS, "message") for m in body["messages"]]
     return records, bool(body["has_more"]), int(body.get("cursor", 0))
 
 
 def comment_item(account_id: str, c: dict[str, Any]) -> common_pb2.Item:
-    _require(c, COMMENT_FIELDS, "comment")
+    require(c, COMMENT_FIELDS, "comment")
     return common_pb2.Item(
         platform=common_pb2.PLATFORM_DEMO,
         account_id=account_id,
@@ -97,13 +83,13 @@ def comment_item(account_id: str, c: dict[str, Any]) -> common_pb2.Item:
         post_title=str(c.get("post_title", "")),
         parent_id=str(c.get("reply_to") or ""),
         outgoing=bool(c.get("is_author")),
-        created_at=_when(c["create_time"]),
+        created_at=timestamp(c["create_time"]),
         raw_json=json.dumps(c, ensure_ascii=False),
     )
 
 
 def message_item(account_id: str, m: dict[str, Any]) -> common_pb2.Item:
-    _require(m, MESSAGE_FIELDS, "message")
+    require(m, MESSAGE_FIELDS, "message")
     return common_pb2.Item(
         platform=common_pb2.PLATFORM_DEMO,
         account_id=account_id,
@@ -114,13 +100,13 @@ def message_item(account_id: str, m: dict[str, Any]) -> common_pb2.Item:
         content=str(m["text"]),
         conversation_id=str(m["conversation_id"]),
         outgoing=m.get("direction") == "out",
-        created_at=_when(m["create_time"]),
+        created_at=timestamp(m["create_time"]),
         raw_json=json.dumps(m, ensure_ascii=False),
     )
 
 
 def user_info(body: dict[str, Any]) -> common_pb2.UserInfo:
-    user = _require(body.get("user"), ("user_id", "nickname"), "me API user")
+    user = require(body.get("user"), ("user_id", "nickname"), "me API user")
     return common_pb2.UserInfo(
         platform_user_id=str(user["user_id"]),
         nickname=str(user["nickname"]),

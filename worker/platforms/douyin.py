@@ -32,6 +32,7 @@ from playwright.async_api import Page
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.pool import AccountContext
 from worker.platforms import douyin_api as api
+from worker.platforms.answers import Answer, query_param, with_params
 from worker.platforms.base import (
     AdapterContext,
     AuthExpired,
@@ -45,7 +46,6 @@ from worker.platforms.creator_centre import (
     expired_event,
     verification_event,
 )
-from worker.platforms.douyin_api import Answer
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +185,9 @@ class DouyinAdapter(CreatorCentreAdapter):
     def _loaded_comments(self, work: api.Work) -> Answer | None:
         """The first comment page the creator page loaded itself, for this work."""
         for answer in self.answers(*api.COMMENT_LIST_PATHS):
-            ids = (api.query_param(answer.url, "item_id"), api.query_param(answer.url, "aweme_id"))
+            ids = (query_param(answer.url, "item_id"), query_param(answer.url, "aweme_id"))
             if work.item_id in ids or work.post_id in ids:
-                if api.query_param(answer.url, "cursor") in ("", "0"):
+                if query_param(answer.url, "cursor") in ("", "0"):
                     return answer
         return None
 
@@ -207,7 +207,7 @@ class DouyinAdapter(CreatorCentreAdapter):
             for item in items:  # replies find the conversation by its peer's name
                 if not item.outgoing and item.author_name:
                     self._dm_peers[item.conversation_id] = item.author_name
-            return ListPage(items, api.with_params(answer.url, cursor=cursor) if has_more else None)
+            return ListPage(items, with_params(answer.url, cursor=cursor) if has_more else None)
 
         return await self._pages(page, answer, read, mark, "direct messages")
 

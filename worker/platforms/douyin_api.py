@@ -9,13 +9,12 @@ Where each fact came from is listed in docs/platforms.md.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from hiscrm.v1 import common_pb2
-from hiscrm_common.timeutil import to_ts
+from worker.platforms.answers import Answer, require, seconds, timestamp, with_params
 from worker.platforms.base import (
     AuthExpired,
     Blocked,
@@ -79,21 +78,6 @@ NOT_LOGGED_IN_CODES = {8}
 HTTP_CAPTCHA = {461, 471}  # seen on Xiaohongshu; treated the same if Douyin answers them
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One JSON answer as the page saw it."""
-
-    url: str
-    status: int
-    body: Any
-    text: str = ""
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path
-
-
 def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     """The answer's body when it is a usable success; a typed error otherwise."""
     status, body = answer.status, answer.body
@@ -126,34 +110,12 @@ def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     raise PlatformError(f"{where}: status_code {code} {message}".strip())
 
 
-def _require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        raise LayoutChanged(f"{what} is not an object: {str(record)[:120]}")
-    missing = [f for f in fields if f not in record]
-    if missing:
-        raise LayoutChanged(f"{what} lacks {', '.join(missing)}; has {', '.join(sorted(record))}")
-    return record
-
-
 def _first(record: dict[str, Any], keys: tuple[str, ...], what: str) -> Any:
     for key in keys:
         value = record.get(key)
         if value not in (None, ""):
             return value
     raise LayoutChanged(f"{what} has none of {', '.join(keys)}; has {', '.join(sorted(record))}")
-
-
-def seconds(value: Any) -> int:
-    """A platform time as epoch seconds (milliseconds are scaled down)."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise LayoutChanged(f"not an epoch time: {value!r}") from None
-    return number // 1000 if number > 10**11 else number
-
-
-def _when(value: Any) -> Any:
-    return to_ts(datetime.fromtimestamp(seconds(value), UTC))
 
 
 def _url0(image: Any) -> str:
@@ -167,7 +129,7 @@ def _url0(image: Any) -> str:
 
 
 def user_info(body: dict[str, Any]) -> common_pb2.UserInfo:
-    user = _require(body.get("user"), ("uid", "nickname"), "user info")
+    user = require(body.get("user"), ("uid", "nickname"), "user info")
     avatar = user.get("avatar_thumb") or user.get("avatar_medium") or user.get("avatar_larger")
     return common_pb2.UserInfo(
         platform_user_id=str(user["uid"]),
@@ -197,7 +159,7 @@ def works_page(body: dict[str, Any]) -> tuple[list[Work], bool, str]:
         raise LayoutChanged(f"work list: expected 'item_info_list', got {', '.join(sorted(body))}")
     works = []
     for raw in body["item_info_list"] or []:
-        record = _require(raw, ("item_id",), "work")
+        record = require(raw, ("item_id",), "work")
         works.append(
             Work(
                 item_id=str(record["item_id"]),
@@ -226,11 +188,11 @@ class CommentPage:
 def comments_page(body: dict[str, Any]) -> CommentPage:
     if "comment_info_list" in body:
         rows = body["comment_info_list"] or []
-        records = [_require(r, CREATOR_COMMENT_FIELDS, "comment") for r in rows]
+        records = [require(r, CREATOR_COMMENT_FIELDS, "comment") for r in rows]
         shape = "creator"
     elif "comments" in body:
         rows = body["comments"] or []
-        records = [_require(r, SELECT_COMMENT_FIELDS, "comment") for r in rows]
+        records = [require(r, SELECT_COMMENT_FIELDS, "comment") for r in rows]
         shape = "select"
     else:
         raise LayoutChanged(
@@ -249,9 +211,9 @@ def comment_id(record: dict[str, Any]) -> str:
 def comment_author(record: dict[str, Any]) -> tuple[str, str]:
     """(user id, nickname) of a comment record of either shape."""
     if "user_info" in record:
-        user = _require(record["user_info"], ("user_id", "screen_name"), "comment user_info")
+        user = require(record["user_info"], ("user_id", "screen_name"), "comment user_info")
         return str(user["user_id"]), str(user["screen_name"])
-    user = _require(record.get("user"), ("uid", "nickname"), "comment user")
+    user = require(record.get("user"), ("uid", "nickname"), "comment user")
     return str(user["uid"]), str(user["nickname"])
 
 
@@ -270,7 +232,7 @@ def comment_item(account_id: str, record: dict[str, Any], work: Work) -> common_
         post_title=work.title,
         parent_id="" if parent in ("", "0") else parent,
         outgoing=bool(record.get("is_author")),
-        created_at=_when(record["create_time"]),
+        created_at=timestamp(record["create_time"]),
         raw_json=json.dumps(record, ensure_ascii=False),
     )
 
@@ -308,7 +270,7 @@ def dm_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, str]:
             "DM list: expected data.messages (the IM API may have moved to protobuf); got "
             + ", ".join(sorted(body))
         )
-    rows = [_require(r, ("conversation_id", "content"), "direct message") for r in data["messages"]]
+    rows = [require(r, ("conversation_id", "content"), "direct message") for r in data["messages"]]
     return rows, bool(data.get("has_more")), str(data.get("cursor") or "")
 
 
@@ -341,20 +303,9 @@ def dm_item(account_id: str, record: dict[str, Any], self_uid: str) -> common_pb
         content=dm_text(record["content"]),
         conversation_id=str(record["conversation_id"]),
         outgoing=bool(self_uid) and sender == self_uid,
-        created_at=_when(dm_time(record)),
+        created_at=timestamp(dm_time(record)),
         raw_json=json.dumps(record, ensure_ascii=False),
     )
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def with_params(url: str, **params: object) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    query += [(k, str(v)) for k, v in params.items()]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def query_param(url: str, key: str) -> str:
-    return dict(parse_qsl(urlsplit(url).query)).get(key, "")

@@ -27,6 +27,7 @@ from playwright.async_api import Page
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.pool import AccountContext
 from worker.platforms import xiaohongshu_api as api
+from worker.platforms.answers import Answer, seconds, with_params
 from worker.platforms.base import (
     AdapterContext,
     AuthExpired,
@@ -120,7 +121,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         first = api.mentions_page(api.check_answer(answer, "mentions"))
         self._mention_order = [api.mention_comment_id(r) for r in first.records]
 
-        def read(answer: api.Answer) -> ListPage:
+        def read(answer: Answer) -> ListPage:
             result = api.mentions_page(api.check_answer(answer, "mentions"))
             items = [
                 api.comment_item(self.account_id, r) for r in result.records if api.is_comment(r)
@@ -128,8 +129,8 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             for item in items:
                 self._mention_authors[item.platform_item_id] = item.author_name
             # Entries that are not comments (mention/item) still date the page.
-            times = [api.seconds(r["time"]) for r in result.records]
-            more = api.with_params(answer.url, cursor=result.cursor) if result.has_more else None
+            times = [seconds(r["time"]) for r in result.records]
+            more = with_params(answer.url, cursor=result.cursor) if result.has_more else None
             return ListPage(items, more, min(times) if times else None)
 
         return await self._pages(page, answer, read, mark, "mentions")
@@ -150,7 +151,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return out
 
     async def _history(self, page: Page, chat: api.Chat, mark: int) -> list[common_pb2.Item]:
-        def read(answer: api.Answer) -> ListPage:
+        def read(answer: Answer) -> ListPage:
             rows = api.history_rows(api.check_answer(answer, "message history"))
             items = [
                 api.dm_item(self.account_id, r, chat, self._self_id, self._self_name) for r in rows

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from hiscrm.v1 import common_pb2
-from hiscrm_common.timeutil import to_ts
+from worker.platforms.answers import Answer, require, seconds, timestamp, with_params
 from worker.platforms.base import (
     AuthExpired,
     Blocked,
@@ -24,7 +23,6 @@ from worker.platforms.base import (
     RateLimited,
     VerificationRequired,
 )
-from worker.platforms.douyin_api import Answer, seconds, with_params
 
 PLATFORM = common_pb2.PLATFORM_XIAOHONGSHU
 __all__ = ["Answer", "with_params"]
@@ -121,35 +119,19 @@ def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     raise PlatformError(f"{where}: code {code} {message}".strip())
 
 
-def _require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        raise LayoutChanged(f"{what} is not an object: {str(record)[:120]}")
-    missing = [f for f in fields if f not in record]
-    if missing:
-        raise LayoutChanged(f"{what} lacks {', '.join(missing)}; has {', '.join(sorted(record))}")
-    return record
-
-
-def _when(value: Any) -> Any:
-    return to_ts(datetime.fromtimestamp(seconds(value), UTC))
-
-
-# ------------------------------------------------------------------ login and user
-
-
 def qr_content(data: dict[str, Any]) -> str:
     """What the login QR encodes (qrcode/create data.url)."""
-    return str(_require(data, ("qr_id", "url"), "qrcode/create data")["url"])
+    return str(require(data, ("qr_id", "url"), "qrcode/create data")["url"])
 
 
 def qr_status(data: dict[str, Any]) -> int:
-    return int(_require(data, ("code_status",), "qrcode/status data")["code_status"])
+    return int(require(data, ("code_status",), "qrcode/status data")["code_status"])
 
 
 def user_me(data: dict[str, Any]) -> common_pb2.UserInfo:
     if data.get("guest"):
         raise AuthExpired("user/me answers a guest: not logged in")
-    user = _require(data, ("user_id", "nickname"), "user/me data")
+    user = require(data, ("user_id", "nickname"), "user/me data")
     return common_pb2.UserInfo(
         platform_user_id=str(user["user_id"]),
         nickname=str(user["nickname"]),
@@ -176,7 +158,7 @@ def mentions_page(data: dict[str, Any]) -> MentionsPage:
         raise LayoutChanged(
             "mentions: expected data.message_list and data.has_more, got " + ", ".join(sorted(data))
         )
-    records = [_require(r, MENTION_FIELDS, "mention") for r in data["message_list"]]
+    records = [require(r, MENTION_FIELDS, "mention") for r in data["message_list"]]
     cursor = data.get("strCursor") or data.get("cursor") or ""
     return MentionsPage(records, bool(data["has_more"]), str(cursor))
 
@@ -191,9 +173,9 @@ def mention_comment_id(record: dict[str, Any]) -> str:
 
 
 def comment_item(account_id: str, record: dict[str, Any]) -> common_pb2.Item:
-    user = _require(record["user_info"], ("userid", "nickname"), "mention user_info")
-    comment = _require(record.get("comment_info"), ("id", "content"), "mention comment_info")
-    note = _require(record.get("item_info"), ("id",), "mention item_info")
+    user = require(record["user_info"], ("userid", "nickname"), "mention user_info")
+    comment = require(record.get("comment_info"), ("id", "content"), "mention comment_info")
+    note = require(record.get("item_info"), ("id",), "mention item_info")
     target = comment.get("target_comment") or {}
     return common_pb2.Item(
         platform=PLATFORM,
@@ -207,7 +189,7 @@ def comment_item(account_id: str, record: dict[str, Any]) -> common_pb2.Item:
         post_title=str(note.get("content") or ""),
         parent_id=str(target.get("id") or "") if isinstance(target, dict) else "",
         outgoing=False,
-        created_at=_when(record["time"]),
+        created_at=timestamp(record["time"]),
         raw_json=json.dumps(record, ensure_ascii=False),
     )
 
@@ -234,7 +216,7 @@ def chats(data: dict[str, Any]) -> list[Chat]:
         raise LayoutChanged(f"chats: expected data.chats, got {', '.join(sorted(data))}")
     out = []
     for raw in rows:
-        row = _require(raw, ("chat_user_id",), "chat")
+        row = require(raw, ("chat_user_id",), "chat")
         info = row.get("info") if isinstance(row.get("info"), dict) else {}
         out.append(
             Chat(
@@ -254,7 +236,7 @@ def history_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             "message history: expected data.out_message_list or data.message_list, got "
             + ", ".join(sorted(data))
         )
-    return [_require(r, ("sender_id", "content", "created_at"), "message") for r in rows]
+    return [require(r, ("sender_id", "content", "created_at"), "message") for r in rows]
 
 
 def message_id(row: dict[str, Any]) -> str:
@@ -297,6 +279,6 @@ def dm_item(
         content=message_text(row["content"]),
         conversation_id=chat.peer,
         outgoing=mine,
-        created_at=_when(row["created_at"]),
+        created_at=timestamp(row["created_at"]),
         raw_json=json.dumps(row, ensure_ascii=False),
     )
