@@ -6,23 +6,6 @@ The scripts import it after putting the repository root on sys.path, as they
 already do for tests.harness:
 
     from bench.common import out, machine, login, run_cluster  # noqa: E402
-
-memory.py still has copies of its own; switching it means:
-
-- out(), machine()                  -> common.out, common.machine (same text)
-- login(), LOGIN_TIMEOUT_S          -> common.login(control, base, account_id, username),
-                                       same arguments and return value (it talks to the
-                                       platform through master.demo.admin); scan is then
-                                       no longer needed from tests.demo_helpers
-- accounts_by_id()                  -> common.accounts_by_id (same paging)
-- wait_states(control, ids, state, within, acked=...)
-                                    -> common.wait_states(..., worker_id=WORKER_ID)
-- descendants(), reap() and the try/except/finally of main()
-                                    -> return run_cluster("memory", run, keep=args.keep,
-                                       report_killed=True), where run(cluster) starts the
-                                       processes and returns asyncio.run(bench(...)); the
-                                       `started` list is not needed (the descendants of
-                                       the cluster's live processes are collected the same way)
 """
 
 from __future__ import annotations

@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +37,17 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    accounts_by_id,
+    login,
+    machine,
+    out,
+    run_cluster,
+    wait_states,
+)
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
-from tests.demo_helpers import admin, demo_spec, scan  # noqa: E402
+from tests.demo_helpers import admin, demo_spec  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 from worker.browser.pool import chromium_executable  # noqa: E402
 
@@ -53,19 +57,7 @@ OLD_SYSTEM_MIB_PER_ACCOUNT = 200e6 / MIB  # "about 200 MB per account"
 WORKER_ID = "bench-mem-1"
 RUNNING = common_pb2.RUN_STATE_RUNNING
 NEEDS_LOGIN = common_pb2.RUN_STATE_NEEDS_LOGIN
-LOGIN_TIMEOUT_S = 120.0
 BROWSER_NAMES = ("chrome", "chromium", "headless_shell")
-
-
-def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def machine() -> str:
-    """Other work on the box skews every figure: say how busy it was."""
-    one, five, _ = os.getloadavg()
-    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min) {five:.1f} (5 min)"
 
 
 # ---------------------------------------------------------------- measuring
@@ -140,77 +132,6 @@ async def measure(pid: int, samples: int, gap: float) -> Sample:
 # ---------------------------------------------------------------- accounts
 
 
-async def login(
-    control: control_pb2_grpc.ControlStub, base: str, account_id: str, username: str
-) -> str:
-    """StartLogin, scan the first QR like a phone would, answer an SMS step;
-    returns the last event kind (success / failed / expired / cancelled)."""
-    last = ""
-    scanned = False
-    call = control.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
-    try:
-        async with asyncio.timeout(LOGIN_TIMEOUT_S):
-            async for update in call:
-                last = update.WhichOneof("event") or ""
-                if last == "qr" and not scanned:
-                    scanned = True
-                    await asyncio.to_thread(scan, base, update.qr.content, username)
-                elif last == "verification_required":
-                    code = await asyncio.to_thread(
-                        admin, base, f"/admin/sms_code?username={username}"
-                    )
-                    await control.SubmitVerification(
-                        control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=code["code"]
-                        )
-                    )
-                elif last in ("success", "failed", "expired", "cancelled"):
-                    break
-    except TimeoutError:
-        last = f"timeout after {LOGIN_TIMEOUT_S:.0f} s (last event {last or 'none'})"
-    finally:
-        call.cancel()
-    return last
-
-
-async def accounts_by_id(control: control_pb2_grpc.ControlStub) -> dict[str, control_pb2.Account]:
-    found: dict[str, control_pb2.Account] = {}
-    token = ""
-    while True:
-        page = await control.ListAccounts(
-            control_pb2.ListAccountsRequest(page_size=1000, page_token=token)
-        )
-        found.update({a.account_id: a for a in page.accounts})
-        token = page.next_page_token
-        if not token:
-            return found
-
-
-async def wait_states(
-    control: control_pb2_grpc.ControlStub,
-    ids: list[str],
-    state: int,
-    within: float,
-    *,
-    acked: bool = False,
-) -> list[str]:
-    """Waits until every account is in `state` on our worker; returns those that are not."""
-    deadline = time.monotonic() + within
-    while True:
-        accounts = await accounts_by_id(control)
-        behind = [
-            a
-            for a in ids
-            if a not in accounts
-            or accounts[a].state != state
-            or accounts[a].worker_id != WORKER_ID
-            or (acked and accounts[a].acked_config_version != accounts[a].config_version)
-        ]
-        if not behind or time.monotonic() > deadline:
-            return behind
-        await asyncio.sleep(0.25)
-
-
 def describe(account: control_pb2.Account | None) -> str:
     if account is None:
         return "missing"
@@ -251,7 +172,7 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
                     )
                 )
             created += new
-            behind = await wait_states(control, new, NEEDS_LOGIN, 90)
+            behind = await wait_states(control, new, NEEDS_LOGIN, 90, worker_id=WORKER_ID)
             if behind:
                 raise RuntimeError(f"accounts never reached NEEDS_LOGIN: {behind}")
 
@@ -270,7 +191,9 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
 
             await asyncio.gather(*(one(a) for a in new))
             login_wall = time.monotonic() - t0
-            behind = await wait_states(control, created, RUNNING, 120, acked=True)
+            behind = await wait_states(
+                control, created, RUNNING, 120, worker_id=WORKER_ID, acked=True
+            )
             if behind:
                 accounts = await accounts_by_id(control)
                 problems.extend(f"{a}: {describe(accounts.get(a))}" for a in behind)
@@ -367,28 +290,6 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def descendants(procs: list[psutil.Process]) -> list[psutil.Process]:
-    found: list[psutil.Process] = []
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            found += proc.children(recursive=True)
-    return found
-
-
-def reap(leftovers: list[psutil.Process]) -> int:
-    """SIGKILL whatever of a stopped tree is still alive (Chromium keeps its own group)."""
-    alive: list[psutil.Process] = []
-    for proc in leftovers:
-        with contextlib.suppress(psutil.Error):
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=5)
-    return len(alive)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -425,11 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.login_concurrency < 1 or args.samples < 1 or args.interval_ms < 1000:
         parser.error("--login-concurrency and --samples >= 1, --interval-ms >= 1000")
 
-    home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-memory-"))
-    cluster = Cluster(home=home)
-    code = 1
-    started: list[psutil.Process] = []
-    try:
+    def run(cluster: Cluster) -> int:
         base = cluster.start_demosite("--users", str(args.steps[-1] + 1))
         cluster.start_master(HISCRM_HEARTBEAT_MS="2000")
         cluster.start_worker(
@@ -441,26 +338,17 @@ def main(argv: list[str] | None = None) -> int:
             HISCRM_HEARTBEAT_MS="2000",
             **({"HISCRM_CHROMIUM": args.chromium} if args.chromium else {}),
         )
-        started = [psutil.Process(p.pid) for p in cluster.procs]
         cluster.wait_worker_state(WORKER_ID, common_pb2.WORKER_STATE_ONLINE, timeout=60)
-        out(f"demo platform {base}, master on {cluster.address}, worker {WORKER_ID}, home {home}")
+        out(
+            f"demo platform {base}, master on {cluster.address}, worker {WORKER_ID}, "
+            f"home {cluster.home}"
+        )
         out(f"machine before: {machine()}")
         code = asyncio.run(bench(cluster, base, args))
         out(f"machine after: {machine()}")
-    except Exception as exc:
-        out(f"bench failed: {type(exc).__name__}: {exc}")
-        out(cluster.logs()[-4000:])
-    finally:
-        leftovers = descendants(started)
-        cluster.stop_all()
-        killed = reap(leftovers)
-        if killed:
-            out(f"killed {killed} leftover processes")
-        if args.keep:
-            out(f"kept {home}")
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-    return code
+        return code
+
+    return run_cluster("memory", run, keep=args.keep, report_killed=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import json
 import urllib.request
 from typing import Any
 
-from hiscrm.v1 import common_pb2
+from hiscrm.v1 import common_pb2, control_pb2
+from tests.harness import Cluster
 
 
 def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -35,3 +36,11 @@ def demo_spec(base: str, username: str, interval_ms: int = 2000) -> common_pb2.A
         display_name=username,
         demo=common_pb2.DemoOptions(base_url=base, username=username),
     )
+
+
+def stored_item(cluster: Cluster, account_id: str, text: str) -> control_pb2.StoredItem | None:
+    """The account's first stored item whose text matches `text` (ListItems query), or None."""
+    resp = cluster.call(
+        "ListItems", control_pb2.ListItemsRequest(account_ids=[account_id], query=text)
+    )
+    return resp.items[0] if resp.items else None  # type: ignore[attr-defined]

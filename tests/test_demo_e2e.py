@@ -11,7 +11,7 @@ import time
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
 from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec, scan
+from tests.demo_helpers import admin, demo_spec, scan, stored_item
 from tests.harness import Cluster, wait_for
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
@@ -53,13 +53,6 @@ def counters(base: str, username: str) -> dict[str, int]:
 
 def _kinds(updates: list[control_pb2.LoginUpdate]) -> list[str]:
     return [u.WhichOneof("event") or "" for u in updates]
-
-
-def _stored(cluster: Cluster, account_id: str, text: str) -> control_pb2.StoredItem | None:
-    resp = cluster.call(
-        "ListItems", control_pb2.ListItemsRequest(account_ids=[account_id], query=text)
-    )
-    return resp.items[0] if resp.items else None  # type: ignore[attr-defined]
 
 
 def test_three_accounts_log_in_and_deliver_live(cluster: Cluster) -> None:
@@ -115,14 +108,16 @@ def test_three_accounts_log_in_and_deliver_live(cluster: Cluster) -> None:
         "/admin/messages",
         {"username": "demo1", "from_name": "顾客甲", "text": "在吗 live-dm-1"},
     )
-    wait_for(lambda: _stored(cluster, "d1", "live-dm-1"), timeout=30, interval=0.05, what="live DM")
+    wait_for(
+        lambda: stored_item(cluster, "d1", "live-dm-1"), timeout=30, interval=0.05, what="live DM"
+    )
     dm_latency = time.monotonic() - sent
     admin(base, "/admin/comments", {"username": "demo2", "text": "好看 new-comment-1"})
     sent = time.monotonic()
-    wait_for(lambda: _stored(cluster, "d2", "new-comment-1"), timeout=60, what="comment")
+    wait_for(lambda: stored_item(cluster, "d2", "new-comment-1"), timeout=60, what="comment")
     comment_latency = time.monotonic() - sent
     print(f"DM {dm_latency:.2f}s, comment {comment_latency:.2f}s")  # noqa: T201
-    item = _stored(cluster, "d1", "live-dm-1")
+    item = stored_item(cluster, "d1", "live-dm-1")
     assert item is not None and item.item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE
     assert item.item.author_name == "顾客甲"
 
@@ -227,8 +222,8 @@ def test_failover_keeps_the_session(cluster: Cluster) -> None:
         what="f1 running on the other worker",
     )
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-failover-1"})
-    wait_for(lambda: _stored(cluster, "f1", "after-failover-1"), timeout=60, what="comment")
-    assert _stored(cluster, "f1", "after-failover-1").worker_id == other  # type: ignore[union-attr]
+    wait_for(lambda: stored_item(cluster, "f1", "after-failover-1"), timeout=60, what="comment")
+    assert stored_item(cluster, "f1", "after-failover-1").worker_id == other  # type: ignore[union-attr]
     assert account(cluster, "f1").config_version == 2  # no new login happened
 
 
@@ -242,8 +237,8 @@ def test_reply_reaches_the_platform_once(cluster: Cluster) -> None:
     assert _kinds(asyncio.run(login(cluster, base, "r1", "demo1")))[-1] == "success"
     admin(base, "/admin/comments", {"username": "demo1", "text": "请问有货吗 ask-1"})
     admin(base, "/admin/messages", {"username": "demo1", "from_name": "乙", "text": "dm-ask-1"})
-    comment = wait_for(lambda: _stored(cluster, "r1", "ask-1"), timeout=60, what="comment")
-    dm = wait_for(lambda: _stored(cluster, "r1", "dm-ask-1"), timeout=60, what="dm")
+    comment = wait_for(lambda: stored_item(cluster, "r1", "ask-1"), timeout=60, what="comment")
+    dm = wait_for(lambda: stored_item(cluster, "r1", "dm-ask-1"), timeout=60, what="dm")
     for request_id, item, text in (("rq-1", comment, "有的 reply-c"), ("rq-2", dm, "你好 reply-d")):
         req = control_pb2.SendReplyRequest(request_id=request_id, item_id=item.id, text=text)
         first = cluster.call("SendReply", req, timeout=90)

@@ -10,7 +10,7 @@ import time
 
 from hiscrm.v1 import common_pb2, control_pb2
 from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec
+from tests.demo_helpers import admin, demo_spec, stored_item
 from tests.harness import Cluster, wait_for
 from tests.proxy_helpers import ThreadedProxy
 from tests.test_demo_e2e import login
@@ -18,11 +18,6 @@ from tests.test_demo_e2e import login
 RUNNING = common_pb2.RUN_STATE_RUNNING
 ALIAS = "demo-behind-proxy.test"
 PASSWORD = "pr0xy-S3cret"
-
-
-def _stored(cluster: Cluster, text: str) -> bool:
-    resp = cluster.call("ListItems", control_pb2.ListItemsRequest(account_ids=["px"], query=text))
-    return bool(resp.items)  # type: ignore[attr-defined]
 
 
 def test_account_runs_through_its_proxy(cluster: Cluster) -> None:
@@ -53,7 +48,9 @@ def test_account_runs_through_its_proxy(cluster: Cluster) -> None:
         assert any(target.startswith(f"{proxied_base}/creator") for _, target in proxy.requests)
 
         admin(base, "/admin/messages", {"username": "demo1", "from_name": "甲", "text": "px-dm-1"})
-        wait_for(lambda: _stored(cluster, "px-dm-1"), timeout=30, what="DM through the proxy")
+        wait_for(
+            lambda: stored_item(cluster, "px", "px-dm-1"), timeout=30, what="DM through the proxy"
+        )
 
         # a wrong password: the context is rebuilt, its check fails, the operator sees why
         update = control_pb2.UpdateAccountRequest(

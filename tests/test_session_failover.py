@@ -17,9 +17,9 @@ from typing import Any
 import psutil
 import pytest
 
-from hiscrm.v1 import common_pb2, control_pb2
+from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec
+from tests.demo_helpers import admin, demo_spec, stored_item
 from tests.harness import Cluster, wait_for
 from tests.test_demo_e2e import login
 from worker.browser.crypto import StateCipher, load_key
@@ -52,13 +52,6 @@ def platform_sessions(base: str, username: str) -> tuple[set[str], set[str]]:
         {s["session_id"] for s in listing["sessions"]},
         {r["session_id"] for r in listing["retired"]},
     )
-
-
-def _stored(cluster: Cluster, account_id: str, text: str) -> control_pb2.StoredItem | None:
-    resp = cluster.call(
-        "ListItems", control_pb2.ListItemsRequest(account_ids=[account_id], query=text)
-    )
-    return resp.items[0] if resp.items else None  # type: ignore[attr-defined]
 
 
 def test_failover_after_a_cookie_rotation_needs_no_new_login(cluster: Cluster) -> None:
@@ -107,7 +100,7 @@ def test_failover_after_a_cookie_rotation_needs_no_new_login(cluster: Cluster) -
     assert held_at_failover != login_cookie  # it ran on a rotated cookie the first one handed back
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-rotation-failover"})
     stored = wait_for(
-        lambda: _stored(cluster, "h1", "after-rotation-failover"), timeout=60, what="comment"
+        lambda: stored_item(cluster, "h1", "after-rotation-failover"), timeout=60, what="comment"
     )
     assert stored.worker_id == other
     after = account(cluster, "h1")
@@ -172,7 +165,7 @@ def test_browser_crash_after_a_cookie_rotation_needs_no_new_login(cluster: Clust
     )
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-browser-crash"})
     stored = wait_for(
-        lambda: _stored(cluster, "c1", "after-browser-crash"), timeout=60, what="comment"
+        lambda: stored_item(cluster, "c1", "after-browser-crash"), timeout=60, what="comment"
     )
     assert stored.worker_id == "crash-w"
     after = account(cluster, "c1")
