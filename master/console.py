@@ -65,4 +65,10 @@ def event_line(event: control_pb2.Event) -> str:
         return f"{at} reply   {r.request_id}: {'sent' if r.ok else 'failed ' + r.error}"
     if kind == "notice":
         return f"{at} notice  {event.notice.message}"
+    if kind == "unread":
+        u = event.unread
+        return f"{at} unread  {u.account_id}: {u.comments} comments, {u.direct_messages} DMs"
+    if kind == "account_deleted":
+        d = event.account_deleted
+        return f"{at} account {d.account_id} deleted ({d.items_deleted} items removed)"
     return f"{at} {kind}"
