@@ -10,16 +10,11 @@ import asyncio
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
 from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec
+from tests.demo_helpers import admin, demo_spec, stored_item
 from tests.harness import Cluster, wait_for
 from tests.test_demo_e2e import login
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
-
-
-def _has_comment(cluster: Cluster, text: str) -> bool:
-    found = cluster.call("ListItems", control_pb2.ListItemsRequest(account_ids=["r1"], query=text))
-    return bool(found.items)  # type: ignore[attr-defined]
 
 
 async def _start_and_cancel(cluster: Cluster, hold_s: float) -> list[int]:
@@ -53,7 +48,9 @@ def test_relogin_of_a_running_account(cluster: Cluster) -> None:
     assert set(states) == {common_pb2.RUN_STATE_LOGGING_IN}, states
     wait_for(lambda: account(cluster, "r1").state == RUNNING, timeout=30, what="back to running")
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-cancelled-relogin"})
-    wait_for(lambda: _has_comment(cluster, "after-cancelled-relogin"), timeout=60, what="comment")
+    wait_for(
+        lambda: stored_item(cluster, "r1", "after-cancelled-relogin"), timeout=60, what="comment"
+    )
     after_cancel = account(cluster, "r1")
     assert after_cancel.state == RUNNING and after_cancel.config_version == 2
 
@@ -61,5 +58,5 @@ def test_relogin_of_a_running_account(cluster: Cluster) -> None:
     assert asyncio.run(login(cluster, base, "r1", "demo1"))[-1].WhichOneof("event") == "success"
     wait_for(lambda: account(cluster, "r1").acked_config_version == 3, timeout=60, what="v3")
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-relogin"})
-    wait_for(lambda: _has_comment(cluster, "after-relogin"), timeout=60, what="comment")
+    wait_for(lambda: stored_item(cluster, "r1", "after-relogin"), timeout=60, what="comment")
     assert account(cluster, "r1").state == RUNNING
