@@ -78,7 +78,14 @@ if str(ROOT) not in sys.path:
 import grpc  # noqa: E402
 import psutil  # noqa: E402
 
-from bench.common import cpu_seconds, load_average, out, percentile, run_cluster  # noqa: E402
+from bench.common import (  # noqa: E402
+    EventWatcher,
+    cpu_seconds,
+    load_average,
+    out,
+    percentile,
+    run_cluster,
+)
 from hiscrm.v1 import (  # noqa: E402
     common_pb2,
     control_pb2,
@@ -652,6 +659,17 @@ class Settle:
     getstats: list[float] = field(default_factory=list)
 
 
+class ConsoleWatcher(EventWatcher):
+    """What an operator's console subscribed to everything would receive."""
+
+    def __init__(self, control: control_pb2_grpc.ControlStub) -> None:
+        super().__init__(control, [])
+        self.by_kind: Counter[str] = Counter()
+
+    def on_event(self, event: control_pb2.Event, now: float) -> None:
+        self.by_kind[event.WhichOneof("event") or "?"] += 1
+
+
 def loadavg() -> str:
     return f"{load_average()} on {os.cpu_count()} CPUs"
 
@@ -670,6 +688,7 @@ class FleetBench:
         self.problems: list[str] = []
         self.created = 0
         self.poller: LagPoller | None = None
+        self.console = ConsoleWatcher(self.control) if args.watch else None
 
     # ------------------------------------------------------------ phases
 
@@ -1041,6 +1060,8 @@ class FleetBench:
             f"{args.workers} streams in {args.procs} processes, {args.accounts} accounts, "
             f"order {args.order}; {loadavg()}"
         )
+        if self.console is not None:
+            self.console.start()
         try:
             if args.order == "streams-first":
                 self.profiler.start("register")
@@ -1070,6 +1091,11 @@ class FleetBench:
         finally:
             await self.close()
         self.profiler.report()
+        if self.console is not None:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in self.console.by_kind.most_common())
+            ended = "; ".join(self.console.failed) or "no, it kept up"
+            out(f"\nconsole (WatchEvents, all kinds): {self.console.events} events ({kinds})")
+            out(f"    cut off: {ended}")
         out()
         if self.problems:
             out("PROBLEMS: " + "; ".join(self.problems))
@@ -1079,6 +1105,8 @@ class FleetBench:
 
     async def close(self) -> None:
         self.profiler.stop()
+        if self.console is not None:
+            await self.console.stop()
         if self.poller is not None:
             self.poller.stop_event.set()
         for child in self.children:
@@ -1120,6 +1148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lag-sample", type=int, default=100, help="workers sampled for (c)")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the master per phase into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the run directory")
+    parser.add_argument(
+        "--watch", action="store_true", help="also follow WatchEvents like a console would"
+    )
     # the child side (this script started by itself)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)

@@ -84,6 +84,18 @@ class Subscription:
         self._ready.set()
         return True
 
+    def drain(self) -> list[control_pb2.Event]:
+        """Every event waiting now, without waiting for more."""
+        taken = []
+        while self._line:
+            entry = self._line.popleft()
+            if isinstance(entry, tuple):
+                taken.append(self._snapshots.pop(entry))
+            else:
+                self.happenings -= 1
+                taken.append(entry)
+        return taken
+
     async def next(self) -> control_pb2.Event:
         while not self._line:
             if self.overflowed:

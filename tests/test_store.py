@@ -95,9 +95,7 @@ def test_ingest_is_idempotent_and_acks_after_commit(backend: str, tmp_path: Path
         assert [frames[0].ack.seq, frames[1].nack.seq, frames[2].ack.seq] == [4, 5, 6]
         rows = await db.run(lambda s: s.exec(select(func.count()).select_from(ItemRow)).one())
         assert rows == 6
-        events = []
-        while not sub.queue.empty():
-            events.append(sub.queue.get_nowait())
+        events = sub.drain()
         item_ids = sorted(e.item.item.platform_item_id for e in events if e.HasField("item"))
         assert item_ids == ["1", "2", "3", "4", "5", "6"]  # only new items are published
         # a worker that never held the account is refused with a Nack
