@@ -2,12 +2,13 @@
 
 Publishing never waits. Two kinds of events:
 
-- happenings (items, logins, replies, config acks, notices) queue in order,
+- happenings (items, logins, replies, notices) queue in order,
   and a subscriber more than `limit` of them behind is cut off (its stream
   ends with RESOURCE_EXHAUSTED) instead of slowing ingest or growing without
   bound;
 - snapshots (an account's or a worker's current state, an account's
-  deletion) replace an undelivered older snapshot of the same thing and keep
+  deletion, the newest config version an account's worker acknowledged)
+  replace an undelivered older snapshot of the same thing and keep
   its place in line, so a snapshot may arrive with a higher seq than the
   events after it. Only the newest matters to a console, and a rebalance of
   10,000 accounts publishes 10,000 of them at once, which used to cut every
@@ -38,6 +39,7 @@ _SNAPSHOT_OF = {
     "account": "account",
     "account_deleted": "account",
     "worker": "worker",
+    "config_acked": "config_acked",
 }
 
 

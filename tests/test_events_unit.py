@@ -122,17 +122,21 @@ def test_snapshots_replace_older_ones_in_line_and_never_cut_a_subscriber_off() -
             for n in range(100):
                 account = control_pb2.Account(account_id=f"a{n}", config_version=version)
                 bus.publish(account_id=f"a{n}", account=account)
+        for version in range(2, 5):
+            ack = control_pb2.ConfigAcked(account_id="a1", config_version=version, ok=True)
+            bus.publish(account_id="a1", config_acked=ack)
         bus.publish(account_id="a1", item=control_pb2.StoredItem(id=7))
         bus.publish(worker=control_pb2.Worker(worker_id="w", pid=1))
         bus.publish(worker=control_pb2.Worker(worker_id="w", pid=2))
         bus.publish(account_id="a5", account_deleted=control_pb2.AccountDeleted(account_id="a5"))
-        assert bus.subscriber_count == 1 and sub.pending() == 102
-        seen = [await sub.next() for _ in range(102)]
+        assert bus.subscriber_count == 1 and sub.pending() == 103
+        seen = [await sub.next() for _ in range(103)]
         assert sub.empty()
         accounts = [e.account for e in seen if e.HasField("account")]
         assert [a.account_id for a in accounts] == [f"a{n}" for n in range(100) if n != 5]
         assert {a.config_version for a in accounts} == {3}  # only the newest of each
         assert seen[5].WhichOneof("event") == "account_deleted"  # in a5's place, not after
-        assert seen[100].item.id == 7 and seen[101].worker.pid == 2
+        assert seen[100].config_acked.config_version == 4  # the newest acknowledged
+        assert seen[101].item.id == 7 and seen[102].worker.pid == 2
 
     asyncio.run(scenario())
