@@ -125,8 +125,10 @@ def live_item(account_id: str, frame: str) -> common_pb2.Item | None:
         return None
     if data.get("type") == "message":
         return message_item(account_id, data.get("message"))  # type: ignore[arg-type]
-    if data.get("type") == "comment" and "comment_id" in (data.get("comment") or {}):
-        return comment_item(account_id, data["comment"])
+    if data.get("type") == "comment":
+        # a shape we do not know raises LayoutChanged: logged loudly by the
+        # adapter, and the next cycle's page read reports it on the account
+        return comment_item(account_id, data.get("comment"))  # type: ignore[arg-type]
     if data.get("type") == "session_expired":
         raise AuthExpired("the platform ended the session (live channel)")
     return None
