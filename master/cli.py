@@ -76,10 +76,20 @@ async def _print_status(fleet: Fleet) -> None:
     )
 
 
+# Unread counts follow every new item; as text they only repeat what the
+# item line just said (the console shows them as a column instead).
+FOLLOWED_KINDS = [
+    kind
+    for kind in control_pb2.EventKind.values()
+    if kind not in (control_pb2.EVENT_KIND_UNSPECIFIED, control_pb2.EVENT_KIND_UNREAD)
+]
+
+
 async def _follow(fleet: Fleet) -> None:
     channel, stub = await _control(fleet)
     async with channel:
-        async for event in stub.WatchEvents(control_pb2.WatchEventsRequest()):
+        request = control_pb2.WatchEventsRequest(kinds=FOLLOWED_KINDS)
+        async for event in stub.WatchEvents(request):
             _out(event_line(event))
 
 
