@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from typing import Any
 
-from hiscrm.v1 import common_pb2, control_pb2
-from tests.harness import Cluster
+from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
+from hiscrm_common.channel import open_channel
+from tests.delivery_helpers import account, create
+from tests.harness import Cluster, wait_for
 
 
 def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -44,3 +47,50 @@ def stored_item(cluster: Cluster, account_id: str, text: str) -> control_pb2.Sto
         "ListItems", control_pb2.ListItemsRequest(account_ids=[account_id], query=text)
     )
     return resp.items[0] if resp.items else None  # type: ignore[attr-defined]
+
+
+async def qr_login(
+    cluster: Cluster, base: str, account_id: str, username: str, *, scan_on_qr: int = 0
+) -> list[control_pb2.LoginUpdate]:
+    """Runs a login; scans the (scan_on_qr)-th QR shown; answers SMS codes."""
+    updates: list[control_pb2.LoginUpdate] = []
+    async with open_channel(cluster.address, cluster.token()) as channel:
+        stub = control_pb2_grpc.ControlStub(channel)
+        stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
+        async with asyncio.timeout(120):
+            async for update in stream:
+                updates.append(update)
+                kind = update.WhichOneof("event")
+                if kind == "qr" and update.qr.refresh_count == scan_on_qr:
+                    await asyncio.to_thread(scan, base, update.qr.content, username)
+                elif kind == "verification_required":
+                    code = await asyncio.to_thread(
+                        admin, base, f"/admin/sms_code?username={username}"
+                    )
+                    await stub.SubmitVerification(
+                        control_pb2.SubmitVerificationRequest(
+                            session_id=update.session_id, code=code["code"]
+                        )
+                    )
+    return updates
+
+
+def logged_in(
+    cluster: Cluster, base: str, account_id: str, spec: common_pb2.AccountSpec
+) -> list[control_pb2.LoginUpdate]:
+    """Create a demo account, wait until its worker asks for a login, log it
+    in by QR (scanned through the platform's admin API) and wait until it runs."""
+    create(cluster, account_id, spec)
+    wait_for(
+        lambda: account(cluster, account_id).state == common_pb2.RUN_STATE_NEEDS_LOGIN,
+        timeout=60,
+        what=f"{account_id} waiting for a login",
+    )
+    updates = asyncio.run(qr_login(cluster, base, account_id, spec.demo.username))
+    assert updates[-1].WhichOneof("event") == "success", updates[-1]
+    wait_for(
+        lambda: account(cluster, account_id).state == common_pb2.RUN_STATE_RUNNING,
+        timeout=60,
+        what=f"{account_id} running",
+    )
+    return updates

@@ -8,41 +8,14 @@ import asyncio
 import re
 import time
 
-from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
-from hiscrm_common.channel import open_channel
+from hiscrm.v1 import common_pb2, control_pb2
 from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec, scan, stored_item
+from tests.demo_helpers import admin, demo_spec, logged_in, qr_login, stored_item
 from tests.harness import Cluster, wait_for
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
 ME = "/api/creator/me"
 RUNNING = common_pb2.RUN_STATE_RUNNING
-
-
-async def login(
-    cluster: Cluster, base: str, account_id: str, username: str, *, scan_on_qr: int = 0
-) -> list[control_pb2.LoginUpdate]:
-    """Runs a login; scans the (scan_on_qr)-th QR shown; answers SMS codes."""
-    updates: list[control_pb2.LoginUpdate] = []
-    async with open_channel(cluster.address, cluster.token()) as channel:
-        stub = control_pb2_grpc.ControlStub(channel)
-        stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
-        async with asyncio.timeout(120):
-            async for update in stream:
-                updates.append(update)
-                kind = update.WhichOneof("event")
-                if kind == "qr" and update.qr.refresh_count == scan_on_qr:
-                    await asyncio.to_thread(scan, base, update.qr.content, username)
-                elif kind == "verification_required":
-                    code = await asyncio.to_thread(
-                        admin, base, f"/admin/sms_code?username={username}"
-                    )
-                    await stub.SubmitVerification(
-                        control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=code["code"]
-                        )
-                    )
-    return updates
 
 
 def counters(base: str, username: str) -> dict[str, int]:
@@ -70,17 +43,17 @@ def test_three_accounts_log_in_and_deliver_live(cluster: Cluster) -> None:
         what="accounts waiting for a login",
     )
 
-    plain = asyncio.run(login(cluster, base, "d1", "demo1"))
+    plain = asyncio.run(qr_login(cluster, base, "d1", "demo1"))
     assert _kinds(plain)[0] == "qr" and _kinds(plain)[-1] == "success"
     assert plain[0].qr.png.startswith(b"\x89PNG")
     assert plain[-1].success.nickname  # user info read from the platform
 
-    refreshed = asyncio.run(login(cluster, base, "d2", "demo2", scan_on_qr=1))
+    refreshed = asyncio.run(qr_login(cluster, base, "d2", "demo2", scan_on_qr=1))
     qrs = [u.qr for u in refreshed if u.WhichOneof("event") == "qr"]
     assert len(qrs) >= 2 and qrs[0].content != qrs[1].content  # expired QR replaced
     assert _kinds(refreshed)[-1] == "success"
 
-    verified = asyncio.run(login(cluster, base, "d3", "demo3"))
+    verified = asyncio.run(qr_login(cluster, base, "d3", "demo3"))
     assert "verification_required" in _kinds(verified) and _kinds(verified)[-1] == "success"
 
     for n in (1, 2, 3):
@@ -127,10 +100,7 @@ def test_expired_session_needs_login_without_busy_retry(cluster: Cluster) -> Non
     cluster.start_master()
     worker = cluster.start_worker("exp-w")
     cluster.wait_worker_state("exp-w", ONLINE)
-    create(cluster, "e1", demo_spec(base, "demo1", interval_ms=1000))
-    wait_for(lambda: account(cluster, "e1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    assert _kinds(asyncio.run(login(cluster, base, "e1", "demo1")))[-1] == "success"
-    wait_for(lambda: account(cluster, "e1").state == RUNNING, timeout=60, what="running")
+    logged_in(cluster, base, "e1", demo_spec(base, "demo1", interval_ms=1000))
     loads = counters(base, "demo1")["creator_page"]
     admin(base, "/admin/expire_session", {"username": "demo1"})
     wait_for(
@@ -166,7 +136,7 @@ def test_monitor_keeps_the_page_open_and_still_sees_captcha_and_layout(
             timeout=60,
             what=f"{account_id} waiting for a login",
         )
-        assert _kinds(asyncio.run(login(cluster, base, account_id, username)))[-1] == "success"
+        assert _kinds(asyncio.run(qr_login(cluster, base, account_id, username)))[-1] == "success"
     for account_id in users:
         wait_for(lambda a=account_id: account(cluster, a).state == RUNNING, timeout=60)
     before = {u: counters(base, u) for u in users.values()}
@@ -205,10 +175,7 @@ def test_failover_keeps_the_session(cluster: Cluster) -> None:
     cluster.start_master()
     first = cluster.start_worker("fo-1")
     cluster.wait_worker_state("fo-1", ONLINE)
-    create(cluster, "f1", demo_spec(base, "demo1", interval_ms=1500))
-    wait_for(lambda: account(cluster, "f1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    assert _kinds(asyncio.run(login(cluster, base, "f1", "demo1")))[-1] == "success"
-    wait_for(lambda: account(cluster, "f1").state == RUNNING, timeout=60)
+    logged_in(cluster, base, "f1", demo_spec(base, "demo1", interval_ms=1500))
     cluster.start_worker("fo-2")
     cluster.wait_worker_state("fo-2", ONLINE)
     holder = account(cluster, "f1").worker_id
@@ -232,9 +199,7 @@ def test_reply_reaches_the_platform_once(cluster: Cluster) -> None:
     cluster.start_master()
     cluster.start_worker("rp-w")
     cluster.wait_worker_state("rp-w", ONLINE)
-    create(cluster, "r1", demo_spec(base, "demo1", interval_ms=2000))
-    wait_for(lambda: account(cluster, "r1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    assert _kinds(asyncio.run(login(cluster, base, "r1", "demo1")))[-1] == "success"
+    logged_in(cluster, base, "r1", demo_spec(base, "demo1", interval_ms=2000))
     admin(base, "/admin/comments", {"username": "demo1", "text": "请问有货吗 ask-1"})
     admin(base, "/admin/messages", {"username": "demo1", "from_name": "乙", "text": "dm-ask-1"})
     comment = wait_for(lambda: stored_item(cluster, "r1", "ask-1"), timeout=60, what="comment")

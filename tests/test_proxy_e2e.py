@@ -5,15 +5,13 @@ and a broken proxy shows as a PROXY error with the password never logged."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from hiscrm.v1 import common_pb2, control_pb2
-from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec, stored_item
+from tests.delivery_helpers import account
+from tests.demo_helpers import admin, demo_spec, logged_in, stored_item
 from tests.harness import Cluster, wait_for
 from tests.proxy_helpers import ThreadedProxy
-from tests.test_demo_e2e import login
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
 ALIAS = "demo-behind-proxy.test"
@@ -30,15 +28,7 @@ def test_account_runs_through_its_proxy(cluster: Cluster) -> None:
         cluster.wait_worker_state("px-w", common_pb2.WORKER_STATE_ONLINE)
         spec = demo_spec(proxied_base, "demo1", interval_ms=2000)
         spec.proxy = f"http://agent:{PASSWORD}@127.0.0.1:{proxy.port}"
-        create(cluster, "px", spec)
-        wait_for(
-            lambda: account(cluster, "px").state == common_pb2.RUN_STATE_NEEDS_LOGIN,
-            timeout=60,
-            what="px waiting for a login",
-        )
-        updates = asyncio.run(login(cluster, base, "px", "demo1"))
-        assert updates[-1].WhichOneof("event") == "success"
-        wait_for(lambda: account(cluster, "px").state == RUNNING, timeout=60, what="px running")
+        logged_in(cluster, base, "px", spec)
 
         health = account(cluster, "px").proxy_health
         assert health.ok and health.checked_at.seconds > 0, health

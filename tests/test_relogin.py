@@ -9,10 +9,9 @@ import asyncio
 
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
-from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec, stored_item
+from tests.delivery_helpers import account
+from tests.demo_helpers import admin, demo_spec, logged_in, qr_login, stored_item
 from tests.harness import Cluster, wait_for
-from tests.test_demo_e2e import login
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
 
@@ -38,10 +37,7 @@ def test_relogin_of_a_running_account(cluster: Cluster) -> None:
     cluster.start_master()
     cluster.start_worker("re-w")
     cluster.wait_worker_state("re-w", common_pb2.WORKER_STATE_ONLINE)
-    create(cluster, "r1", demo_spec(base, "demo1", interval_ms=1000))
-    wait_for(lambda: account(cluster, "r1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    assert asyncio.run(login(cluster, base, "r1", "demo1"))[-1].WhichOneof("event") == "success"
-    wait_for(lambda: account(cluster, "r1").state == RUNNING, timeout=60, what="r1 running")
+    logged_in(cluster, base, "r1", demo_spec(base, "demo1", interval_ms=1000))
 
     # several monitor intervals pass with the QR up: no cycle reports the account logged out
     states = asyncio.run(_start_and_cancel(cluster, hold_s=4))
@@ -55,7 +51,7 @@ def test_relogin_of_a_running_account(cluster: Cluster) -> None:
     assert after_cancel.state == RUNNING and after_cancel.config_version == 2
 
     # a completed re-login: the new session is pushed and monitoring goes on
-    assert asyncio.run(login(cluster, base, "r1", "demo1"))[-1].WhichOneof("event") == "success"
+    assert asyncio.run(qr_login(cluster, base, "r1", "demo1"))[-1].WhichOneof("event") == "success"
     wait_for(lambda: account(cluster, "r1").acked_config_version == 3, timeout=60, what="v3")
     admin(base, "/admin/comments", {"username": "demo1", "text": "after-relogin"})
     wait_for(lambda: stored_item(cluster, "r1", "after-relogin"), timeout=60, what="comment")

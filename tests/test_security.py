@@ -3,7 +3,6 @@ in logs."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import grpc
@@ -11,7 +10,7 @@ import pytest
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2, gateway_pb2_grpc
 from tests.certs import make_certs
-from tests.harness import Cluster, wait_for
+from tests.harness import Cluster
 
 CONTROL = control_pb2.DESCRIPTOR.services_by_name["Control"]
 
@@ -93,18 +92,13 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
 def test_secrets_never_reach_the_logs(cluster: Cluster) -> None:
     """A full demo login and monitoring; then no log file may contain the
     token, the session key, or the platform's cookie values."""
-    from tests.delivery_helpers import account, create
-    from tests.demo_helpers import demo_spec
-    from tests.test_demo_e2e import login
+    from tests.demo_helpers import demo_spec, logged_in
 
     base = cluster.start_demosite()
     cluster.start_master()
     cluster.start_worker("sec-w")
     cluster.wait_worker_state("sec-w", common_pb2.WORKER_STATE_ONLINE)
-    create(cluster, "s1", demo_spec(base, "demo1", interval_ms=1000))
-    wait_for(lambda: account(cluster, "s1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    asyncio.run(login(cluster, base, "s1", "demo1"))
-    wait_for(lambda: account(cluster, "s1").state == common_pb2.RUN_STATE_RUNNING, timeout=60)
+    logged_in(cluster, base, "s1", demo_spec(base, "demo1", interval_ms=1000))
     session_file = next((cluster.home / "workers" / "sec-w" / "sessions").glob("*.bin"))
     from worker.browser.crypto import StateCipher, load_key
 

@@ -9,7 +9,6 @@ from the login-time session and land in NEEDS_LOGIN).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from typing import Any
@@ -18,10 +17,9 @@ import psutil
 import pytest
 
 from hiscrm.v1 import common_pb2
-from tests.delivery_helpers import account, create
-from tests.demo_helpers import admin, demo_spec, stored_item
+from tests.delivery_helpers import account
+from tests.demo_helpers import admin, demo_spec, logged_in, stored_item
 from tests.harness import Cluster, wait_for
-from tests.test_demo_e2e import login
 from worker.browser.crypto import StateCipher, load_key
 
 pytestmark = pytest.mark.timeout(300)
@@ -59,11 +57,7 @@ def test_failover_after_a_cookie_rotation_needs_no_new_login(cluster: Cluster) -
     cluster.start_master()
     cluster.start_worker("rot-1")
     cluster.wait_worker_state("rot-1", ONLINE)
-    create(cluster, "h1", demo_spec(base, "demo1", interval_ms=1000))
-    wait_for(lambda: account(cluster, "h1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    updates = asyncio.run(login(cluster, base, "h1", "demo1"))
-    assert updates[-1].WhichOneof("event") == "success"
-    wait_for(lambda: account(cluster, "h1").state == RUNNING, timeout=60, what="h1 running")
+    logged_in(cluster, base, "h1", demo_spec(base, "demo1", interval_ms=1000))
     login_cookie = cookie_held_by_master(cluster, "h1")
     seen = {login_cookie}
 
@@ -138,10 +132,7 @@ def test_browser_crash_after_a_cookie_rotation_needs_no_new_login(cluster: Clust
     cluster.start_master()
     cluster.start_worker("crash-w")
     cluster.wait_worker_state("crash-w", ONLINE)
-    create(cluster, "c1", demo_spec(base, "demo1", interval_ms=1000))
-    wait_for(lambda: account(cluster, "c1").state == common_pb2.RUN_STATE_NEEDS_LOGIN, timeout=60)
-    assert asyncio.run(login(cluster, base, "c1", "demo1"))[-1].WhichOneof("event") == "success"
-    wait_for(lambda: account(cluster, "c1").state == RUNNING, timeout=60, what="c1 running")
+    logged_in(cluster, base, "c1", demo_spec(base, "demo1", interval_ms=1000))
     login_cookie = cookie_held_by_master(cluster, "c1")
     admin(base, "/admin/session_rotation", {"every_s": 1, "grace_s": 4})
 
