@@ -17,8 +17,9 @@ from urllib.parse import parse_qsl, urlsplit
 from playwright.async_api import Route
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+from worker.browser.account_context import AccountContext
 from worker.browser.crypto import StateCipher
-from worker.browser.pool import AccountContext, BrowserPool
+from worker.browser.pool import BrowserPool
 from worker.browser.storage import SessionStore
 from worker.platforms.base import AdapterContext
 from worker.platforms.creator_centre import CreatorCentreAdapter

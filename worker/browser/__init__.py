@@ -8,9 +8,10 @@
 - processes.py    Chromium's OS processes: find, measure, reap after a crash
 """
 
+from worker.browser.account_context import AccountContext
 from worker.browser.crypto import SessionDecryptError, StateCipher, load_key
 from worker.browser.fingerprint import Fingerprint
-from worker.browser.pool import AccountContext, BrowserPool, BrowserUnavailable
+from worker.browser.pool import BrowserPool, BrowserUnavailable
 from worker.browser.proxy_check import ProxyHealth, ProxySpec, check_proxy, parse_proxy
 from worker.browser.storage import SessionStore, export_state
 

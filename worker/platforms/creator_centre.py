@@ -21,7 +21,7 @@ from playwright.async_api import Page, Response
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
-from worker.browser.pool import AccountContext
+from worker.browser.account_context import AccountContext
 from worker.platforms.answers import Answer
 from worker.platforms.base import (
     Adapter,

@@ -27,7 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, WebSocket
 
 from hiscrm.v1 import common_pb2, gateway_pb2
-from worker.browser.pool import AccountContext
+from worker.browser.account_context import AccountContext
 from worker.platforms import demo_api as api
 from worker.platforms.answers import Answer, with_params
 from worker.platforms.base import (

@@ -25,7 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from hiscrm.v1 import common_pb2, gateway_pb2
-from worker.browser.pool import AccountContext
+from worker.browser.account_context import AccountContext
 from worker.platforms import xiaohongshu_api as api
 from worker.platforms.answers import Answer, seconds, with_params
 from worker.platforms.base import (
