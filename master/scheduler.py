@@ -83,6 +83,7 @@ class Scheduler:
         if worker_id:
             self._index()[worker_id].discard(account_id)
         self._unacked.discard(account_id)
+        self._last_sent.pop(account_id, None)
 
     def accounts_by_worker(self) -> dict[str, list[str]]:
         """Every worker's accounts (ListWorkers at fleet scale)."""
