@@ -9,7 +9,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from worker.platforms.base import LayoutChanged
+from worker.platforms.base import (
+    AuthExpired,
+    LayoutChanged,
+    PlatformError,
+    RateLimited,
+    VerificationRequired,
+)
+
+# Captcha interstitials answer 461/471 (seen on Xiaohongshu; treated the same
+# wherever they come from).
+HTTP_CAPTCHA = {461, 471}
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,23 @@ class Answer:
     @property
     def path(self) -> str:
         return urlsplit(self.url).path
+
+
+def raise_for_http_status(answer: Answer, where: str, captcha_detail: str = "") -> None:
+    """The HTTP statuses that mean the same on every platform, as typed errors."""
+    status = answer.status
+    if status in HTTP_CAPTCHA:
+        raise VerificationRequired(
+            f"{where}: HTTP {status}, the platform asks for a captcha{captcha_detail}"
+        )
+    if status == 429:
+        raise RateLimited(f"{where}: HTTP 429 from the platform", retry_after=120.0)
+    if status == 401:
+        raise AuthExpired(f"{where}: HTTP 401, the session is not accepted")
+    if status == 403:
+        raise VerificationRequired(f"{where}: HTTP 403, the platform wants a verification")
+    if status >= 500:
+        raise PlatformError(f"{where}: platform error HTTP {status}")
 
 
 def require(record: Any, fields: tuple[str, ...], what: str) -> dict[str, Any]:

@@ -14,14 +14,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hiscrm.v1 import common_pb2
-from worker.platforms.answers import Answer, require, seconds, timestamp, with_params
+from worker.platforms.answers import (
+    Answer,
+    raise_for_http_status,
+    require,
+    seconds,
+    timestamp,
+    with_params,
+)
 from worker.platforms.base import (
     AuthExpired,
     Blocked,
     LayoutChanged,
     PlatformError,
-    RateLimited,
-    VerificationRequired,
 )
 
 PLATFORM = common_pb2.PLATFORM_DOUYIN
@@ -75,22 +80,12 @@ DM_EDITOR = '[contenteditable="true"]'
 # ------------------------------------------------------------------ answers
 
 NOT_LOGGED_IN_CODES = {8}
-HTTP_CAPTCHA = {461, 471}  # seen on Xiaohongshu; treated the same if Douyin answers them
 
 
 def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     """The answer's body when it is a usable success; a typed error otherwise."""
+    raise_for_http_status(answer, where)
     status, body = answer.status, answer.body
-    if status in HTTP_CAPTCHA:
-        raise VerificationRequired(f"{where}: HTTP {status}, the platform asks for a captcha")
-    if status == 429:
-        raise RateLimited(f"{where}: HTTP 429 from the platform", retry_after=120.0)
-    if status == 401:
-        raise AuthExpired(f"{where}: HTTP 401, the session is not accepted")
-    if status == 403:
-        raise VerificationRequired(f"{where}: HTTP 403, the platform wants a verification")
-    if status >= 500:
-        raise PlatformError(f"{where}: platform error HTTP {status}")
     text = answer.text.strip()
     if body is None and (not text or text == "blocked"):
         raise Blocked(

@@ -14,13 +14,19 @@ from typing import Any
 from urllib.parse import quote
 
 from hiscrm.v1 import common_pb2
-from worker.platforms.answers import Answer, require, seconds, timestamp, with_params
+from worker.platforms.answers import (
+    Answer,
+    raise_for_http_status,
+    require,
+    seconds,
+    timestamp,
+    with_params,
+)
 from worker.platforms.base import (
     AuthExpired,
     Blocked,
     LayoutChanged,
     PlatformError,
-    RateLimited,
     VerificationRequired,
 )
 
@@ -76,7 +82,6 @@ QR_WAITING, QR_SCANNED, QR_CONFIRMED, QR_EXPIRED = 0, 1, 2, 3
 
 # ------------------------------------------------------------------ answers
 
-HTTP_CAPTCHA = {461, 471}
 CODE_SESSION_EXPIRED = -100
 CODE_IP_BLOCKED = 300012
 CODE_BROWSER_ABNORMAL = 300015
@@ -85,20 +90,9 @@ RISK_CODES = {-13020, -13002}
 
 def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     """The answer's `data` object when it is a success; a typed error otherwise."""
+    verify_type = answer.headers.get("verifytype", "?")
+    raise_for_http_status(answer, where, f" (Verifytype {verify_type})")
     status, body = answer.status, answer.body
-    if status in HTTP_CAPTCHA:
-        kind = answer.headers.get("verifytype", "?")
-        raise VerificationRequired(
-            f"{where}: HTTP {status}, the platform asks for a captcha (Verifytype {kind})"
-        )
-    if status == 429:
-        raise RateLimited(f"{where}: HTTP 429 from the platform", retry_after=120.0)
-    if status == 401:
-        raise AuthExpired(f"{where}: HTTP 401, the session is not accepted")
-    if status == 403:
-        raise VerificationRequired(f"{where}: HTTP 403, the platform wants a verification")
-    if status >= 500:
-        raise PlatformError(f"{where}: platform error HTTP {status}")
     if not isinstance(body, dict) or ("code" not in body and "success" not in body):
         raise LayoutChanged(f"{where}: unexpected answer (HTTP {status}): {answer.text[:160]!r}")
     code = body.get("code")
