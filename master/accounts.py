@@ -115,6 +115,13 @@ def apply_spec(row: AccountRow, spec: common_pb2.AccountSpec, paths: set[str]) -
     return changed
 
 
+def state_after_enabling(row: AccountRow) -> str:
+    """The state shown when `enabled` just changed (the scheduler takes it from there)."""
+    if not row.enabled:
+        return "RUN_STATE_DISABLED"
+    return row.state if row.worker_id else "RUN_STATE_UNASSIGNED"
+
+
 def user_of(row: AccountRow) -> common_pb2.UserInfo:
     return common_pb2.UserInfo(
         platform_user_id=row.platform_user_id,
@@ -274,10 +281,8 @@ class AccountStore:
         if not changed:
             return row, []
         candidate.config_version = row.config_version + 1
-        if "enabled" in changed and not candidate.enabled:
-            candidate.state = "RUN_STATE_DISABLED"
-        elif "enabled" in changed:
-            candidate.state = "RUN_STATE_UNASSIGNED" if not candidate.worker_id else row.state
+        if "enabled" in changed:
+            candidate.state = state_after_enabling(candidate)
         await self._write(candidate)
         # The live row stays the one object everybody holds: a worker's report
         # or an assignment may have changed it while the write was waiting,
@@ -286,8 +291,7 @@ class AccountStore:
         row.config_version = candidate.config_version
         row.updated_at = candidate.updated_at
         if "enabled" in changed:
-            enabled_state = "RUN_STATE_UNASSIGNED" if not row.worker_id else row.state
-            row.state = enabled_state if row.enabled else "RUN_STATE_DISABLED"
+            row.state = state_after_enabling(row)
         if (row.state, row.worker_id) != (candidate.state, candidate.worker_id):
             await self.save(row)
         log.info(
