@@ -1,6 +1,6 @@
 """The worker's durable outbox: every detected item waits here until the master acks it.
 
-Invariant 1 (ARCHITECTURE.md): an item is written here, durably, before it is
+Invariant 1 (docs/architecture.md): an item is written here, durably, before it is
 sent, and it leaves only when the master has acknowledged the batch seq it was
 sent in, or has refused that batch for good (Nack), which the caller reports
 loudly. The life of an item:
