@@ -265,6 +265,11 @@ def main(argv: list[str] | None = None) -> None:
             console(["--master", fleet.master_address])
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:
+        # `hiscrm status | head`: the reader left; that is not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
     except SupervisorError as exc:
         raise SystemExit(str(exc)) from None
     except grpc.aio.AioRpcError as exc:

@@ -30,7 +30,7 @@ fi
 if [[ $want_test -eq 1 ]]; then
     .venv/bin/python -m pip install -q -e '.[test]'
 else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q -e '.[tools]'
 fi
 # Debian's Chromium (headless shell first) is used where present; elsewhere
 # Playwright's own build (which needs internet to download).

@@ -68,3 +68,27 @@ def test_grpcurl_tour_script(cluster: Cluster) -> None:
     )
     assert tour.returncode == 0, tour.stdout[-3000:] + tour.stderr[-3000:]
     assert "tour complete" in tour.stdout
+
+
+def _readme_call(cluster: Cluster, method: str) -> list[str]:
+    """The README's grpcurl example for METHOD, its address replaced by the cluster's."""
+    import re
+    import shlex
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    joined = text.replace("\\\n", " ")
+    line = next(ln for ln in joined.splitlines() if f"hiscrm.v1.Control/{method}" in ln)
+    args = shlex.split(re.sub(r'-H "\$T"', "", line))
+    assert args[0] == "grpcurl", line
+    assert "127.0.0.1:50051" in args, line
+    args = [cluster.address if a == "127.0.0.1:50051" else a for a in args[1:]]
+    return [a for a in args if a != "-plaintext"]
+
+
+def test_readme_account_examples_work_verbatim(cluster: Cluster) -> None:
+    cluster.start_master()
+    created = grpcurl(cluster, *_readme_call(cluster, "CreateAccount"), token=True)
+    assert created.returncode == 0, created.stderr
+    updated = grpcurl(cluster, *_readme_call(cluster, "UpdateAccount"), token=True)
+    assert updated.returncode == 0, updated.stderr
+    assert json.loads(updated.stdout)["spec"]["monitor_interval_ms"] == 2000

@@ -52,7 +52,19 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("postgresql+psycopg"):
+        _require_psycopg()
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _require_psycopg() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(
+            "HISCRM_DATABASE_URL names PostgreSQL but its driver is not installed: "
+            "pip install 'hiscrm[postgres]' (or unset HISCRM_DATABASE_URL for SQLite)"
+        ) from exc
 
 
 def alembic_config(url: str) -> Config:
