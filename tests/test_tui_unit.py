@@ -176,3 +176,15 @@ async def test_platform_text_is_never_markup() -> None:
         assert "[/b] price [red]100[/red] [errno 5]" in [str(c) for c in row]
         assert "[bold]x" in [str(c) for c in row]
     assert not app.task_errors
+
+
+async def test_screenshot_without_a_downloads_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home-without-downloads"))
+    monkeypatch.setenv("HISCRM_HOME", str(tmp_path / "var"))
+    app = HiscrmApp("fake:0", "", client=FakeClient(), clock=lambda: NOW)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        app.action_screenshot()
+        await pilot.pause(0.1)
+    saved = list((tmp_path / "var" / "screenshots").glob("*.svg"))
+    assert len(saved) == 1 and saved[0].stat().st_size > 0

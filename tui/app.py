@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 WORKER_POLL_S = 2.0  # heartbeat figures are not pushed as events; poll them
 ACCOUNT_POLL_S = 15.0  # a safety net: creates, changes and deletes all come as events
 TABS = ("fleet", "accounts", "inbox", "login")
+
+
+def screenshot_directory() -> Path:
+    """~/Downloads where it exists (Textual's habit), else $HISCRM_HOME/screenshots."""
+    downloads = Path.home() / "Downloads"
+    return downloads if downloads.is_dir() else settings.home() / "screenshots"
 
 
 class HiscrmApp(App[None]):
@@ -123,6 +130,17 @@ class HiscrmApp(App[None]):
     @property
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen; Textual's default wants ~/Downloads to exist."""
+        directory = Path(path) if path else screenshot_directory()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {exc}", severity="error")
+            return
+        self.notify(f"screenshot saved: {saved}")
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
