@@ -382,8 +382,15 @@ class SupervisorClient:
         return text, size, overflow
 
     async def tail_last(self, name: str, nbytes: int = 16384) -> tuple[str, int, bool]:
-        """The last ``nbytes`` of the stdout log, with the offset to follow from."""
-        return await self.tail_log(name, 0, nbytes)
+        """The last ``nbytes`` of the stdout log, with the offset to follow from.
+
+        When the log is longer than ``nbytes`` the window starts mid-line; the
+        partial first line is dropped (unless it is all the window holds).
+        """
+        text, size, overflow = await self.tail_log(name, 0, nbytes)
+        if overflow and "\n" in text[:-1]:
+            text = text[text.index("\n") + 1 :]
+        return text, size, overflow
 
     # -- scaling --------------------------------------------------------------
 

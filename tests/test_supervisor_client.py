@@ -212,6 +212,10 @@ async def test_tail_log(client: SupervisorClient) -> None:
     numbers = [int(ln.split()[2]) for ln in lines]
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
 
+    # A window smaller than the log starts at a line, not in the middle of one.
+    window, _, overflow = await client.tail_last(name, len(text.encode()) // 2)
+    assert overflow and window.splitlines()[0].startswith("tick"), window
+
     # Tiny windows cut through multi-byte characters and still decode.
     for n in range(1, 12):
         small, _, overflow = await client.tail_last(name, n)
