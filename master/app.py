@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from hiscrm.v1 import gateway_pb2
-from hiscrm_common import settings
+from hiscrm_common import fleet_size, settings
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
 from master.config import MasterConfig
@@ -65,6 +64,7 @@ class MasterApp:
             asyncio.create_task(self.ingest.run()),
             asyncio.create_task(self.replies.run()),
             asyncio.create_task(self.unread_events.run()),
+            asyncio.create_task(self.processes.restore_worker_count()),
         ]
         self.scheduler.poke()
 
@@ -77,9 +77,8 @@ class MasterApp:
         await self.registry.flush()
 
     def remember_worker_count(self, count: int) -> None:
-        """So that `hiscrm up` brings back the fleet size an operator chose."""
-        path = settings.home() / "fleet.json"
-        path.write_text(json.dumps({"workers": count}))
+        """So that `hiscrm up` and the next master start bring back this size."""
+        fleet_size.remember_workers(settings.home(), count)
 
     def pending_config_acks(self) -> int:
         return self.scheduler.pending_acks()

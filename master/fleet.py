@@ -8,7 +8,6 @@ the paths replaced, so every process of that fleet lives under it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import shutil
@@ -18,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hiscrm_common import fleet_size
 from master.supervisor_client import ScaleResult, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,6 @@ class Fleet:
     def pid_path(self) -> Path:
         return self.home / "supervisord.pid"
 
-    @property
-    def state_path(self) -> Path:
-        return self.home / "fleet.json"
-
     def client(self) -> SupervisorClient:
         return SupervisorClient(self.socket_path)
 
@@ -98,13 +94,11 @@ class Fleet:
     # ------------------------------------------------------------ desired size
 
     def wanted_workers(self, default: int = 2) -> int:
-        try:
-            return int(json.loads(self.state_path.read_text())["workers"])
-        except (OSError, ValueError, KeyError):
-            return default
+        saved = fleet_size.wanted_workers(self.home)
+        return default if saved is None else saved
 
     def remember_workers(self, count: int) -> None:
-        self.state_path.write_text(json.dumps({"workers": count}))
+        fleet_size.remember_workers(self.home, count)
 
     # ------------------------------------------------------------ lifecycle
 

@@ -8,19 +8,21 @@ with a message saying so, and worker lists simply lack process states.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from pathlib import Path
 
 from hiscrm.v1 import common_pb2
-from hiscrm_common import settings
+from hiscrm_common import fleet_size, settings
 from master.supervisor_client import ProcessInfo, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
 
 GROUP = "worker"
 CACHE_S = 2.0
+RESTORE_ATTEMPTS = 10
 
 
 def socket_path() -> Path:
@@ -68,3 +70,41 @@ class Processes:
         if every:
             return sorted(w for w, p in known.items() if p.active or p.state == "STOPPED")
         return worker_ids
+
+    async def restore_worker_count(self) -> bool:
+        """Apply the saved worker count when supervisord has no worker running.
+
+        Workers are `autostart=false` in the configuration, so after a boot or a
+        `supervisorctl reload` only this brings the fleet back. A master that
+        restarts while workers run leaves them as they are (an operator's
+        StopWorker is not undone). True when the count was applied.
+        """
+        wanted = fleet_size.wanted_workers(settings.home())
+        if wanted is None or not self.client.socket_path.exists():
+            log.info("worker count: nothing to restore (no saved count or no supervisord)")
+            return False
+        delay = 0.5
+        for attempt in range(1, RESTORE_ATTEMPTS + 1):
+            try:
+                running = [p for p in await self.client.group_processes(GROUP) if p.active]
+                if running:
+                    log.info(
+                        "worker count: %d workers already running; left as they are", len(running)
+                    )
+                    return False
+                result = await self.client.scale_group(GROUP, wanted)
+            except SupervisorError as exc:
+                log.warning(
+                    "worker count %d not restored yet (attempt %d): %s", wanted, attempt, exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            log.info(
+                "worker count %d restored: started %s",
+                wanted,
+                ", ".join(r.name for r in result.started) or "none",
+            )
+            return True
+        log.error("worker count %d could not be restored; run `hiscrm scale %d`", wanted, wanted)
+        return False

@@ -128,3 +128,37 @@ def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
         if "chromium" in " ".join(p.info["cmdline"] or [])
         and str(cluster.home) in " ".join(p.info["cmdline"] or [])
     ]
+
+
+def test_supervisord_reload_brings_back_the_chosen_worker_count(cluster: Cluster) -> None:
+    """Workers are autostart=false: after a reload (as after a boot) the master
+    applies the saved count, without `hiscrm up`."""
+    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "3")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        ids = ("worker-0", "worker-1", "worker-2")
+        for wid in ids:
+            cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)
+        before = {w: cluster.workers_by_id()[w].pid for w in ids}
+        reload = subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(cluster.home / "supervisord.conf"), "reload"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert reload.returncode == 0, reload.stderr + reload.stdout
+
+        def all_back() -> bool:
+            workers = cluster.workers_by_id()
+            return all(
+                workers[w].pid not in (0, before[w])
+                and workers[w].state == common_pb2.WORKER_STATE_ONLINE
+                for w in ids
+            )
+
+        wait_for(all_back, timeout=120, what="three workers back after the reload")
+        assert "worker-3" not in cluster.workers_by_id()
+    finally:
+        down = hiscrm(cluster, "down")
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
