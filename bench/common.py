@@ -26,7 +26,7 @@ import grpc
 import psutil
 
 from hiscrm.v1 import control_pb2, control_pb2_grpc
-from master import demo
+from ops import demo
 from tests.harness import Cluster
 
 LOGIN_TIMEOUT_S = 120.0
@@ -77,7 +77,7 @@ async def login(
     """StartLogin, scan the first QR like a phone would, answer an SMS step;
     returns the last event kind (success / failed / expired / cancelled) or a
     timeout note. A bench counts a failed login as a problem and reports the
-    others too, so unlike master.demo.login this never raises for one."""
+    others too, so unlike ops.demo.login this never raises for one."""
     last = ""
     scanned = False
     call = control.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))

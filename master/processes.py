@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hiscrm.v1 import common_pb2
 from hiscrm_common import fleet_size, settings
-from master.supervisor_client import ProcessInfo, SupervisorClient, SupervisorError
+from hiscrm_common.supervisor_client import ProcessInfo, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
 

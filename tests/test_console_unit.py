@@ -1,9 +1,9 @@
-"""master/console.py: every event kind has a line of its own in `hiscrm watch`."""
+"""ops/console.py: every event kind has a line of its own in `hiscrm watch`."""
 
 from __future__ import annotations
 
 from hiscrm.v1 import control_pb2
-from master.console import event_line
+from ops.console import event_line
 
 
 def test_every_event_kind_gets_a_readable_line() -> None:

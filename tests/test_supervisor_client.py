@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from supervisor.xmlrpc import SupervisorTransport
 
-from master.supervisor_client import SupervisorClient, SupervisorError
+from hiscrm_common.supervisor_client import SupervisorClient, SupervisorError
 
 SLOTS = 4
 INITIAL = 2

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import grpc
 
 from hiscrm.v1 import control_pb2
+from hiscrm_common.supervisor_client import OpResult, SupervisorError
 from master.control.base import RpcBase, fail
 from master.processes import Processes, process_state
-from master.supervisor_client import OpResult, SupervisorError
 
 DEFAULT_TAIL = 16 * 1024
 FOLLOW_POLL_S = 0.5

@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hiscrm_common import fleet_size
-from master.supervisor_client import ScaleResult, SupervisorClient, SupervisorError
+from hiscrm_common.supervisor_client import ScaleResult, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "etc" / "supervisord.conf"
+CHECKOUT_TEMPLATE = ROOT / "etc" / "supervisord.conf"
+# A wheel ships etc/ as data files ([tool.setuptools.data-files] in pyproject).
+INSTALLED_TEMPLATE = Path(sysconfig.get_path("data")) / "share" / "hiscrm" / "supervisord.conf"
+IN_CHECKOUT = (ROOT / "pyproject.toml").exists() and CHECKOUT_TEMPLATE.exists()
+TEMPLATE = CHECKOUT_TEMPLATE if IN_CHECKOUT else INSTALLED_TEMPLATE
 DEFAULT_HOME_TOKEN = "%(here)s/../var"
 WORKER_GROUP = "worker"
 
@@ -36,7 +40,8 @@ class Fleet:
 
     @classmethod
     def from_env(cls, home: str | None = None) -> Fleet:
-        chosen = home or os.environ.get("HISCRM_HOME") or str(ROOT / "var")
+        default_home = ROOT / "var" if IN_CHECKOUT else Path.cwd() / "var"
+        chosen = home or os.environ.get("HISCRM_HOME") or str(default_home)
         return cls(
             Path(chosen).resolve(),
             master_address=os.environ.get("HISCRM_MASTER", "127.0.0.1:50051"),
@@ -50,7 +55,8 @@ class Fleet:
     @property
     def is_default_home(self) -> bool:
         return (
-            self.home == (ROOT / "var").resolve()
+            IN_CHECKOUT
+            and self.home == (ROOT / "var").resolve()
             and self.master_address == "127.0.0.1:50051"
             and self.demosite_port == 8300
         )
@@ -72,7 +78,9 @@ class Fleet:
 
     def render_config(self) -> Path:
         if not TEMPLATE.exists():
-            raise SystemExit(f"{TEMPLATE} is missing: run hiscrm from a checkout of the project")
+            raise SystemExit(
+                f"{TEMPLATE} is missing: reinstall hiscrm (pip install --force-reinstall hiscrm)"
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         if self.is_default_home:
@@ -119,10 +127,10 @@ class Fleet:
         env = dict(os.environ)
         env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
         env["HISCRM_HOME"] = str(self.home)
-        supervisord = shutil.which("supervisord", path=env["PATH"])
-        if supervisord is None:
-            raise SystemExit("supervisord not found: install the project (bash scripts/setup.sh)")
-        subprocess.run([supervisord, "-c", str(config)], env=env, check=True, cwd=ROOT)
+        # The module, not the `supervisord` script: installs that leave the
+        # scripts off PATH (pip --user, borrowed site-packages) still work.
+        supervisord = [sys.executable, "-m", "supervisor.supervisord"]
+        subprocess.run([*supervisord, "-c", str(config)], env=env, check=True, cwd=self.home)
         deadline = time.monotonic() + 30
         while not self.socket_path.exists():
             if time.monotonic() > deadline:

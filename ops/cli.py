@@ -19,10 +19,10 @@ import grpc
 from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
-from master import demo
-from master.console import event_line, worker_table
-from master.fleet import WORKER_GROUP, Fleet
-from master.supervisor_client import SupervisorError
+from hiscrm_common.supervisor_client import SupervisorError
+from ops import demo
+from ops.console import event_line, worker_table
+from ops.fleet import WORKER_GROUP, Fleet
 
 MAX_WORKERS = 16
 
@@ -226,24 +226,32 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="hiscrm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--home", help="run directory (default $HISCRM_HOME or ./var)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the fleet under supervisord")
+    home_help = "run directory (default $HISCRM_HOME or ./var)"
+    parser.add_argument("--home", help=home_help)
+    # `hiscrm up --home DIR` as well as `hiscrm --home DIR up`
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help=home_help, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, parents=[common])
+
+    up = command("up", "start the fleet under supervisord")
     up.add_argument("--workers", type=int, help="how many workers (default: as last time, or 2)")
     up.add_argument("--no-follow", action="store_true", help="start, then return")
     up.add_argument("--no-demo", action="store_true", help="no demo accounts or traffic")
     up.add_argument(
         "--no-tui", action="store_true", help="follow events as text instead of the console"
     )
-    demo_cmd = sub.add_parser("demo", help="start, log demo accounts in, show traffic, stop")
+    demo_cmd = command("demo", "start, log demo accounts in, show traffic, stop")
     demo_cmd.add_argument("--seconds", type=int, default=60)
     demo_cmd.add_argument("--workers", type=int, default=None)
-    scale = sub.add_parser("scale", help="run N workers")
+    scale = command("scale", "run N workers")
     scale.add_argument("count", type=int)
-    sub.add_parser("down", help="stop everything")
-    sub.add_parser("status", help="show the fleet")
-    sub.add_parser("watch", help="follow live events")
-    login = sub.add_parser("login", help="log an account in by QR code")
+    command("down", "stop everything")
+    command("status", "show the fleet")
+    command("watch", "follow live events")
+    login = command("login", "log an account in by QR code")
     login.add_argument("account")
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
