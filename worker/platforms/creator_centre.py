@@ -22,6 +22,7 @@ from playwright.async_api import Page, Response
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.account_context import AccountContext
+from worker.browser.proxy_check import is_proxy_failure
 from worker.platforms.answers import Answer
 from worker.platforms.base import (
     Adapter,
@@ -272,6 +273,8 @@ class CreatorCentreAdapter(Adapter):
             shot = await self._screenshot(f"{what}: browser error")
             await self._drop_page()
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if is_proxy_failure(text):  # the proxy (or the worker's relay to it), not the site
+                raise ProxyFailed(f"{what}: {text}", screenshot=shot) from None
             if "Timeout" in type(exc).__name__ or "Timeout" in text:
                 raise PlatformTimeout(f"{what}: {text}", screenshot=shot) from None
             raise NetworkError(f"{what}: {text}", screenshot=shot) from None
