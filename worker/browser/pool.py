@@ -440,6 +440,16 @@ class BrowserPool:
 
     # ------------------------------------------------------------ helpers
 
+    def proxy_down(self, account_id: str) -> str:
+        """Why the account's proxy relay is down right now ("" when it is not):
+        a failed request then says PROXY, not NETWORK."""
+        actx = self._contexts.get(account_id)
+        try:
+            self.relays.route(actx.proxy if actx is not None else None)
+        except RelayUnavailable as exc:
+            return str(exc)
+        return ""
+
     async def check_proxy(
         self, account_id: str, url: str = DEFAULT_CHECK_URL, within: float = 10.0
     ) -> ProxyHealth:
