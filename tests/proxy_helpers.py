@@ -14,6 +14,9 @@ import threading
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from hiscrm.v1 import common_pb2, control_pb2
+from tests.harness import Cluster
+
 
 class _Listener:
     """Where a test proxy listens: a free loopback port (with TLS if given)."""
@@ -212,3 +215,12 @@ class ThreadedProxy(Generic[P]):
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+def set_proxy(cluster: Cluster, account_id: str, proxy: str) -> object:
+    """UpdateAccount with only the proxy changed."""
+    update = control_pb2.UpdateAccountRequest(
+        account_id=account_id, spec=common_pb2.AccountSpec(proxy=proxy)
+    )
+    update.update_mask.paths.append("proxy")
+    return cluster.call("UpdateAccount", update)

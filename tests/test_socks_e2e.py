@@ -16,11 +16,11 @@ import socket
 import grpc
 import pytest
 
-from hiscrm.v1 import common_pb2, control_pb2
+from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account
 from tests.demo_helpers import admin, demo_spec, logged_in, stored_item
 from tests.harness import Cluster, wait_for
-from tests.proxy_helpers import Socks5Proxy, ThreadedProxy
+from tests.proxy_helpers import Socks5Proxy, ThreadedProxy, set_proxy
 from tests.test_proxy_relay import own_address
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
@@ -107,14 +107,7 @@ def test_account_runs_through_an_authenticating_socks5_proxy(cluster: Cluster) -
         assert len(proxy.requests) > tunnels
 
         # a wrong password: the operator sees a PROXY error that says why
-        update = control_pb2.UpdateAccountRequest(
-            account_id="sx",
-            spec=common_pb2.AccountSpec(
-                proxy=f"socks5://agent:WRONG-{PASSWORD}@127.0.0.1:{proxy.port}"
-            ),
-        )
-        update.update_mask.paths.append("proxy")
-        cluster.call("UpdateAccount", update)
+        set_proxy(cluster, "sx", f"socks5://agent:WRONG-{PASSWORD}@127.0.0.1:{proxy.port}")
         failed = wait_for(
             lambda: (
                 (a := account(cluster, "sx")).error_kind == PROXY and not a.proxy_health.ok and a
@@ -132,13 +125,8 @@ def test_account_runs_through_an_authenticating_socks5_proxy(cluster: Cluster) -
         )
 
         # an unknown SOCKS version is refused at the master, saying what to use
-        bad = control_pb2.UpdateAccountRequest(
-            account_id="sx",
-            spec=common_pb2.AccountSpec(proxy=f"socks4://agent:{PASSWORD}@127.0.0.1:1080"),
-        )
-        bad.update_mask.paths.append("proxy")
         with pytest.raises(grpc.RpcError) as refused:
-            cluster.call("UpdateAccount", bad)
+            set_proxy(cluster, "sx", f"socks4://agent:{PASSWORD}@127.0.0.1:1080")
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "socks5://user:pass@host:port" in refused.value.details()
         assert PASSWORD not in refused.value.details()

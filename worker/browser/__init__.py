@@ -5,6 +5,7 @@
 - storage.py      encrypted storage states on disk
 - crypto.py       the AES-GCM session blob format and the secret key
 - proxy_check.py  proxy strings and the health check through the proxy
+- proxy_relay.py  local SOCKS5 relays to the proxies Chromium cannot use itself
 - processes.py    Chromium's OS processes: find, measure, reap after a crash
 """
 
