@@ -14,6 +14,8 @@ import threading
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import psutil
+
 from hiscrm.v1 import common_pb2, control_pb2
 from tests.harness import Cluster
 
@@ -54,7 +56,10 @@ class ConnectProxy(_Listener):
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.aliases = aliases
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        # no user: no auth asked
+        self.auth = (
+            "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else ""
+        )
         self.requests: list[tuple[str, str]] = []
         self.tls = tls  # an https proxy: TLS from the client to the proxy
 
@@ -68,7 +73,7 @@ class ConnectProxy(_Listener):
                 k.strip().lower(): v.strip()
                 for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
             }
-            if headers.get("proxy-authorization") != self.auth:
+            if self.auth and headers.get("proxy-authorization") != self.auth:
                 writer.write(
                     b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                     b'Proxy-Authenticate: Basic realm="test"\r\n'
@@ -122,7 +127,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class Socks5Proxy(_Listener):
-    """A tiny SOCKS5 proxy (CONNECT only) that demands user/password auth.
+    """A tiny SOCKS5 proxy (CONNECT only) that demands user/password auth
+    (or none, when `user` is empty).
 
     Like ConnectProxy, it alone resolves the host names in `aliases`; it
     records every tunnel it opened in `requests` as ("CONNECT", "host:port")
@@ -138,18 +144,22 @@ class Socks5Proxy(_Listener):
         upstream: asyncio.StreamWriter | None = None
         try:
             _, count = await reader.readexactly(2)
-            if 2 not in await reader.readexactly(count):
+            methods = await reader.readexactly(count)
+            if not self.user and 0 in methods:
+                writer.write(b"\x05\x00")  # no user: no auth asked
+            elif 2 not in methods:
                 writer.write(b"\x05\xff")  # no acceptable method: auth is required
                 return
-            writer.write(b"\x05\x02")
-            _, size = await reader.readexactly(2)
-            user = await reader.readexactly(size)
-            password = await reader.readexactly((await reader.readexactly(1))[0])
-            if (user, password) != (self.user, self.password):
-                self.auth_failures += 1
-                writer.write(b"\x01\x01")
-                return
-            writer.write(b"\x01\x00")
+            else:
+                writer.write(b"\x05\x02")
+                _, size = await reader.readexactly(2)
+                user = await reader.readexactly(size)
+                password = await reader.readexactly((await reader.readexactly(1))[0])
+                if (user, password) != (self.user, self.password):
+                    self.auth_failures += 1
+                    writer.write(b"\x01\x01")
+                    return
+                writer.write(b"\x01\x00")
             _, _, _, kind = await reader.readexactly(4)
             if kind == 1:
                 host = socket.inet_ntoa(await reader.readexactly(4))
@@ -224,3 +234,12 @@ def set_proxy(cluster: Cluster, account_id: str, proxy: str) -> object:
     )
     update.update_mask.paths.append("proxy")
     return cluster.call("UpdateAccount", update)
+
+
+def own_address() -> str | None:
+    """An IPv4 address of this host that is not loopback (eth0's), if any."""
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                return str(address.address)
+    return None

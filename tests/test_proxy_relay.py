@@ -15,13 +15,12 @@ import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil
 import pytest
 from python_socks import ProxyError, ProxyType
 from python_socks.async_.asyncio.v2 import Proxy
 
 from tests.certs import make_certs
-from tests.proxy_helpers import ConnectProxy, Socks5Proxy
+from tests.proxy_helpers import ConnectProxy, Socks5Proxy, own_address
 from worker.browser.proxy_check import check_proxy, parse_proxy
 from worker.browser.proxy_relay import ProxyRelay, ProxyRelays, RelayLimits, RelayUnavailable
 
@@ -174,15 +173,6 @@ async def test_bounds_hold(caplog: pytest.LogCaptureFixture) -> None:
             )
             writer.close()
             assert relay.active == 0
-
-
-def own_address() -> str | None:
-    """An IPv4 address of this host that is not loopback (eth0's), if any."""
-    for addresses in psutil.net_if_addrs().values():
-        for address in addresses:
-            if address.family == socket.AF_INET and not address.address.startswith("127."):
-                return str(address.address)
-    return None
 
 
 async def test_listener_answers_only_on_loopback(caplog: pytest.LogCaptureFixture) -> None:

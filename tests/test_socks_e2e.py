@@ -20,8 +20,7 @@ from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account
 from tests.demo_helpers import admin, demo_spec, logged_in, stored_item
 from tests.harness import Cluster, wait_for
-from tests.proxy_helpers import Socks5Proxy, ThreadedProxy, set_proxy
-from tests.test_proxy_relay import own_address
+from tests.proxy_helpers import Socks5Proxy, ThreadedProxy, own_address, set_proxy
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
 PROXY = common_pb2.ERROR_KIND_PROXY
