@@ -142,6 +142,17 @@ async def test_health_check_uses_the_library_and_names_the_cause(free_port: int)
         assert not gone.ok and "No acceptable authentication" in gone.detail, gone
     down = await check_proxy(f"socks5://agent:{PASSWORD}@127.0.0.1:{free_port}", url)
     assert not down.ok and "cannot reach the proxy" in down.detail, down
+    hangup = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    try:
+        rude = f"socks5://agent:{PASSWORD}@127.0.0.1:{hangup.sockets[0].getsockname()[1]}"
+        cut = await check_proxy(rude, url)
+        assert not cut.ok and "hung up in the middle of the handshake" in cut.detail, cut
+        async with relay_to(rude) as relay:
+            with pytest.raises(ProxyError, match="General SOCKS server failure"):
+                await echo(relay.port, 80)
+            assert "hung up" in relay.last_error and relay.failed == 1
+    finally:
+        hangup.close()
 
 
 async def test_bounds_hold(caplog: pytest.LogCaptureFixture) -> None:

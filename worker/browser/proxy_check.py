@@ -155,6 +155,8 @@ def describe_failure(spec: ProxySpec, exc: BaseException, within: float) -> str:
             text = f"the SOCKS5 proxy failed to connect: {exc}"
         else:
             text = f"the proxy refused the tunnel: {exc}"
+    elif isinstance(exc, asyncio.IncompleteReadError):
+        text = "the proxy hung up in the middle of the handshake (is it the scheme it says?)"
     elif isinstance(exc, ssl.SSLError):
         text = f"TLS failed: {exc.reason or exc}"
     elif isinstance(exc, _CheckFailed):

@@ -174,7 +174,13 @@ class ProxyRelay:
                 return
             try:
                 stream = await self._client.connect(host, port, timeout=self.limits.connect_s)
-            except (ProxyError, ProxyConnectionError, ProxyTimeoutError, OSError) as exc:
+            except (
+                ProxyError,
+                ProxyConnectionError,
+                ProxyTimeoutError,
+                OSError,
+                asyncio.IncompleteReadError,
+            ) as exc:
                 self.failed += 1
                 self._note(
                     f"tunnel to {host}:{port}: "
@@ -278,6 +284,8 @@ def _reply(code: int) -> bytes:
 
 
 def _code_for(exc: BaseException) -> int:
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return GENERAL_FAILURE
     if isinstance(exc, ProxyError):
         code = exc.error_code or 0
         return code if 1 <= code <= 8 else NOT_ALLOWED  # an HTTP status: refused by the proxy
