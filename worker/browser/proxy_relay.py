@@ -422,7 +422,9 @@ class ProxyRelays:
 
     async def _watch(self, spec: ProxySpec, relay: ProxyRelay) -> None:
         """Restart the relay when it dies or stops answering its own probe."""
-        backoff = Backoff(base=2.0, cap=30.0)
+        # 2-4 s before the first restart (doubling to 30 s while they fail): a
+        # relay that died for a reason is not hammered back up in a hot loop
+        backoff = Backoff(base=4.0, cap=30.0)
         died = self._died[spec]
         while True:
             with contextlib.suppress(TimeoutError):
