@@ -271,3 +271,56 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def test_a_bug_is_loud_and_the_relay_carries_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception in one tunnel, or in a relay's watcher, is
+    logged with its traceback; the relay serves the next tunnel, and the
+    watcher is started again (it then restarts a killed relay as before)."""
+    async with echo_server() as target, socks_proxy() as upstream:
+        spec = parse_proxy(f"socks5://agent:{PASSWORD}@127.0.0.1:{upstream.port}")
+        assert spec is not None
+        relays = ProxyRelays("w-test", RelayLimits(probe_s=0.2))
+        watch, calls = relays._watch, []
+
+        async def flaky_watch(spec: object, relay: ProxyRelay) -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("watcher bug")
+            await watch(spec, relay)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(relays, "_watch", flaky_watch)
+        try:
+            route = await relays.acquire("a1", spec)
+            assert route is not None
+            relay = relays.relay(spec)
+            assert relay is not None
+            serve, bugs = relay._serve, []
+
+            async def flaky_serve(reader: asyncio.StreamReader, writer: object) -> None:
+                if not bugs:
+                    bugs.append(1)
+                    raise RuntimeError("tunnel bug")
+                await serve(reader, writer)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(relay, "_serve", flaky_serve)
+            with pytest.raises((ProxyError, OSError, asyncio.IncompleteReadError)):
+                await echo(route.port, target)
+            assert await echo(route.port, target) == b"hello\n"
+            assert "a tunnel failed unexpectedly" in caplog.text and "tunnel bug" in caplog.text
+
+            for _ in range(100):
+                if len(calls) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(calls) == 2 and "watcher bug" in caplog.text
+            relays.drill()
+            for _ in range(200):
+                if relays.restarts == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert relays.restarts == 1 and await echo(route.port, target) == b"hello\n"
+        finally:
+            await relays.close()

@@ -160,7 +160,20 @@ class ProxyRelay:
             return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._conns.add(task)
-        task.add_done_callback(self._conns.discard)
+        task.add_done_callback(self._served)
+
+    def _served(self, task: asyncio.Task[None]) -> None:
+        self._conns.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failed += 1  # a bug, not the network: loud, and only this tunnel is lost
+        log.error(
+            "worker %s: relay 127.0.0.1:%d to %s: a tunnel failed unexpectedly",
+            self.worker_id,
+            self.port,
+            self.spec.redacted(),
+            exc_info=task.exception(),
+        )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stream = None
@@ -386,9 +399,7 @@ class ProxyRelays:
             ) from None
         self._relays[spec] = relay
         self._died[spec] = asyncio.Event()
-        self._watchers[spec] = asyncio.get_running_loop().create_task(
-            self._watch(spec, relay), name=f"relay:{relay.port}"
-        )
+        self._supervise(spec, relay)
         self._install_drill()
         log.info(
             "worker %s: relay to %s listening on 127.0.0.1:%d (accounts: %s)",
@@ -419,6 +430,29 @@ class ProxyRelays:
                 relay.served,
                 relay.failed,
             )
+
+    def _supervise(self, spec: ProxySpec, relay: ProxyRelay) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._watch(spec, relay), name=f"relay:{relay.port}"
+        )
+        self._watchers[spec] = task
+
+        def done(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or self._watchers.get(spec) is not task:
+                return  # stopped on purpose
+            log.error(
+                "worker %s: the watcher of the relay to %s failed; starting it again in 1 s",
+                self.worker_id,
+                spec.redacted(),
+                exc_info=task.exception(),
+            )
+            asyncio.get_running_loop().call_later(1.0, again)
+
+        def again() -> None:
+            if self._relays.get(spec) is relay:  # not stopped meanwhile
+                self._supervise(spec, relay)
+
+        task.add_done_callback(done)
 
     async def _watch(self, spec: ProxySpec, relay: ProxyRelay) -> None:
         """Restart the relay when it dies or stops answering its own probe."""
