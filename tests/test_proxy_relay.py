@@ -1,4 +1,4 @@
-"""The worker's local proxy relay (worker/browser/proxy_relay.py) on its own,
+"""The worker's local proxy relay (worker/browser/proxy_relay.py, relay_registry.py),
 against the real test proxies of tests/proxy_helpers.py: tunnels through an
 authenticating SOCKS5 and an https (TLS) proxy, refusals with their cause and
 without the password, the bounds, loopback only, and restart after death.
@@ -22,7 +22,8 @@ from python_socks.async_.asyncio.v2 import Proxy
 from tests.certs import make_certs
 from tests.proxy_helpers import ConnectProxy, Socks5Proxy, own_address
 from worker.browser.proxy_check import check_proxy, parse_proxy
-from worker.browser.proxy_relay import ProxyRelay, ProxyRelays, RelayLimits, RelayUnavailable
+from worker.browser.proxy_relay import ProxyRelay, RelayLimits
+from worker.browser.relay_registry import ProxyRelays, RelayUnavailable
 
 PASSWORD = "s0cks-S3cret"
 ALIAS = "echo.test"

@@ -55,7 +55,7 @@ from worker.browser.proxy_check import (
     check_proxy,
     parse_proxy,
 )
-from worker.browser.proxy_relay import ProxyRelays, RelayUnavailable
+from worker.browser.relay_registry import ProxyRelays, RelayUnavailable
 from worker.browser.storage import account_dir_name
 from worker.platforms.base import PlatformError, ProxyFailed
 
