@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from hiscrm.v1 import common_pb2
 
 ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-PROXY_SCHEMES = ("http", "https", "socks5")
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 MIN_INTERVAL_MS = 200
 MAX_INTERVAL_MS = 24 * 3600 * 1000
 MAX_DISPLAY_NAME = 200
@@ -29,27 +29,63 @@ def check_account_id(account_id: str) -> None:
 
 
 def check_proxy(proxy: str) -> None:
-    """Empty, or scheme://[user:pass@]host:port with scheme http, https or socks5."""
+    """Empty, or scheme://[user:pass@]host:port with a scheme the worker can use.
+
+    http goes to Chromium as it is; socks5 (socks5h: the same, the proxy
+    resolves names) and https go through the worker's local relay, which
+    authenticates for Chromium (worker/browser/proxy_relay.py). Anything else
+    is refused here rather than failing later on the worker. The messages
+    never repeat the password."""
     if not proxy:
         return
     try:
         parts = urlsplit(proxy)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"proxy {proxy!r}: {exc}") from None
-    if parts.scheme not in PROXY_SCHEMES:
+        raise InvalidInput(f"proxy {_shown(proxy)!r}: {exc}") from None
+    shown = _shown(proxy)
+    scheme = parts.scheme.lower()
+    if scheme in PROXY_INSTEAD:
+        raise InvalidInput(f"proxy {shown!r}: {PROXY_INSTEAD[scheme]}")
+    if scheme not in PROXY_SCHEMES:
         raise InvalidInput(
-            f"proxy {proxy!r}: scheme must be one of {', '.join(PROXY_SCHEMES)} "
+            f"proxy {shown!r}: scheme must be one of {', '.join(PROXY_SCHEMES)} "
             "(e.g. socks5://user:pass@10.0.0.5:1080)"
         )
     if not parts.hostname:
-        raise InvalidInput(f"proxy {proxy!r}: missing host (e.g. http://10.0.0.5:8080)")
+        raise InvalidInput(f"proxy {shown!r}: missing host (e.g. http://10.0.0.5:8080)")
     if port is None:
-        raise InvalidInput(f"proxy {proxy!r}: missing port (e.g. http://{parts.hostname}:8080)")
+        raise InvalidInput(f"proxy {shown!r}: missing port (e.g. http://{parts.hostname}:8080)")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InvalidInput(f"proxy {proxy!r}: must not have a path, query or fragment")
-    if (parts.username is None) != (parts.password is None):
-        raise InvalidInput(f"proxy {proxy!r}: give both user and password, or neither")
+        raise InvalidInput(f"proxy {shown!r}: must not have a path, query or fragment")
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if bool(user) != bool(password):
+        raise InvalidInput(f"proxy {shown!r}: give both user and password, or neither")
+    if scheme.startswith("socks5") and max(len(user.encode()), len(password.encode())) > 255:
+        raise InvalidInput(
+            f"proxy {shown!r}: SOCKS5 allows at most 255 bytes of user name and of password"
+        )
+    if scheme in ("http", "https") and ":" in user:
+        raise InvalidInput(f"proxy {shown!r}: an HTTP proxy's user name cannot contain ':'")
+
+
+# Forms a vendor may hand out that cannot work, and what to write instead.
+PROXY_INSTEAD = {
+    "socks4": "SOCKS4 is not supported; ask the vendor for the SOCKS5 form, socks5://user:pass@host:port",
+    "socks4a": "SOCKS4a is not supported; ask the vendor for the SOCKS5 form, socks5://user:pass@host:port",
+    "socks": "say which SOCKS: socks5://user:pass@host:port",
+}
+
+
+def _shown(proxy: str) -> str:
+    """The proxy URL with its password replaced by ***."""
+    head, sep, rest = proxy.partition("://")
+    if not sep:
+        head, rest = "", proxy
+    userinfo, at, hostport = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return proxy
+    return f"{head}{sep}{userinfo.split(':', 1)[0]}:***@{hostport}"
 
 
 def check_spec(spec: common_pb2.AccountSpec) -> None:

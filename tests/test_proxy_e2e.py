@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 
-from hiscrm.v1 import common_pb2, control_pb2
+from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account
 from tests.demo_helpers import admin, demo_spec, logged_in, stored_item
 from tests.harness import Cluster, wait_for
-from tests.proxy_helpers import ThreadedProxy
+from tests.proxy_helpers import ThreadedProxy, set_proxy
 
 RUNNING = common_pb2.RUN_STATE_RUNNING
 ALIAS = "demo-behind-proxy.test"
@@ -43,14 +43,7 @@ def test_account_runs_through_its_proxy(cluster: Cluster) -> None:
         )
 
         # a wrong password: the context is rebuilt, its check fails, the operator sees why
-        update = control_pb2.UpdateAccountRequest(
-            account_id="px",
-            spec=common_pb2.AccountSpec(
-                proxy=f"http://agent:WRONG-{PASSWORD}@127.0.0.1:{proxy.port}"
-            ),
-        )
-        update.update_mask.paths.append("proxy")
-        cluster.call("UpdateAccount", update)
+        set_proxy(cluster, "px", f"http://agent:WRONG-{PASSWORD}@127.0.0.1:{proxy.port}")
         failed = wait_for(
             lambda: (a := account(cluster, "px")).error_kind == common_pb2.ERROR_KIND_PROXY and a,
             timeout=60,

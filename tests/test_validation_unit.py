@@ -10,7 +10,14 @@ from master.validation import InvalidInput, check_account_id, check_proxy, check
 
 @pytest.mark.parametrize(
     "proxy",
-    ["", "http://10.0.0.5:8080", "https://p.example:443", "socks5://u:p@127.0.0.1:1080"],
+    [
+        "",
+        "http://10.0.0.5:8080",
+        "https://p.example:443",
+        "socks5://u:p@127.0.0.1:1080",
+        "socks5h://u:p%40ss@p.example:1080",
+        "socks5://127.0.0.1:1080",
+    ],
 )
 def test_good_proxies(proxy: str) -> None:
     check_proxy(proxy)
@@ -26,11 +33,19 @@ def test_good_proxies(proxy: str) -> None:
         ("socks5://user@h:1080", "both user and password"),
         ("http://h:80/path", "must not have a path"),
         ("10.0.0.5:8080", "scheme must be one of"),
+        ("socks4://u:hunter2@h:1080", "use socks5://|the SOCKS5 form, socks5://"),
+        ("socks://u:hunter2@h:1080", "socks5://user:pass@host:port"),
+        ("socks5://u:@h:1080", "both user and password"),
+        ("socks5://:hunter2@h:1080", "both user and password"),
+        ("socks5://u:" + "x" * 256 + "@h:1080", "at most 255 bytes"),
+        ("http://a%3Ab:hunter2@h:8080", "cannot contain ':'"),
+        ("http://u:hunter2@h:8080/path", "must not have a path"),
     ],
 )
 def test_bad_proxies_say_what_is_wrong(proxy: str, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(InvalidInput, match=message) as caught:
         check_proxy(proxy)
+    assert "hunter2" not in str(caught.value)  # the password is never repeated
 
 
 def test_account_ids() -> None:

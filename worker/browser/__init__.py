@@ -5,6 +5,8 @@
 - storage.py      encrypted storage states on disk
 - crypto.py       the AES-GCM session blob format and the secret key
 - proxy_check.py  proxy strings and the health check through the proxy
+- proxy_relay.py  a local SOCKS5 relay to a proxy Chromium cannot use itself
+- relay_registry.py  which relays run for which accounts; their restarts
 - processes.py    Chromium's OS processes: find, measure, reap after a crash
 """
 

@@ -30,6 +30,8 @@ class AccountContext:
     fingerprint: Fingerprint
     proxy: ProxySpec | None
     generation: int
+    # What Chromium was pointed at: the proxy itself, or its local relay.
+    route: ProxySpec | None = None
     created_at: float = field(default_factory=time.time)
     proxy_health: ProxyHealth | None = None
     closed: bool = False

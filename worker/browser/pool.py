@@ -52,10 +52,10 @@ from worker.browser.proxy_check import (
     DEFAULT_CHECK_URL,
     ProxyHealth,
     ProxySpec,
-    check_in_context,
     check_proxy,
     parse_proxy,
 )
+from worker.browser.relay_registry import ProxyRelays, RelayUnavailable
 from worker.browser.storage import account_dir_name
 from worker.platforms.base import PlatformError, ProxyFailed
 
@@ -147,6 +147,8 @@ class BrowserPool:
         self._closing = False
         self._dead_groups: set[int] = set()
         self._watcher: asyncio.Task[None] | None = None
+        # Local relays for the proxies Chromium cannot use itself (socks5, https).
+        self.relays = ProxyRelays(worker_id)
 
     # ------------------------------------------------------------ browser
 
@@ -338,7 +340,11 @@ class BrowserPool:
             current = self._contexts.get(account_id)
             if current is not None and current.alive and not replace:
                 if current.seed == seed and current.proxy == spec:
-                    return current
+                    try:  # a relay restarted on another port: rebuild
+                        if current.route == self.relays.route(spec):
+                            return current
+                    except RelayUnavailable as exc:
+                        raise ProxyFailed(f"account {account_id}: {exc}") from None
             if current is not None:
                 await self._close(current, "rebuilt with new settings")
             for attempt in (1, 2):
@@ -367,8 +373,12 @@ class BrowserPool:
     ) -> AccountContext:
         fingerprint = Fingerprint.from_seed(seed, chrome_major=self.chrome_major)
         options = fingerprint.context_options()
-        if spec is not None:
-            options["proxy"] = spec.playwright()
+        try:
+            route = await self.relays.acquire(account_id, spec)
+        except RelayUnavailable as exc:
+            raise ProxyFailed(f"account {account_id}: {exc}") from None
+        if route is not None:
+            options["proxy"] = route.playwright()
         if storage_state:
             options["storage_state"] = storage_state
         context = await browser.new_context(**options)
@@ -385,6 +395,7 @@ class BrowserPool:
             context=context,
             fingerprint=fingerprint,
             proxy=spec,
+            route=route,
             generation=self.generation,
         )
         if self.headless_shell:
@@ -399,7 +410,7 @@ class BrowserPool:
             fingerprint.platform,
             fingerprint.viewport_width,
             fingerprint.viewport_height,
-            spec.redacted() if spec else "none",
+            _shown(spec, route),
             "with saved session" if storage_state else "no session",
         )
         return actx
@@ -424,9 +435,20 @@ class BrowserPool:
             actx = self._contexts.get(account_id)
             if actx is not None:
                 await self._close(actx, reason)
+            await self.relays.release(account_id)
         self._account_locks.pop(account_id, None)
 
     # ------------------------------------------------------------ helpers
+
+    def proxy_down(self, account_id: str) -> str:
+        """Why the account's proxy relay is down right now ("" when it is not):
+        a failed request then says PROXY, not NETWORK."""
+        actx = self._contexts.get(account_id)
+        try:
+            self.relays.route(actx.proxy if actx is not None else None)
+        except RelayUnavailable as exc:
+            return str(exc)
+        return ""
 
     async def check_proxy(
         self, account_id: str, url: str = DEFAULT_CHECK_URL, within: float = 10.0
@@ -438,7 +460,7 @@ class BrowserPool:
         if actx.proxy is None:
             health = await check_proxy(None, url, within)
         else:
-            health = await check_in_context(actx.context, url, within, actx.proxy)
+            health = await self.relays.check(actx.context, actx.proxy, url, within)
         actx.proxy_health = health
         level = logging.INFO if health.ok else logging.WARNING
         log.log(
@@ -489,6 +511,7 @@ class BrowserPool:
         self._closing = True
         for actx in list(self._contexts.values()):
             await self._close(actx, "pool closing")
+        await self.relays.close()
         browser, self._browser = self._browser, None
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
@@ -513,3 +536,11 @@ class BrowserPool:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _shown(spec: ProxySpec | None, route: ProxySpec | None) -> str:
+    if spec is None:
+        return "none"
+    if route is None or route == spec:
+        return spec.redacted()
+    return f"{spec.redacted()} via relay {route.host}:{route.port}"

@@ -1,38 +1,45 @@
 """Proxy strings, and a health check that goes through the proxy.
 
 An account's proxy is a URL: `scheme://user:pass@host:port` with scheme http,
-https or socks5 (empty, "direct" or "none": no proxy). Playwright wants it
-split into server/username/password, and the password must never reach a log
-line, so everything here prints `redacted()`.
+https or socks5 (socks5h is the same thing: the proxy resolves host names;
+empty, "direct" or "none": no proxy). Chromium takes http proxies with their
+credentials as they are; socks5 (Chromium cannot authenticate to one,
+microsoft/playwright#10567) and https go through the worker's local relay
+(proxy_relay.py). The password must never reach a log line, so everything
+here prints `redacted()` and passes library messages through `scrub()`.
+
+The proxy protocols themselves (SOCKS5 with RFC 1929 auth, HTTP CONNECT with
+Basic auth, TLS to an https proxy) are python-socks's, here and in the relay.
 
 Two checks, both returning a ProxyHealth (ok, latency_ms, detail):
 
-- `check_proxy(proxy, url)`: a raw tunnel with no browser: HTTP CONNECT (or a
-  SOCKS5 handshake) to the check URL's host, then TLS when the URL is https,
-  then one HEAD request. Cheap, and usable before any context exists.
+- `check_proxy(proxy, url)`: a raw tunnel with no browser: through the proxy
+  to the check URL's host, then TLS when the URL is https, then one HEAD
+  request. Cheap, and usable before any context exists.
 - `check_in_context(context, url)`: one request through the account's
   BrowserContext (`context.request`), i.e. exactly the network path its pages
-  use, proxy credentials included.
+  use, relay and proxy credentials included.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
 import os
 import ssl
-import struct
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
+from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
+from python_socks.async_.asyncio.v2 import Proxy
 
 DEFAULT_CHECK_URL = os.environ.get("HISCRM_PROXY_CHECK_URL", "https://www.baidu.com/")
 DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080}
-_MAX_HEAD = 16 * 1024
+# Chromium cannot authenticate to a SOCKS5 proxy, nor be pointed at a CA for
+# an https one: these go through the local relay (proxy_relay.py).
+RELAYED_SCHEMES = ("socks5", "https")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,11 @@ class ProxySpec:
     port: int
     username: str = ""
     password: str = field(default="", repr=False)
+
+    @property
+    def relayed(self) -> bool:
+        """Whether Chromium reaches this proxy through the local relay."""
+        return self.scheme in RELAYED_SCHEMES
 
     @property
     def server(self) -> str:
@@ -65,7 +77,8 @@ class ProxySpec:
     def scrub(self, text: str) -> str:
         """`text` with the password removed (for error details from libraries)."""
         if self.password:
-            text = text.replace(self.password, "***")
+            for form in {self.password, quote(self.password, safe=""), quote(self.password)}:
+                text = text.replace(form, "***")
         return text
 
 
@@ -111,124 +124,90 @@ class _CheckFailed(Exception):
     pass
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, str]:
+def upstream(spec: ProxySpec) -> Proxy:
+    """A python-socks client for `spec`: SOCKS5 or HTTP CONNECT, over TLS for
+    https, with host names resolved by the proxy (as Chromium does)."""
+    kind = ProxyType.SOCKS5 if spec.scheme == "socks5" else ProxyType.HTTP
+    return Proxy(
+        kind,
+        spec.host,
+        spec.port,
+        username=spec.username or None,
+        password=spec.password or None,
+        rdns=True,
+        proxy_ssl=ssl.create_default_context() if spec.scheme == "https" else None,
+    )
+
+
+def describe_failure(spec: ProxySpec, exc: BaseException, within: float) -> str:
+    """What went wrong on the way through the proxy, for an operator (no password)."""
+    if isinstance(exc, ProxyTimeoutError | TimeoutError):
+        text = f"no answer from the proxy within {within:g}s"
+    elif isinstance(exc, ProxyConnectionError):
+        text = f"cannot reach the proxy {spec.server}: {exc.strerror or exc}"
+    elif isinstance(exc, ProxyError):
+        code = exc.error_code
+        if code == 407:
+            text = "the proxy refused the credentials (407)"
+        elif "authentication" in str(exc).lower():
+            text = f"the SOCKS5 proxy refused the credentials ({exc})"
+        elif spec.scheme == "socks5" and code:
+            text = f"the SOCKS5 proxy failed to connect: {exc}"
+        else:
+            text = f"the proxy refused the tunnel: {exc}"
+    elif isinstance(exc, asyncio.IncompleteReadError):
+        text = "the proxy hung up in the middle of the handshake (is it the scheme it says?)"
+    elif isinstance(exc, ssl.SSLError):
+        text = f"TLS failed: {exc.reason or exc}"
+    elif isinstance(exc, _CheckFailed):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return spec.scrub(text)
+
+
+def is_proxy_failure(browser_error: str) -> bool:
+    """True for Chromium's net errors that mean "the proxy", not the site."""
+    return any(mark in browser_error for mark in _CHROMIUM_PROXY_ERRORS)
+
+
+_CHROMIUM_PROXY_ERRORS = ("ERR_PROXY_", "ERR_SOCKS_", "ERR_TUNNEL_CONNECTION_FAILED")
+
+
+async def _read_status(reader: asyncio.StreamReader) -> int:
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            raise _CheckFailed("the connection closed without an answer") from None
-        head = exc.partial
-    except asyncio.LimitOverrunError:
-        raise _CheckFailed("the answer's headers are too long") from None
-    line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    bits = line.split(" ", 2)
+        line = await reader.readline()
+    except ValueError:
+        raise _CheckFailed("the answer's status line is too long") from None
+    bits = line.decode("latin-1").split(" ", 2)
     if len(bits) < 2 or not bits[0].startswith("HTTP/") or not bits[1].isdigit():
         raise _CheckFailed(f"not an HTTP answer: {line[:80]!r}")
-    return int(bits[1]), line
+    return int(bits[1])
 
 
-async def _http_connect(
-    spec: ProxySpec, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str
-) -> None:
-    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-    if spec.username:
-        token = base64.b64encode(f"{spec.username}:{spec.password}".encode()).decode()
-        lines.append(f"Proxy-Authorization: Basic {token}")
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    await writer.drain()
-    status, line = await _read_head(reader)
-    if status == 407:
-        raise _CheckFailed("the proxy refused the credentials (407)")
-    if not 200 <= status < 300:
-        raise _CheckFailed(f"the proxy refused the tunnel: {line}")
-
-
-_SOCKS_ERRORS = {
-    1: "general failure",
-    2: "not allowed by ruleset",
-    3: "network unreachable",
-    4: "host unreachable",
-    5: "connection refused",
-    6: "TTL expired",
-    7: "command not supported",
-    8: "address type not supported",
-}
-
-
-async def _socks5_connect(
-    spec: ProxySpec,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    host: str,
-    port: int,
-) -> None:
-    methods = b"\x00\x02" if spec.username else b"\x00"
-    writer.write(b"\x05" + bytes([len(methods)]) + methods)
-    await writer.drain()
-    version, method = await reader.readexactly(2)
-    if version != 5:
-        raise _CheckFailed("not a SOCKS5 proxy")
-    if method == 2:
-        user, password = spec.username.encode(), spec.password.encode()
-        writer.write(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
-        await writer.drain()
-        _, status = await reader.readexactly(2)
-        if status != 0:
-            raise _CheckFailed("the SOCKS5 proxy refused the credentials")
-    elif method != 0:
-        raise _CheckFailed("the SOCKS5 proxy accepts none of our auth methods")
-    try:
-        address = b"\x01" + ipaddress.IPv4Address(host).packed
-    except ValueError:
-        name = host.encode("idna")
-        address = b"\x03" + bytes([len(name)]) + name
-    writer.write(b"\x05\x01\x00" + address + struct.pack(">H", port))
-    await writer.drain()
-    _, reply, _, atyp = await reader.readexactly(4)
-    if reply != 0:
-        raise _CheckFailed(f"the SOCKS5 proxy failed: {_SOCKS_ERRORS.get(reply, reply)}")
-    skip = {1: 4, 4: 16}.get(atyp)
-    if skip is None:
-        skip = (await reader.readexactly(1))[0]
-    await reader.readexactly(skip + 2)
-
-
-async def _through(spec: ProxySpec, url: str) -> str:
+async def _through(spec: ProxySpec, url: str, within: float) -> str:
     target = urlsplit(url)
     if target.scheme not in ("http", "https") or not target.hostname:
         raise ValueError(f"check URL {url!r} must be http(s)://host/...")
     host = target.hostname
     port = target.port or (443 if target.scheme == "https" else 80)
-    proxy_tls = ssl.create_default_context() if spec.scheme == "https" else None
+    # asyncio runs no TLS inside the TLS to an https proxy: an open tunnel is the answer.
+    inner_tls = target.scheme == "https" and spec.scheme != "https"
+    stream = await upstream(spec).connect(
+        host, port, dest_ssl=ssl.create_default_context() if inner_tls else None, timeout=within
+    )
     try:
-        reader, writer = await asyncio.open_connection(
-            spec.host, spec.port, ssl=proxy_tls, limit=_MAX_HEAD
-        )
-    except OSError as exc:
-        raise _CheckFailed(f"cannot reach the proxy: {exc.strerror or exc}") from None
-    try:
-        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        if spec.scheme == "socks5":
-            await _socks5_connect(spec, reader, writer, host, port)
-        else:
-            await _http_connect(spec, reader, writer, authority)
-        if target.scheme == "https":
-            if proxy_tls is not None:
-                # asyncio cannot run TLS inside TLS; an open tunnel is the answer.
-                return f"tunnel to {authority} open"
-            await writer.start_tls(ssl.create_default_context(), server_hostname=host)
-        path = target.path or "/"
-        if target.query:
-            path += "?" + target.query
-        writer.write(
+        if target.scheme == "https" and not inner_tls:
+            return f"tunnel to {host}:{port} open"
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        await stream.write(
             f"HEAD {path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
             "User-Agent: hiscrm-proxy-check\r\nConnection: close\r\n\r\n".encode()
         )
-        await writer.drain()
-        status, _ = await _read_head(reader)
+        status = await _read_status(stream.reader)
         return f"{target.netloc} answered {status}"
     finally:
-        writer.close()
+        await stream.close()
 
 
 async def check_proxy(
@@ -241,13 +220,18 @@ async def check_proxy(
     started = time.monotonic()
     try:
         async with asyncio.timeout(within):
-            detail = await _through(spec, url)
-    except TimeoutError:
-        return ProxyHealth(False, within * 1000, f"no answer within {within:g}s")
-    except _CheckFailed as exc:
-        return ProxyHealth(False, _ms(started), spec.scrub(str(exc)))
-    except (OSError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-        return ProxyHealth(False, _ms(started), spec.scrub(f"{type(exc).__name__}: {exc}"))
+            detail = await _through(spec, url, within)
+    except (
+        ProxyError,
+        ProxyConnectionError,
+        ProxyTimeoutError,
+        _CheckFailed,
+        OSError,
+        ssl.SSLError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+    ) as exc:
+        return ProxyHealth(False, _ms(started), describe_failure(spec, exc, within))
     return ProxyHealth(True, _ms(started), detail)
 
 

@@ -22,6 +22,7 @@ from playwright.async_api import Page, Response
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.account_context import AccountContext
+from worker.browser.proxy_check import is_proxy_failure
 from worker.platforms.answers import Answer
 from worker.platforms.base import (
     Adapter,
@@ -267,11 +268,18 @@ class CreatorCentreAdapter(Adapter):
         except PlatformError as exc:
             if not exc.screenshot:
                 exc.screenshot = await self._screenshot(f"{what}: {type(exc).__name__}")
+            down = self.ctx.browser.proxy_down(self.account_id) if self.ctx.browser else ""
+            if down and exc.kind in (common_pb2.ERROR_KIND_NETWORK, common_pb2.ERROR_KIND_TIMEOUT):
+                raise ProxyFailed(f"{what}: {down}", screenshot=exc.screenshot) from None
             raise
         except PlaywrightError as exc:
             shot = await self._screenshot(f"{what}: browser error")
             await self._drop_page()
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            # the proxy (or the worker's relay to it) failed, not the site
+            down = self.ctx.browser.proxy_down(self.account_id) if self.ctx.browser else ""
+            if down or is_proxy_failure(text):
+                raise ProxyFailed(f"{what}: {down or text}", screenshot=shot) from None
             if "Timeout" in type(exc).__name__ or "Timeout" in text:
                 raise PlatformTimeout(f"{what}: {text}", screenshot=shot) from None
             raise NetworkError(f"{what}: {text}", screenshot=shot) from None
