@@ -97,8 +97,7 @@ def test_unit_exposure_stays_low(tmp_path: Path, name: str) -> None:
     (unit,) = _units_with_real_paths(tmp_path, (name,))
     assert SYSTEMD_ANALYZE is not None
     scored = subprocess.run(
-        [SYSTEMD_ANALYZE, "security", "--offline=yes", f"--threshold={EXPOSURE_CEILING}"]
-        + [str(unit)],
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", f"--threshold={EXPOSURE_CEILING}", unit],
         capture_output=True,
         text=True,
         timeout=120,
