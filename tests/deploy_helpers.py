@@ -7,6 +7,7 @@ instructions with their continuation lines.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,13 @@ class Unit:
         return found[0]
 
     def command(self, line: str) -> list[str]:
-        """An Exec*= line as argv: "%%" is a literal "%", prefixes dropped."""
+        """An Exec*= line as argv: "%%" is a literal "%", prefixes dropped.
+
+        These units use no specifiers; any other "%X" would be expanded (or
+        refused) by systemd, so it fails here rather than pass as written.
+        """
+        stray = re.findall(r"%[^%]", line.replace("%%", ""))
+        assert not stray, f"{self.path.name}: specifier(s) {stray} in {line!r}"
         return shlex.split(line.lstrip("-@:+!").replace("%%", "%"))
 
     def environment(self) -> dict[str, str]:

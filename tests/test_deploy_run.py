@@ -18,6 +18,7 @@ What this cannot show: the units' sandboxing options in effect (only
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ from ruamel.yaml import YAML
 
 from hiscrm.v1 import common_pb2
 from hiscrm_common import fleet_size
+from hiscrm_common.supervisor_client import SupervisorClient
 from tests.deploy_helpers import (
     COMPOSE,
     ENTRYPOINT,
@@ -161,7 +163,8 @@ def test_systemd_units_run_as_written(prefix: Path, tmp_path: Path, cleanup: lis
     assert probe.returncode == 0, probe.stderr
     cluster = Cluster(home=home, port=port)
     cluster.wait_worker_state("worker-0", ONLINE, timeout=120)
-    assert not list(home.glob("worker-1*")), "fleet.json's count was not kept"
+    running = asyncio.run(SupervisorClient(home / "supervisor.sock").group_processes("worker"))
+    assert [p.process for p in running if p.active] == ["worker-0"], "fleet.json's count not kept"
 
     # A worker host, told the master's address, token and key as docs/deploy.md says.
     key = wait_for(lambda: (home / "secret.key").exists(), timeout=60, what="secret.key")
@@ -195,8 +198,10 @@ def test_systemd_units_run_as_written(prefix: Path, tmp_path: Path, cleanup: lis
     try:
         for wid in ("hostb-worker-0", "hostb-worker-1"):
             cluster.wait_worker_state(wid, ONLINE, timeout=180)
-    finally:
         _stop_and_check(supervisord.pid, whome)
+    finally:
+        if supervisord.poll() is None:  # only when the test failed above
+            supervisord.kill()
         log.close()
     assert supervisord.wait(30) == 0, (tmp_path / "worker-unit.log").read_text()
     _stop_and_check(pid, home)
