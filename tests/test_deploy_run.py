@@ -228,6 +228,8 @@ def _image_env(prefix: Path, home: Path, **overrides: str) -> dict[str, str]:
     env.update(_compose_environment())
     env.update(HISCRM_HOME=str(home), HOME=str(home))
     env["PATH"] = f"{prefix / 'bin'}{os.pathsep}{env['PATH']}"
+    # tini is PID 1 in a container; here it reaps as a subreaper instead.
+    env["TINI_SUBREAPER"] = "1"
     env.update(overrides)
     return env
 
