@@ -11,7 +11,9 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 apt_packages=(python3 python3-venv python3-pip chromium chromium-headless-shell fonts-noto-cjk curl)
-if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps); fi
+# systemd for `systemd-analyze verify` of deploy/systemd/*.service; tini, the
+# container image's init, for the entrypoint test (tests/test_deploy_*.py).
+if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps systemd tini); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
