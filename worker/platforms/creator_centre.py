@@ -79,6 +79,7 @@ class CreatorCentreAdapter(Adapter):
     MAX_QR = 6  # QR codes shown in one login before it is given up
     MAX_CODE_ATTEMPTS = 3
     POLL_S = 0.25
+    MAX_RAW = 4 << 20  # bytes kept of one captured answer
 
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -213,16 +214,21 @@ class CreatorCentreAdapter(Adapter):
 
     async def _capture(self, response: Response) -> None:
         try:
-            text = await response.text()
+            # The bytes, not text(): some answers are binary (Douyin's IM
+            # answers are protobuf) and text() fails on them.
+            raw = await response.body()
         except Exception as exc:  # the page navigated away and took the body with it
             self._log("response body unavailable: %s", type(exc).__name__, level=logging.DEBUG)
             return
+        text = raw.decode("utf-8", errors="replace")
         try:
             body: Any = json.loads(text) if text else None
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in response.headers.items()}
-        self._answers.append(Answer(response.url, response.status, body, text[:2000], headers))
+        self._answers.append(
+            Answer(response.url, response.status, body, text[:2000], headers, raw[: self.MAX_RAW])
+        )
 
     async def _settle(self) -> None:
         while self._captures:
