@@ -16,6 +16,7 @@ import io
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,10 +25,15 @@ import pytest
 import segno
 from playwright.async_api import Route
 
-from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc, gateway_pb2
+from hiscrm_common.channel import open_channel
+from hiscrm_common.settings import load_token
 from tests import douyin_wire
+from tests.delivery_helpers import account, create
+from tests.harness import Cluster, wait_for
 from tests.platform_helpers import (
     FixtureSite,
+    RoutedPool,
     adapter_context,
     by_id,
     cors_for,
@@ -38,6 +44,8 @@ from tests.platform_helpers import (
     quick,
     screenshot_taken,
 )
+from worker.config import WorkerConfig
+from worker.link import Link, WorkerIdentity, platform_values
 from worker.platforms import douyin_api
 from worker.platforms.base import AdapterContext
 from worker.platforms.douyin import DouyinAdapter
@@ -49,6 +57,7 @@ from worker.platforms.errors import (
     RateLimited,
     VerificationRequired,
 )
+from worker.runner import Runner
 
 pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.timeout(90)
@@ -709,3 +718,118 @@ async def test_captcha_page_is_verification_required(tmp_path: Path) -> None:
         assert err.value.kind == common_pb2.ERROR_KIND_VERIFICATION
         assert screenshot_taken(err.value.screenshot)
         await adapter.close()
+
+
+# ------------------------------------------------------------------ to the master's inbox
+
+
+@contextlib.asynccontextmanager
+async def routed_worker(
+    cluster: Cluster, site: DouyinSite, data_dir: Path
+) -> AsyncIterator[Runner]:
+    """A real worker (Runner + Link, as hiscrm-worker runs them) in this
+    process, connected to the real master, its browser routed to the site."""
+    config = WorkerConfig.parse(
+        ["--id", "w-douyin-inbox", "--master", cluster.address, "--platforms", "douyin",
+         "--data-dir", str(data_dir)]
+    )  # fmt: skip
+    runner = Runner(config)
+    runner.browser = RoutedPool(site.handle, config.worker_id, data_dir)
+    runner.ctx.browser = runner.browser
+    identity = WorkerIdentity(
+        worker_id=config.worker_id, platforms=platform_values(config.platforms), max_accounts=5
+    )
+    link = Link(
+        identity, config.master, load_token(), runner, max_message_bytes=config.max_message_bytes
+    )
+    runner.attach(link)
+    task = asyncio.create_task(link.run())
+    try:
+        yield runner
+    finally:
+        await runner.shutdown()
+        await link.stop("test over")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await runner.browser.close()
+        runner.close()
+
+
+async def test_a_binary_dm_and_a_reply_thread_reach_the_master_inbox(
+    tmp_path: Path, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real master: a Douyin account is created, logged in by QR
+    (the login page of the fixture site), and its first cycle's DM (decoded
+    from the IM host's protobuf answer) and reply thread land in the inbox
+    with id, text, sender, conversation, time and parent right; the
+    account's own comments and messages are stored read, never unread."""
+    cluster.start_master()
+    for key, value in cluster.env().items():
+        monkeypatch.setenv(key, value)
+    site = DouyinSite()
+    async with routed_worker(cluster, site, tmp_path / "worker"):
+        await asyncio.to_thread(
+            cluster.wait_worker_state, "w-douyin-inbox", common_pb2.WORKER_STATE_ONLINE
+        )
+        spec = common_pb2.AccountSpec(
+            platform=common_pb2.PLATFORM_DOUYIN,
+            enabled=True,
+            monitor_interval_ms=1000,
+            monitor_comments=True,
+            monitor_direct_messages=True,
+        )
+        await asyncio.to_thread(create, cluster, ACCOUNT, spec)
+        await asyncio.to_thread(
+            wait_for,
+            lambda: account(cluster, ACCOUNT).state == common_pb2.RUN_STATE_NEEDS_LOGIN,
+            timeout=60,
+            what="the account held by the worker, waiting for a login",
+        )
+        async with open_channel(cluster.address, cluster.token()) as channel:
+            stub = control_pb2_grpc.ControlStub(channel)
+            stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=ACCOUNT))
+            async with asyncio.timeout(120):
+                async for update in stream:
+                    if update.WhichOneof("event") == "qr":
+                        site.login_state = "confirmed"  # the phone scanned and confirmed
+                    elif update.WhichOneof("event") == "success":
+                        break
+
+            def stored() -> dict[str, control_pb2.StoredItem]:
+                return {s.item.platform_item_id: s for s in listed(cluster)}
+
+            wanted = {"7432100000000000003", "7566000000000000101", "7566000000000000102"}
+            await asyncio.to_thread(
+                wait_for,
+                lambda: wanted <= set(stored()),
+                timeout=90,
+                what="the first cycle's items",
+            )
+        items = await asyncio.to_thread(stored)
+        dm = items["7432100000000000003"]
+        assert_newest_dm(dm.item, "wire")
+        assert dm.item.platform == common_pb2.PLATFORM_DOUYIN and not dm.read
+        reply = items["7566000000000000101"]
+        assert (reply.item.parent_id, reply.item.post_id, reply.item.content) == (
+            "7566000000000000002",
+            WORK_A,
+            "同问有没有蓝色",
+        )
+        assert "7566000000000000002" in items  # the parent itself, unread
+        own = items["7566000000000000102"]
+        assert own.item.outgoing and own.read
+        incoming = [s for s in items.values() if not s.item.outgoing]
+        counts = await asyncio.to_thread(
+            cluster.call,
+            "GetUnreadCounts",
+            control_pb2.GetUnreadCountsRequest(account_ids=[ACCOUNT]),
+        )
+        assert counts.total == len(incoming) < len(items)  # type: ignore[attr-defined]
+
+
+def listed(cluster: Cluster) -> list[control_pb2.StoredItem]:
+    resp = cluster.call(
+        "ListItems", control_pb2.ListItemsRequest(account_ids=[ACCOUNT], page_size=200)
+    )
+    return list(resp.items)  # type: ignore[attr-defined]
