@@ -12,7 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from demosite import seed as content
-from demosite.guards import ApiError, body_of, flag, int_param, serializer, state_of
+from demosite.guards import (
+    QUEUEABLE_ERRORS,
+    ApiError,
+    body_of,
+    flag,
+    int_param,
+    serializer,
+    state_of,
+)
 from demosite.layout import Serializer
 from demosite.live import HUB_KEY
 from demosite.login import new_token, token_json
@@ -197,6 +205,26 @@ async def rate_limit(request: web.Request) -> web.Response:
     user.rate_limited = flag(data.get("on", True))
     log.info("rate limit %s for %s", "on" if user.rate_limited else "off", user.username)
     return web.json_response({"username": user.username, "rate_limited": user.rate_limited})
+
+
+@routes.post("/admin/error_codes")
+async def error_codes(request: web.Request) -> web.Response:
+    """Queue refusals for one creator API: its next calls answer them in turn
+    (e.g. ["server_error", "rate_limited"]), then it answers normally again.
+    An empty list clears the queue."""
+    user, data = await _user_from_body(request)
+    path = str(data.get("path") or "")
+    codes = data.get("codes")
+    if not path.startswith("/api/creator/"):
+        raise ApiError("bad_request", "path must be a creator API path (/api/creator/...)")
+    if not isinstance(codes, list) or len(codes) > 100:
+        raise ApiError("bad_request", "codes must be a list of at most 100 error names")
+    unknown = [c for c in codes if c not in QUEUEABLE_ERRORS]
+    if unknown:
+        raise ApiError("bad_request", f"unknown codes {unknown}; known: {list(QUEUEABLE_ERRORS)}")
+    user.error_codes[path] = [str(c) for c in codes]
+    log.info("error codes for %s %s: %s", user.username, path, codes)
+    return web.json_response({"username": user.username, "path": path, "codes": codes})
 
 
 @routes.post("/admin/layout")

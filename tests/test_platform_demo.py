@@ -47,6 +47,7 @@ WORKER = "w-demo"
 ACCOUNT = "demo-acct-1"
 USER = "demo1"
 ME = "/api/creator/me"
+MESSAGES = "/api/creator/messages"
 WAIT_S = 20.0
 
 
@@ -269,6 +270,44 @@ async def test_a_failed_list_keeps_the_other_lists_items_and_its_own_state(
                 await monitor._task  # type: ignore[misc]
             outbox.close()
             cursors.close()
+
+
+async def test_rotating_error_codes_fail_their_own_step_and_nothing_else(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The platform refuses the messages API with a different code each call
+    (500, then 429): each cycle still delivers the comments, and the DM step's
+    failure is its own, typed by its code; once the codes run out the DMs come.
+    A refusal that concerns the whole session (captcha) on the comments list
+    ends the cycle before the DMs are asked for."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        cursor = (await adapter.fetch_new("")).cursor
+        codes = ["server_error", "rate_limited"]
+        admin(base, "/admin/error_codes", {"username": USER, "path": MESSAGES, "codes": codes})
+        admin(base, "/admin/messages", {"username": USER, "text": "dm-after-codes"})
+        seen: list[int] = []
+        for n in range(len(codes) + 2):  # the page load may ask twice: bounded
+            admin(base, "/admin/comments", {"username": USER, "text": f"comment-{n}"})
+            result = await adapter.fetch_new(cursor)
+            assert f"comment-{n}" in {i.content for i in result.items}
+            if not result.failures:
+                break
+            [(step, failure)] = result.failures
+            assert step == "direct messages" and screenshot_taken(failure.screenshot)
+            seen.append(failure.kind)
+        assert not result.failures and "dm-after-codes" in {i.content for i in result.items}
+        assert seen == [common_pb2.ERROR_KIND_INTERNAL, common_pb2.ERROR_KIND_RATE_LIMITED]
+
+        comments = "/api/creator/comments"
+        admin(
+            base,
+            "/admin/error_codes",
+            {"username": USER, "path": comments, "codes": ["captcha_required"]},
+        )
+        before = counters(base).get(MESSAGES, 0)
+        with pytest.raises(VerificationRequired):
+            await adapter.fetch_new(cursor)
+        assert counters(base).get(MESSAGES, 0) == before  # not asked after the captcha
 
 
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(

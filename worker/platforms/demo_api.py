@@ -25,6 +25,7 @@ ME_PATH = "/api/creator/me"
 REPLY_PATH = "/api/creator/reply"
 LIVE_PATH = "/api/live"
 
+AUTHOR_LABEL = "作者"  # on the account's own comments, as on Douyin
 COMMENT_FIELDS = ("comment_id", "post_id", "text", "create_time", "author_id", "author_name")
 MESSAGE_FIELDS = (
     "message_id",
@@ -82,7 +83,7 @@ def comment_item(account_id: str, c: dict[str, Any]) -> common_pb2.Item:
         post_id=str(c["post_id"]),
         post_title=str(c.get("post_title", "")),
         parent_id=str(c.get("reply_to") or ""),
-        outgoing=bool(c.get("is_author")),
+        outgoing=bool(c.get("is_author")) or c.get("label_text") == AUTHOR_LABEL,
         created_at=timestamp(c["create_time"]),
         raw_json=json.dumps(c, ensure_ascii=False),
     )
