@@ -123,6 +123,7 @@ class DouyinSite(FixtureSite):
         self.im_broken = b""  # bytes answered instead of the IM protobuf
         self.im_store = True  # the page exposes its IM store
         self.title_override = ""  # the chat pane shows another title
+        self.qr_by_aria_label = False
         self.page_size = 2
         self.login_state = "waiting"
         self.token = 1
@@ -149,12 +150,11 @@ class DouyinSite(FixtureSite):
         else:
             await route.abort()  # nothing leaves the machine
 
-    @staticmethod
-    async def _html(route: Route, name: str) -> None:
-        await route.fulfill(
-            body=(FIXTURES / name).read_text(encoding="utf-8"),
-            content_type="text/html; charset=utf-8",
-        )
+    async def _html(self, route: Route, name: str) -> None:
+        body = (FIXTURES / name).read_text(encoding="utf-8")
+        if self.qr_by_aria_label:  # the QR named by aria-label instead of alt
+            body = body.replace('<img alt="二维码"', '<img aria-label="二维码"')
+        await route.fulfill(body=body, content_type="text/html; charset=utf-8")
 
     def _session_cookies(self) -> str:
         self.sessions.add(SID)
@@ -412,6 +412,20 @@ async def test_login_qr_refresh_scan_sms_verification_and_success(tmp_path: Path
         names = {c["name"] for c in state["cookies"]}
         assert {"sessionid", "sessionid_ss", "passport_csrf_token"} <= names
         assert SID.encode() not in done.success.session  # encrypted, never plain
+        await adapter.close()
+
+
+async def test_the_qr_is_found_by_its_aria_label_too(tmp_path: Path) -> None:
+    site = DouyinSite()
+    site.qr_by_aria_label = True
+    async with harness(tmp_path, site) as ctx:
+        adapter = adapter_for(ctx, site, logged_in=False)
+        events = adapter.login("login-3", asyncio.Queue())
+        try:
+            first = await next_event(events)
+        finally:
+            await events.aclose()
+        assert first.WhichOneof("event") == "qr" and first.qr.png.startswith(b"\x89PNG")
         await adapter.close()
 
 
