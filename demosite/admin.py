@@ -207,6 +207,15 @@ async def rate_limit(request: web.Request) -> web.Response:
     return web.json_response({"username": user.username, "rate_limited": user.rate_limited})
 
 
+@routes.post("/admin/im_binary")
+async def im_binary(request: web.Request) -> web.Response:
+    """The messages API answers protobuf (demosite/protowire.py) instead of JSON."""
+    user, data = await _user_from_body(request)
+    user.im_binary = flag(data.get("on", True))
+    log.info("binary IM answers %s for %s", "on" if user.im_binary else "off", user.username)
+    return web.json_response({"username": user.username, "im_binary": user.im_binary})
+
+
 @routes.post("/admin/error_codes")
 async def error_codes(request: web.Request) -> web.Response:
     """Queue refusals for one creator API: its next calls answer them in turn

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from demosite import pages
+from demosite import pages, protowire
 from demosite.guards import (
     ApiError,
     api_user,
@@ -107,6 +107,9 @@ async def messages(request: web.Request) -> web.Response:
     cursor = int_param(request, "cursor", 0, 0, 2**62)
     count = int_param(request, "count", DEFAULT_COUNT, 1, MAX_COUNT)
     chunk, next_cursor, has_more = page_newest_first(items, cursor, count)
+    if user.im_binary:  # the IM answer in protobuf, as Douyin's IM host answers
+        raw = protowire.messages_answer(user.user_id, chunk, next_cursor, has_more)
+        return web.Response(body=raw, content_type=protowire.CONTENT_TYPE)
     ser = serializer(request, user)
     return web.json_response(
         {

@@ -2,36 +2,18 @@
 numbers yunwuneo/agent-accounts reads (src/agent_accounts/adapters/douyin/
 im.py, tests/test_douyin_im.py): the fixture site answers the chat page with
 these bytes, as imapi.snssdk.com does, and the adapter's own reader
-(worker/platforms/wire.py) must get the messages back."""
+(worker/platforms/wire.py) must get the messages back. The three primitives
+are the demo platform's (it answers binary IM too)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from demosite.protowire import length, number, varint
+
 CMD_INIT = 2043
 CMD_BY_CONVERSATION = 301
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def number(field: int, value: int) -> bytes:
-    return varint(field << 3) + varint(value)
-
-
-def length(field: int, value: bytes | str) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
-    return varint(field << 3 | 2) + varint(len(data)) + data
 
 
 def fixed64(field: int, value: int) -> bytes:

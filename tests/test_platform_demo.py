@@ -310,6 +310,54 @@ async def test_rotating_error_codes_fail_their_own_step_and_nothing_else(
         assert counters(base).get(MESSAGES, 0) == before  # not asked after the captcha
 
 
+async def test_binary_im_answers_give_the_same_dms_as_json(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """With the platform's messages API answering protobuf (Douyin's IM field
+    numbers), the adapter decodes the bytes (from its own fetches through the
+    page and from the page's own load) into the very DMs the JSON gave."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+
+        def dms(result: Any) -> dict[str, common_pb2.Item]:
+            out = {}
+            for item in result.items:
+                if item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE:
+                    copy = common_pb2.Item()
+                    copy.CopyFrom(item)
+                    copy.raw_json = ""
+                    out[item.platform_item_id] = copy
+            return out
+
+        first = await adapter.fetch_new("")
+        from_json = dms(first)
+        assert from_json and any(i.outgoing for i in from_json.values())
+        admin(base, "/admin/im_binary", {"username": USER, "on": True})
+        second = await adapter.fetch_new("")  # no reload: fetched through the open page
+        assert adapter.loads == 1
+        assert dms(second) == from_json
+        sources = {
+            json.loads(i.raw_json).get("source")
+            for i in second.items
+            if i.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE
+        }
+        assert sources == {"wire"}
+
+        sent = admin(base, "/admin/messages", {"username": USER, "text": "binary-dm"})["message"]
+        adapter._reload = True  # the page's own load reads the binary answers too
+        third = await adapter.fetch_new(first.cursor)
+        assert adapter.loads == 2
+        [item] = [i for i in third.items if i.content == "binary-dm"]
+        assert (item.platform_item_id, item.conversation_id, item.author_id, item.author_name) == (
+            sent["message_id"],
+            sent["conversation_id"],
+            sent["sender_id"],
+            sent["sender_name"],
+        )
+        assert item.created_at.seconds == sent["create_time"] and not item.outgoing
+        page = adapter.page
+        assert page is not None and await page.get_by_text("binary-dm").count() == 1
+
+
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(
     tmp_path: Path, cluster: Cluster
 ) -> None:

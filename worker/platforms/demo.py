@@ -94,6 +94,8 @@ class DemoAdapter(CreatorCentreAdapter):
         self._live: WebSocket | None = None  # the monitor page's live channel
         self._live_down_since = time.monotonic()
         self.loads = 0  # page loads by the monitor (for logs and tests)
+        self._me = common_pb2.UserInfo()  # from the me API, every cycle
+        self._peers: dict[str, str] = {}  # conversation id -> peer name (binary DMs)
 
     @property
     def base_url(self) -> str:
@@ -181,13 +183,15 @@ class DemoAdapter(CreatorCentreAdapter):
             # Every cycle proves the session first, through the open page; any
             # page of the platform can ask (one its script took to /login too),
             # so an expired session or a captcha needs no reload to be seen.
-            self._check(await self._ask(page, self._api_url(api.ME_PATH)), "me API")
+            self._session(await self._ask(page, self._api_url(api.ME_PATH)))
         loaded: list[Answer] | None = None
         if why:
             self._log("loading the creator centre (%s)", why, level=logging.DEBUG)
             loaded = await self._load(page)
+            for answer in self._of(loaded, api.ME_PATH):
+                self._session(answer)
             if not on_site and not self._of(loaded, api.ME_PATH):
-                self._check(await self.page_fetch(page, self._api_url(api.ME_PATH)), "me API")
+                self._session(await self.page_fetch(page, self._api_url(api.ME_PATH)))
         self._answers.clear()  # the page lives on: keep the capture from growing
 
         async def first_pages(path: str) -> list[Answer]:
@@ -208,7 +212,15 @@ class DemoAdapter(CreatorCentreAdapter):
 
         async def read_dms() -> list[common_pb2.Item]:
             items: list[common_pb2.Item] = []
-            for answer in await first_pages(api.MESSAGES_PATH):
+            firsts = await first_pages(api.MESSAGES_PATH)
+            if any(api.is_binary(a.headers) for a in firsts):
+                # Binary messages carry no names: the conversations API has the peers'.
+                convs = self._of(loaded or [], api.CONVERSATIONS_PATH)
+                if not convs:
+                    convs = [await self._ask(page, self._api_url(api.CONVERSATIONS_PATH))]
+                self._check(convs[0], "conversations API")
+                self._peers = api.conversation_peers(convs[0].body)
+            for answer in firsts:
                 items += await self._pages(page, answer, self._message_page, marks["m"], "DMs")
             return items
 
@@ -244,10 +256,20 @@ class DemoAdapter(CreatorCentreAdapter):
         return ListPage(items, with_params(answer.url, cursor=cursor) if has_more else None)
 
     def _message_page(self, answer: Answer) -> ListPage:
-        self._check(answer, "messages API")
-        records, has_more, cursor = api.messages_page(answer.body)
-        items = [api.message_item(self.account_id, m) for m in records]
+        if answer.status == 200 and api.is_binary(answer.headers):
+            items, has_more, cursor = api.binary_messages(
+                self.account_id, answer.raw, self._me, self._peers
+            )
+        else:
+            self._check(answer, "messages API")
+            records, has_more, cursor = api.messages_page(answer.body)
+            items = [api.message_item(self.account_id, m) for m in records]
         return ListPage(items, with_params(answer.url, cursor=cursor) if has_more else None)
+
+    def _session(self, answer: Answer) -> None:
+        """The me API's answer, checked; who the account is (binary DMs need it)."""
+        self._check(answer, "me API")
+        self._me = api.user_info(answer.body)
 
     async def _load(self, page: Page) -> list[Answer]:
         """Load the creator centre; the JSON answers it loaded itself, each
