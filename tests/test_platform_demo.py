@@ -264,6 +264,18 @@ async def test_a_failed_list_keeps_the_other_lists_items_and_its_own_state(
             assert kinds == {common_pb2.ITEM_KIND_DIRECT_MESSAGE}
             moved = json.loads(cursors.get(ACCOUNT))
             assert moved["c"] == json.loads(cursor)["c"] and moved["m"] >= json.loads(cursor)["m"]
+            # The working list keeps its pace: no 5-minute wait for the broken one.
+            admin(base, "/admin/messages", {"username": USER, "text": "dm-while-broken"})
+
+            def later() -> set[str]:
+                more = outbox.next_batches(
+                    max_batch_bytes=1 << 20, max_batch_items=1000, limit_batches=10
+                )
+                texts.update(i.content for b in more for i in b.items)
+                return texts
+
+            await bounded(lambda: "dm-while-broken" in later(), "the next DM during the failure")
+            assert monitor.state == common_pb2.RUN_STATE_ERROR
         finally:
             monitor._task.cancel()  # type: ignore[union-attr]  (the adapter closes with demo_adapter)
             with contextlib.suppress(asyncio.CancelledError):
