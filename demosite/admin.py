@@ -207,6 +207,15 @@ async def rate_limit(request: web.Request) -> web.Response:
     return web.json_response({"username": user.username, "rate_limited": user.rate_limited})
 
 
+@routes.post("/admin/comments_on_pick")
+async def comments_on_pick(request: web.Request) -> web.Response:
+    """The creator page shows a post's comments only once the post is picked."""
+    user, data = await _user_from_body(request)
+    user.comments_on_pick = flag(data.get("on", True))
+    log.info("comments on pick %s for %s", "on" if user.comments_on_pick else "off", user.username)
+    return web.json_response({"username": user.username, "comments_on_pick": user.comments_on_pick})
+
+
 @routes.post("/admin/im_binary")
 async def im_binary(request: web.Request) -> web.Response:
     """The messages API answers protobuf (demosite/protowire.py) instead of JSON."""

@@ -36,7 +36,12 @@ async def creator_page(request: web.Request) -> web.Response:
     if user.captcha:
         return pages.html_response("captcha.html")
     layout = state_of(request).layout_for(user)
-    config = {"layout": layout, "sel": SELECTORS[layout], "user_id": user.user_id}
+    config = {
+        "layout": layout,
+        "sel": SELECTORS[layout],
+        "user_id": user.user_id,
+        "comments_on_pick": user.comments_on_pick,
+    }
     return pages.html_response("creator.html", config, NICKNAME=user.nickname)
 
 

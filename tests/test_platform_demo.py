@@ -370,6 +370,33 @@ async def test_binary_im_answers_give_the_same_dms_as_json(
         assert page is not None and await page.get_by_text("binary-dm").count() == 1
 
 
+async def test_comments_shown_only_after_a_pick_are_read_and_replied_to(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The page loads no comments until a post is picked: the adapter asks
+    the comments API itself, and a reply picks the post first. The reply
+    comes back as the account's own comment (作者), under its parent."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        admin(base, "/admin/comments_on_pick", {"username": USER, "on": True})
+        first = await adapter.fetch_new("")
+        comments = [i for i in first.items if i.kind == common_pb2.ITEM_KIND_COMMENT]
+        assert len(comments) == admin(base, f"/admin/users/{USER}")["comment_count"]
+        page = adapter.page
+        assert page is not None
+        assert await page.locator("[data-testid=comment-item]").count() == 0
+        target = next(i for i in comments if not i.outgoing)
+        reply = gateway_pb2.ReplyTarget(
+            kind=common_pb2.ITEM_KIND_COMMENT,
+            platform_item_id=target.platform_item_id,
+            post_id=target.post_id,
+        )
+        assert await adapter.send_reply(reply, "picked-reply")
+        later = await adapter.fetch_new(first.cursor)
+        [mine] = [i for i in later.items if i.content == "picked-reply"]
+        assert mine.outgoing and mine.parent_id == target.platform_item_id
+        assert json.loads(mine.raw_json)["label_text"] == "作者"
+
+
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(
     tmp_path: Path, cluster: Cluster
 ) -> None:

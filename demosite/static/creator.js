@@ -168,8 +168,11 @@
     const section = el("section", { "data-testid": S.post_item, [S.post_id_attr]: p.post_id });
     const more = el("button", { "data-testid": S.comments_more, type: "button", hidden: "" }, "加载更多评论");
     more.addEventListener("click", () => loadComments(p.post_id, more.dataset.cursor).catch(showError));
+    const pick = el("button", { "data-testid": "post-pick", type: "button" }, "查看评论");
+    pick.addEventListener("click", () => loadComments(p.post_id, 0).catch(showError));
     section.append(
       el("h3", { "data-testid": "post-title" }, p.title),
+      pick,
       el("p", { class: "hint" }, `${p.comment_count} 条评论 · ${fmtTime(p.create_time)}`),
       el("ul", { "data-testid": S.comment_list }),
       more,
@@ -283,7 +286,7 @@
       document.getElementById("me-avatar").src = me.avatar;
       const posts = (await api("/api/creator/posts")).posts;
       postList.replaceChildren(...posts.map(postNode));
-      await Promise.all(posts.map((p) => loadComments(p.post_id, 0)));
+      if (!cfg.comments_on_pick) await Promise.all(posts.map((p) => loadComments(p.post_id, 0)));
       const convs = (await api("/api/creator/conversations")).conversations;
       convList.replaceChildren(...convs.map(convNode));
       await Promise.all(convs.map((c) => loadMessages(c)));

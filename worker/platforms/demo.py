@@ -17,6 +17,7 @@ through the page UI. Login drives the QR page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -200,8 +201,9 @@ class DemoAdapter(CreatorCentreAdapter):
                 url = self._api_url(path, cursor=0, count=self.FETCH_COUNT)
                 return [await self._ask(page, url)]
             found = self._of(loaded, path)
-            if not found:
-                raise LayoutChanged(f"the creator centre loaded nothing from {path}")
+            if not found:  # e.g. comments shown only once a post is picked: ask
+                url = self._api_url(path, cursor=0, count=self.FETCH_COUNT)
+                return [await self._ask(page, url)]
             return found
 
         async def read_comments() -> list[common_pb2.Item]:
@@ -315,7 +317,8 @@ class DemoAdapter(CreatorCentreAdapter):
 
     async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         selector = f'[data-testid=comment-item][data-comment-id="{target.platform_item_id}"]'
-        return await self._reply(selector, target.platform_item_id, text)
+        pick = f'[data-testid=post-item][data-post-id="{target.post_id}"] [data-testid=post-pick]'
+        return await self._reply(selector, target.platform_item_id, text, pick)
 
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         selector = (
@@ -323,7 +326,7 @@ class DemoAdapter(CreatorCentreAdapter):
         )
         return await self._reply(selector, target.conversation_id, text)
 
-    async def _reply(self, selector: str, what: str, text: str) -> str:
+    async def _reply(self, selector: str, what: str, text: str, pick: str = "") -> str:
         page = await self._monitor_page()
         if self._reload or urlsplit(page.url).path != CREATOR_PATH:
             await self._load(page)
@@ -333,6 +336,11 @@ class DemoAdapter(CreatorCentreAdapter):
             # did not push is not rendered yet. The page's refresh loads it.
             await page.locator("[data-testid=refresh]").click()
             await self._wait_loaded(page)
+        if await scope.count() == 0 and pick and await page.locator(pick).count():
+            # The page shows a post's comments only once the post is picked.
+            await page.locator(pick).first.click()
+            with contextlib.suppress(PlaywrightError):
+                await scope.first.wait_for(state="attached", timeout=self.PAGE_TIMEOUT_MS / 3)
         if await scope.count() == 0:
             raise LayoutChanged(f"cannot find the item to reply to ({what})")
         box = scope.locator("[data-testid=reply-input]").first
