@@ -53,6 +53,15 @@ async def _user_from_body(request: web.Request) -> tuple[User, dict[str, Any]]:
     return state_of(request).user(str(data.get("username") or "")), data
 
 
+async def _toggle(request: web.Request, attr: str, what: str) -> web.Response:
+    """Switch one of a user's flags from {"username", "on"} (default on)."""
+    user, data = await _user_from_body(request)
+    setattr(user, attr, flag(data.get("on", True)))
+    on = bool(getattr(user, attr))
+    log.info("%s %s for %s", what, "on" if on else "off", user.username)
+    return web.json_response({"username": user.username, attr: on})
+
+
 @routes.get("/admin/health")
 async def health(request: web.Request) -> web.Response:
     state = state_of(request)
@@ -193,36 +202,24 @@ async def drop_live(request: web.Request) -> web.Response:
 
 @routes.post("/admin/captcha")
 async def captcha(request: web.Request) -> web.Response:
-    user, data = await _user_from_body(request)
-    user.captcha = flag(data.get("on", True))
-    log.info("captcha %s for %s", "on" if user.captcha else "off", user.username)
-    return web.json_response({"username": user.username, "captcha": user.captcha})
+    return await _toggle(request, "captcha", "captcha")
 
 
 @routes.post("/admin/rate_limit")
 async def rate_limit(request: web.Request) -> web.Response:
-    user, data = await _user_from_body(request)
-    user.rate_limited = flag(data.get("on", True))
-    log.info("rate limit %s for %s", "on" if user.rate_limited else "off", user.username)
-    return web.json_response({"username": user.username, "rate_limited": user.rate_limited})
+    return await _toggle(request, "rate_limited", "rate limit")
 
 
 @routes.post("/admin/comments_on_pick")
 async def comments_on_pick(request: web.Request) -> web.Response:
     """The creator page shows a post's comments only once the post is picked."""
-    user, data = await _user_from_body(request)
-    user.comments_on_pick = flag(data.get("on", True))
-    log.info("comments on pick %s for %s", "on" if user.comments_on_pick else "off", user.username)
-    return web.json_response({"username": user.username, "comments_on_pick": user.comments_on_pick})
+    return await _toggle(request, "comments_on_pick", "comments on pick")
 
 
 @routes.post("/admin/im_binary")
 async def im_binary(request: web.Request) -> web.Response:
     """The messages API answers protobuf (demosite/protowire.py) instead of JSON."""
-    user, data = await _user_from_body(request)
-    user.im_binary = flag(data.get("on", True))
-    log.info("binary IM answers %s for %s", "on" if user.im_binary else "off", user.username)
-    return web.json_response({"username": user.username, "im_binary": user.im_binary})
+    return await _toggle(request, "im_binary", "binary IM answers")
 
 
 @routes.post("/admin/error_codes")
