@@ -1,19 +1,22 @@
 """Douyin (抖音), driven through the creator centre in the real browser.
 
-Monitoring opens the creator centre's own pages in the account's context and
-reads the JSON those pages load (response interception): the comment page
-loads the account's works and the comment list of a work, the chat page loads
-the direct-message list. Further pages are fetched through the page itself
-(same cookies, same signing the page applies to its own fetches), using the
-URL the page used as the template, until the cursor. Replies go through the
-page UI. Login drives the QR page, including the post-scan identity check.
+Monitoring opens the creator centre's own pages in the account's context.
+Comments: the comment page loads the account's works (response capture);
+for works whose comment_count moved, the adapter builds the select list URL
+itself and fetches it through the page (the account's cookies; never a
+signature the page computed for another query), down to the cursor, then the
+reply lists of comments whose reply count grew. DMs: the chat page loads the
+IM host's answers, which are protobuf (douyin_im.py decodes them); when
+their shape moves, the page's own IM store is read instead. Replies go
+through the page UI only, a DM after checking the open conversation's title.
+Login is the shared QR loop (qr_login.py) with Douyin's probe
+(douyin_login.py).
 
-Everything the adapter assumes about Douyin's URLs, selectors and JSON is in
-douyin_api.py; docs/platforms.md says where each fact came from.
-
-The platform-neutral part (context, page, response capture, paging,
-screenshots, error classification, the login frame) is creator_centre.py,
-shared with Xiaohongshu and the demo platform.
+Everything the adapter assumes about Douyin's URLs, selectors and answers is
+in douyin_api.py and douyin_im.py; docs/platforms.md says where each fact
+came from. The platform-neutral part (context, page, response capture,
+paging, screenshots, error classification, the cycle's steps) is
+creator_centre.py, shared with Xiaohongshu and the demo platform.
 """
 
 from __future__ import annotations
