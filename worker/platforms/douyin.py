@@ -253,7 +253,10 @@ class DouyinAdapter(CreatorCentreAdapter):
     async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         page = await self._monitor_page()
         if target.platform_item_id not in self._known_comments:
-            await self._comments(page, 0)  # learn the comment's text and author
+            # learn the comment's text and author: every work, moved or not
+            self._comment_counts.clear()
+            self._reply_totals.clear()
+            await self._comments(page, 0)
         known = self._known_comments.get(target.platform_item_id)
         if known is None:
             raise PlatformError(
