@@ -27,15 +27,18 @@ from tests.platform_helpers import (
     quick,
     screenshot_taken,
 )
-from worker.platforms.base import (
-    AdapterContext,
+from worker.cursors import CursorStore
+from worker.monitor import AccountMonitor
+from worker.outbox import Outbox
+from worker.platforms.base import AdapterContext
+from worker.platforms.demo import DemoAdapter
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformError,
     RateLimited,
     VerificationRequired,
 )
-from worker.platforms.demo import DemoAdapter
 
 pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.timeout(240)
@@ -44,6 +47,7 @@ WORKER = "w-demo"
 ACCOUNT = "demo-acct-1"
 USER = "demo1"
 ME = "/api/creator/me"
+MESSAGES = "/api/creator/messages"
 WAIT_S = 20.0
 
 
@@ -172,17 +176,32 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
         cursor = (await adapter.fetch_new("")).cursor
 
         async def refused(
-            switch: str, on: dict[str, Any], error: type[PlatformError], match: str
+            switch: str,
+            on: dict[str, Any],
+            error: type[PlatformError],
+            match: str,
+            only_comments: bool = False,
         ) -> None:
-            """The next cycle raises `error` with no page load; once switched
-            back, the cycle after reloads the page (a failed cycle does) and reads."""
+            """The next cycle raises `error` with no page load (or, when only
+            the comments list is refused, fails that step and still delivers
+            the DMs); once switched back, the cycle after reloads the page (a
+            failed cycle does) and reads."""
             await adapter.fetch_new(cursor)  # a cycle without a reload first
             before, loads = counters(base), adapter.loads
             admin(base, switch, {"username": USER, **on})
-            with pytest.raises(error, match=match) as err:
-                await adapter.fetch_new(cursor)
-            assert err.value.kind == error.kind
-            assert screenshot_taken(err.value.screenshot)
+            admin(base, "/admin/messages", {"username": USER, "text": f"dm-while-{switch}"})
+            if only_comments:
+                result = await adapter.fetch_new(cursor)
+                assert f"dm-while-{switch}" in {i.content for i in result.items}
+                assert [step for step, _ in result.failures] == ["comments"]
+                failure = result.failures[0][1]
+                assert isinstance(failure, error) and match in str(failure)
+            else:
+                with pytest.raises(error, match=match) as err:
+                    await adapter.fetch_new(cursor)
+                failure = err.value
+            assert failure.kind == error.kind
+            assert screenshot_taken(failure.screenshot)
             assert delta(before, counters(base), "creator_page") == 0
             assert adapter.loads == loads
             off = {"variant": "v1"} if "variant" in on else {"on": False}
@@ -192,7 +211,9 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
 
         await refused("/admin/captcha", {"on": True}, VerificationRequired, "captcha")
         await refused("/admin/rate_limit", {"on": True}, RateLimited, "rate limited")
-        await refused("/admin/layout", {"variant": "v2"}, LayoutChanged, "'comments'")
+        await refused(
+            "/admin/layout", {"variant": "v2"}, LayoutChanged, "'comments'", only_comments=True
+        )
 
         # Expiry: the platform also tells the page over the live channel, and
         # the page's script leaves for /login; the session check still asks
@@ -206,6 +227,174 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
         with pytest.raises(AuthExpired, match="not logged in"):
             await adapter.fetch_new(cursor)
         assert delta(before, counters(base), "creator_page") == 0
+
+
+async def test_a_failed_list_keeps_the_other_lists_items_and_its_own_state(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """Comments and DMs are separate steps of the monitor cycle: with the
+    comments shape changed, the account's DMs still reach the outbox, the
+    comments failure is the account state (naming the step), and the DMs'
+    part of the cursor moves on while the comments' stays."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        cursor = (await adapter.fetch_new("")).cursor
+        admin(base, "/admin/layout", {"username": USER, "variant": "v2"})
+        admin(base, "/admin/messages", {"username": USER, "text": "dm-despite-comments"})
+        outbox = Outbox(tmp_path / "outbox.db")
+        cursors = CursorStore(tmp_path / "cursors.db")
+        cursors.put(ACCOUNT, cursor)
+        states: list[gateway_pb2.AccountState] = []
+        monitor = AccountMonitor(WORKER, adapter, outbox, cursors, states.append, lambda: None)
+        monitor.start()
+        try:
+            failed = await bounded(
+                lambda: [s for s in states if s.state == common_pb2.RUN_STATE_ERROR],
+                "the comments failure as the account state",
+            )
+            assert failed[0].error_kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
+            assert failed[0].reason.startswith("comments: "), failed[0].reason
+            assert "direct messages" not in failed[0].reason
+            assert screenshot_taken(failed[0].screenshot_path)
+            batches = outbox.next_batches(
+                max_batch_bytes=1 << 20, max_batch_items=1000, limit_batches=10
+            )
+            texts = {i.content for b in batches for i in b.items}
+            assert "dm-despite-comments" in texts
+            kinds = {i.kind for b in batches for i in b.items}
+            assert kinds == {common_pb2.ITEM_KIND_DIRECT_MESSAGE}
+            moved = json.loads(cursors.get(ACCOUNT))
+            assert moved["c"] == json.loads(cursor)["c"] and moved["m"] >= json.loads(cursor)["m"]
+            # The working list keeps its pace: no 5-minute wait for the broken one.
+            admin(base, "/admin/messages", {"username": USER, "text": "dm-while-broken"})
+
+            def later() -> set[str]:
+                more = outbox.next_batches(
+                    max_batch_bytes=1 << 20, max_batch_items=1000, limit_batches=10
+                )
+                texts.update(i.content for b in more for i in b.items)
+                return texts
+
+            await bounded(lambda: "dm-while-broken" in later(), "the next DM during the failure")
+            assert monitor.state == common_pb2.RUN_STATE_ERROR
+        finally:
+            monitor._task.cancel()  # type: ignore[union-attr]  (the adapter closes with demo_adapter)
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor._task  # type: ignore[misc]
+            outbox.close()
+            cursors.close()
+
+
+async def test_rotating_error_codes_fail_their_own_step_and_nothing_else(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The platform refuses the messages API with a different code each call
+    (500, then 429): each cycle still delivers the comments, and the DM step's
+    failure is its own, typed by its code; once the codes run out the DMs come.
+    A refusal that concerns the whole session (captcha) on the comments list
+    ends the cycle before the DMs are asked for."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        cursor = (await adapter.fetch_new("")).cursor
+        codes = ["server_error", "rate_limited"]
+        admin(base, "/admin/error_codes", {"username": USER, "path": MESSAGES, "codes": codes})
+        admin(base, "/admin/messages", {"username": USER, "text": "dm-after-codes"})
+        seen: list[int] = []
+        for n in range(len(codes) + 2):  # the page load may ask twice: bounded
+            admin(base, "/admin/comments", {"username": USER, "text": f"comment-{n}"})
+            result = await adapter.fetch_new(cursor)
+            assert f"comment-{n}" in {i.content for i in result.items}
+            if not result.failures:
+                break
+            [(step, failure)] = result.failures
+            assert step == "direct messages" and screenshot_taken(failure.screenshot)
+            seen.append(failure.kind)
+        assert not result.failures and "dm-after-codes" in {i.content for i in result.items}
+        assert seen == [common_pb2.ERROR_KIND_INTERNAL, common_pb2.ERROR_KIND_RATE_LIMITED]
+
+        comments = "/api/creator/comments"
+        admin(
+            base,
+            "/admin/error_codes",
+            {"username": USER, "path": comments, "codes": ["captcha_required"]},
+        )
+        before = counters(base).get(MESSAGES, 0)
+        with pytest.raises(VerificationRequired):
+            await adapter.fetch_new(cursor)
+        assert counters(base).get(MESSAGES, 0) == before  # not asked after the captcha
+
+
+async def test_binary_im_answers_give_the_same_dms_as_json(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """With the platform's messages API answering protobuf (Douyin's IM field
+    numbers), the adapter decodes the bytes (from its own fetches through the
+    page and from the page's own load) into the very DMs the JSON gave."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+
+        def dms(result: Any) -> dict[str, common_pb2.Item]:
+            out = {}
+            for item in result.items:
+                if item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE:
+                    copy = common_pb2.Item()
+                    copy.CopyFrom(item)
+                    copy.raw_json = ""
+                    out[item.platform_item_id] = copy
+            return out
+
+        first = await adapter.fetch_new("")
+        from_json = dms(first)
+        assert from_json and any(i.outgoing for i in from_json.values())
+        admin(base, "/admin/im_binary", {"username": USER, "on": True})
+        second = await adapter.fetch_new("")  # no reload: fetched through the open page
+        assert adapter.loads == 1
+        assert dms(second) == from_json
+        sources = {
+            json.loads(i.raw_json).get("source")
+            for i in second.items
+            if i.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE
+        }
+        assert sources == {"wire"}
+
+        sent = admin(base, "/admin/messages", {"username": USER, "text": "binary-dm"})["message"]
+        adapter._reload = True  # the page's own load reads the binary answers too
+        third = await adapter.fetch_new(first.cursor)
+        assert adapter.loads == 2
+        [item] = [i for i in third.items if i.content == "binary-dm"]
+        assert (item.platform_item_id, item.conversation_id, item.author_id, item.author_name) == (
+            sent["message_id"],
+            sent["conversation_id"],
+            sent["sender_id"],
+            sent["sender_name"],
+        )
+        assert item.created_at.seconds == sent["create_time"] and not item.outgoing
+        page = adapter.page
+        assert page is not None and await page.get_by_text("binary-dm").count() == 1
+
+
+async def test_comments_shown_only_after_a_pick_are_read_and_replied_to(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The page loads no comments until a post is picked: the adapter asks
+    the comments API itself, and a reply picks the post first. The reply
+    comes back as the account's own comment (作者), under its parent."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        admin(base, "/admin/comments_on_pick", {"username": USER, "on": True})
+        first = await adapter.fetch_new("")
+        comments = [i for i in first.items if i.kind == common_pb2.ITEM_KIND_COMMENT]
+        assert len(comments) == admin(base, f"/admin/users/{USER}")["comment_count"]
+        page = adapter.page
+        assert page is not None
+        assert await page.locator("[data-testid=comment-item]").count() == 0
+        target = next(i for i in comments if not i.outgoing)
+        reply = gateway_pb2.ReplyTarget(
+            kind=common_pb2.ITEM_KIND_COMMENT,
+            platform_item_id=target.platform_item_id,
+            post_id=target.post_id,
+        )
+        assert await adapter.send_reply(reply, "picked-reply")
+        later = await adapter.fetch_new(first.cursor)
+        [mine] = [i for i in later.items if i.content == "picked-reply"]
+        assert mine.outgoing and mine.parent_id == target.platform_item_id
+        assert json.loads(mine.raw_json)["label_text"] == "作者"
 
 
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(

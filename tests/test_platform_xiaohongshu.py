@@ -26,6 +26,7 @@ from tests.platform_helpers import (
     adapter_context,
     by_id,
     cors_for,
+    cycle_failure,
     fixture_loader,
     monitor_config,
     next_event,
@@ -33,8 +34,8 @@ from tests.platform_helpers import (
     screenshot_taken,
 )
 from worker.platforms import xiaohongshu_api
-from worker.platforms.base import (
-    AdapterContext,
+from worker.platforms.base import AdapterContext
+from worker.platforms.errors import (
     AuthExpired,
     Blocked,
     LayoutChanged,
@@ -394,10 +395,10 @@ async def test_changed_layout_is_loud_with_a_screenshot(tmp_path: Path) -> None:
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
         adapter.LOAD_TIMEOUT_S = 3.0  # the page script breaks on the new shape too
-        with pytest.raises(LayoutChanged, match="message_list") as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
-        assert err.value.kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, LayoutChanged) and "message_list" in str(failure)
+        assert screenshot_taken(failure.screenshot)
+        assert failure.kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
         await adapter.close()
 
 
@@ -429,7 +430,7 @@ async def test_risk_control_answers_are_typed(
     site.override[xiaohongshu_api.MENTIONS_PATH] = (status, raw, headers)
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
-        with pytest.raises(error, match=match) as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, error) and match in str(failure), failure
+        assert screenshot_taken(failure.screenshot)
         await adapter.close()

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from worker.platforms.base import (
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformError,
@@ -24,13 +24,16 @@ HTTP_CAPTCHA = {461, 471}
 
 @dataclass(frozen=True)
 class Answer:
-    """One JSON answer as the page saw it."""
+    """One answer as the page saw it: parsed JSON in `body` (None when it is
+    not JSON), the start of its text, and for captured answers the bytes
+    (binary answers such as protobuf are read from those)."""
 
     url: str
     status: int
     body: Any
     text: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    raw: bytes = b""
 
     @property
     def path(self) -> str:

@@ -22,7 +22,7 @@ from worker.platforms.answers import (
     timestamp,
     with_params,
 )
-from worker.platforms.base import (
+from worker.platforms.errors import (
     AuthExpired,
     Blocked,
     LayoutChanged,
