@@ -16,8 +16,9 @@ docs/platforms.md says where each fact came from.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,17 +28,18 @@ from playwright.async_api import Page
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
 from worker.platforms import xiaohongshu_api as api
-from worker.platforms.answers import Answer, seconds, with_params
+from worker.platforms import xiaohongshu_im as im
+from worker.platforms.answers import Answer, query_param, seconds
 from worker.platforms.base import (
     AdapterContext,
     AuthExpired,
+    FetchResult,
     LayoutChanged,
     PlatformError,
     VerificationRequired,
 )
 from worker.platforms.creator_centre import (
     CreatorCentreAdapter,
-    ListPage,
     expired_event,
     verification_event,
 )
@@ -64,13 +66,14 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
     CAPTURE_PATHS = (
         api.QR_CREATE_PATH,
         api.QR_STATUS_PATH,
+        api.QR_USERINFO_PATH,
         api.ME_PATH,
         api.MENTIONS_PATH,
         api.COMMENT_POST_PATH,
-        api.CHATS_PATH,
-        api.HISTORY_PATH,
-    )
-    MAX_CHATS = 20
+        im.HISTORY_PATH,
+    )  # and the chat list, matched by pattern (im.is_chats_path)
+    MAX_CHATS = 20  # conversations opened per cycle; the rest wait for the next one
+    SETTLE_S = 2.0  # how long an empty first mentions answer may be followed by another
 
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -78,7 +81,29 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         self._self_name = config.user.nickname
         self._mention_order: list[str] = []  # comment ids in the page's display order
         self._mention_authors: dict[str, str] = {}
-        self._chats: dict[str, api.Chat] = {}
+        self._chats: dict[str, im.Chat] = {}
+        self._chat_marks: dict[str, int] = {}  # per chat: its mark when last read
+        self._chat_marks_read: dict[str, int] | None = None  # set by a DM step that ran through
+
+    # ------------------------------------------------------------ capture
+
+    def _captured(self, path: str) -> bool:
+        return super()._captured(path) or im.is_chats_path(path)
+
+    async def _wait_for(
+        self, wanted: Callable[[Answer], bool], within: float, after: int = 0
+    ) -> Answer | None:
+        """The newest captured answer `wanted` picks among those after the
+        first `after` captured since the page loaded; None when none came."""
+        deadline = time.monotonic() + within
+        while True:
+            await self._settle()
+            found = [a for a in self._answers[after:] if wanted(a)]
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
 
     # ------------------------------------------------------------ monitoring
 
@@ -111,60 +136,174 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         user = api.user_me(api.check_answer(answer, "user/me"))
         self._self_id, self._self_name = user.platform_user_id, user.nickname
 
+    async def fetch_new(self, cursor: str) -> FetchResult:
+        """The base cycle, plus the per-chat marks of the DM step in the cursor
+        (kept as they were when that step failed: its chats are read again)."""
+        try:
+            marks = {k: int(v) for k, v in json.loads(cursor or "{}").items()}
+        except (ValueError, TypeError, AttributeError):
+            marks = {}
+        self._chat_marks = im.chat_marks(marks)
+        self._chat_marks_read = None
+        result = await super().fetch_new(cursor)
+        if self._chat_marks_read is not None:
+            merged = im.with_chat_marks(json.loads(result.cursor), self._chat_marks_read)
+            result.cursor = json.dumps(merged, sort_keys=True)
+        return result
+
     async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
         await self._open(page, api.NOTIFICATION_URL)
         await self._check_user(page)  # the page asks user/me first; a guest is logged out
-        answer = await self._wait_answer([api.MENTIONS_PATH], self.LOAD_TIMEOUT_S)
-        if answer is None:
-            raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
-        # What the page renders, in order: replies find their entry by it.
-        first = api.mentions_page(api.check_answer(answer, "mentions"))
-        self._mention_order = [api.mention_comment_id(r) for r in first.records]
-
-        def read(answer: Answer) -> ListPage:
+        answer = await self._first_mentions()
+        self._mention_order = []
+        out: list[common_pb2.Item] = []
+        for pages in range(1, self.MAX_PAGES + 1):
             result = api.mentions_page(api.check_answer(answer, "mentions"))
-            items = [
-                api.comment_item(self.account_id, r) for r in result.records if api.is_comment(r)
-            ]
-            for item in items:
-                self._mention_authors[item.platform_item_id] = item.author_name
-            # Entries that are not comments (mention/item) still date the page.
+            # What the page renders, in order: replies find their entry by it.
+            self._mention_order += [api.mention_comment_id(r) for r in result.records]
+            for record in result.records:
+                if api.is_comment(record):
+                    item = api.comment_item(self.account_id, record)
+                    self._mention_authors[item.platform_item_id] = item.author_name
+                    if item.created_at.seconds >= mark:
+                        out.append(item)
+            # Entries that are not comments (mention/item, deleted) still date the page.
             times = [seconds(r["time"]) for r in result.records]
-            more = with_params(answer.url, cursor=result.cursor) if result.has_more else None
-            return ListPage(items, more, min(times) if times else None)
+            if not result.has_more or not times or min(times) < mark:
+                break
+            if pages == self.MAX_PAGES:
+                self._log("mentions: stopped after %d pages", pages)
+                break
+            answer = await self._scroll_for_mentions(page)
+        return out
 
-        return await self._pages(page, answer, read, mark, "mentions")
+    async def _first_mentions(self) -> Answer:
+        """The page's own first mentions page (see api.first_mentions): once
+        one came, a little longer for a fuller one when it was empty."""
+        if await self._wait_answer([api.MENTIONS_PATH], self.LOAD_TIMEOUT_S) is None:
+            raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
+        deadline = time.monotonic() + self.SETTLE_S
+        while True:
+            answer = api.first_mentions(self.answers(api.MENTIONS_PATH))
+            assert answer is not None  # one came above
+            body = answer.body if isinstance(answer.body, dict) else {}
+            data = body.get("data")
+            if not isinstance(data, dict) or data.get("message_list"):
+                return answer  # entries, or an error or odd shape for check_answer
+            if time.monotonic() >= deadline:
+                return answer
+            await asyncio.sleep(0.1)
+            await self._settle()
 
-    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
+    async def _scroll_for_mentions(self, page: Page) -> Answer:
+        """The next mentions page, loaded by the page itself when scrolled to
+        its end (its own request, signed as the page signs them)."""
+        seen = len(self._answers)
+        await page.evaluate(api.SCROLL_TO_END_JS)
+
+        def more(a: Answer) -> bool:
+            return a.path.endswith(api.MENTIONS_PATH) and bool(query_param(a.url, "cursor"))
+
+        answer = await self._wait_for(more, self.LOAD_TIMEOUT_S, after=seen)
+        if answer is None:
+            raise LayoutChanged(
+                "the notification page said has_more, but scrolling to its end loaded no "
+                "further " + api.MENTIONS_PATH
+            )
+        return answer
+
+    async def _chat_list(self, page: Page, *, check_user: bool) -> list[im.Chat]:
         await self._open(page, api.CHAT_URL)
         if check_user:
             await self._check_user(page)
-        answer = await self._wait_answer([api.CHATS_PATH], self.LOAD_TIMEOUT_S)
+        answer = await self._wait_for(lambda a: im.is_chats_path(a.path), self.LOAD_TIMEOUT_S)
         if answer is None:
-            raise LayoutChanged("the chat page loaded no conversation list " + api.CHATS_PATH)
+            raise LayoutChanged(
+                "the chat page loaded no conversation list (" + im.CHATS_PATTERN.pattern + ")"
+            )
+        listed = im.chats(api.check_answer(answer, "chats"))
+        self._chats.update({c.peer: c for c in listed})
+        return listed
+
+    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
+        """Only conversations whose mark moved since they were last read are
+        opened (opening one makes the platform count it read); official, AI
+        assistant and group chats never are."""
         out: list[common_pb2.Item] = []
-        for chat in api.chats(api.check_answer(answer, "chats"))[: self.MAX_CHATS]:
-            if chat.group:
+        read: dict[str, int] = {}
+        opened = 0
+        for chat in await self._chat_list(page, check_user=check_user):
+            last = self._chat_marks.get(chat.peer)
+            if chat.skipped or (last is not None and chat.mark <= last):
+                if last is not None:
+                    read[chat.peer] = last
                 continue
-            self._chats[chat.peer] = chat
+            if opened >= self.MAX_CHATS:
+                if last is not None:
+                    read[chat.peer] = last
+                continue
+            opened += 1
             out += await self._history(page, chat, mark)
+            read[chat.peer] = chat.mark
+        self._log("DMs: %d conversations opened, %d messages", opened, len(out))
+        self._chat_marks_read = read
         return out
 
-    async def _history(self, page: Page, chat: api.Chat, mark: int) -> list[common_pb2.Item]:
-        def read(answer: Answer) -> ListPage:
-            rows = api.history_rows(api.check_answer(answer, "message history"))
-            items = [
-                api.dm_item(self.account_id, r, chat, self._self_id, self._self_name) for r in rows
-            ]
-            stores = [int(r["store_id"]) for r in rows if str(r.get("store_id", "")).isdigit()]
-            times = [api.message_time(r) for r in rows]
-            # A short page is the last one; older pages are asked for by last_id.
-            full = len(rows) >= api.HISTORY_LIMIT
-            more = api.history_url(chat.peer, min(stores)) if full and stores else None
-            return ListPage(items, more, min(times) if times else None)
+    async def _open_chat(self, page: Page, chat: im.Chat) -> Answer:
+        """Click the conversation in the list; the page loads its history."""
+        entry = page.locator(f'{im.CHAT_ITEM}[data-conv-id="{chat.peer}"]')
+        if await entry.count() != 1:
+            raise LayoutChanged(
+                f"{await entry.count()} conversation entries for {chat.peer} ({im.CHAT_ITEM})"
+            )
+        seen = len(self._answers)
+        await entry.click()
+        answer = await self._wait_for(
+            lambda a: self._history_of(a, chat.peer), self.LOAD_TIMEOUT_S, after=seen
+        )
+        if answer is None:
+            raise LayoutChanged(f"opening the chat with {chat.peer} loaded no {im.HISTORY_PATH}")
+        return answer
 
-        first = await self.page_fetch(page, api.history_url(chat.peer, 0))
-        return await self._pages(page, first, read, mark, f"history with {chat.peer}")
+    @staticmethod
+    def _history_of(answer: Answer, peer: str) -> bool:
+        # the page names the conversation in the query; without it, the one just opened
+        asked = query_param(answer.url, "chat_user_id")
+        return answer.path.endswith(im.HISTORY_PATH) and asked in (peer, "")
+
+    async def _history(self, page: Page, chat: im.Chat, mark: int) -> list[common_pb2.Item]:
+        """The opened conversation's messages at or after `mark`; older pages
+        come from scrolling the message list to its top, as a reader would."""
+        answer = await self._open_chat(page, chat)
+        out: list[common_pb2.Item] = []
+        for pages in range(1, self.MAX_PAGES + 1):
+            rows = im.history_rows(api.check_answer(answer, f"history with {chat.peer}"))
+            out += [
+                item
+                for item in (
+                    im.dm_item(self.account_id, r, chat, self._self_id, self._self_name)
+                    for r in rows
+                    if im.kept(r)
+                )
+                if item.created_at.seconds >= mark
+            ]
+            limit = query_param(answer.url, "limit")
+            full = limit.isdigit() and len(rows) >= int(limit)
+            if not full or min(im.message_time(r) for r in rows) < mark:
+                break
+            if pages == self.MAX_PAGES:
+                self._log("history with %s: stopped after %d pages", chat.peer, pages)
+                break
+            seen = len(self._answers)
+            await page.locator(im.MESSAGE_LIST).first.evaluate("el => { el.scrollTop = 0; }")
+            older = await self._wait_for(
+                lambda a: self._history_of(a, chat.peer), self.LOAD_TIMEOUT_S, after=seen
+            )
+            if older is None:  # a full page that was the last one: nothing older to load
+                self._log("history with %s: no older page after scrolling up", chat.peer)
+                break
+            answer = older
+        return out
 
     # ------------------------------------------------------------ replies
 
@@ -208,25 +347,30 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             return ""
         return api.reply_comment_id(api.check_answer(posted[-1], "comment post"))
 
-    async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
-        page = await self._monitor_page()
-        peer = target.conversation_id
-        if peer not in self._chats:
-            await self._dms(page, 2**40, check_user=False)
-        chat = self._chats.get(peer)
+    async def _opened_rows(self, page: Page, peer: str) -> tuple[im.Chat, list[dict[str, Any]]]:
+        """The chat page freshly loaded, the conversation opened: its newest rows."""
+        listed = await self._chat_list(page, check_user=False)
+        chat = next((c for c in listed if c.peer == peer), None)
         if chat is None:
             raise PlatformError(f"conversation {peer} is not in the chat list")
-        await self._goto(page, api.chat_url(peer))
-        before = {i.platform_item_id for i in await self._history(page, chat, 0)}
-        editor = page.locator(api.CHAT_EDITOR)
+        answer = await self._open_chat(page, chat)
+        return chat, im.history_rows(api.check_answer(answer, f"history with {peer}"))
+
+    async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
+        page = await self._monitor_page()
+        chat, rows = await self._opened_rows(page, target.conversation_id)
+        before = {im.message_id(r) for r in rows}
+        editor = page.locator(im.CHAT_EDITOR)
         await editor.first.wait_for(state="visible", timeout=10_000)
         if await editor.count() != 1:
-            raise LayoutChanged(f"{await editor.count()} chat editors ({api.CHAT_EDITOR})")
+            raise LayoutChanged(f"{await editor.count()} chat editors ({im.CHAT_EDITOR})")
         await editor.fill(text)
         await editor.press("Enter")
-        for _ in range(12):  # confirmed by the history: a new outgoing message with the text
+        for _ in range(6):  # confirmed by the history: a new outgoing message with the text
             await asyncio.sleep(0.5)
-            for item in await self._history(page, chat, 0):
+            _, rows = await self._opened_rows(page, chat.peer)
+            for row in rows:
+                item = im.dm_item(self.account_id, row, chat, self._self_id, self._self_name)
                 if item.outgoing and item.content == text and item.platform_item_id not in before:
                     return item.platform_item_id
         raise PlatformError("the message was sent but did not show in the history")
@@ -240,10 +384,10 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return ""
 
     def _latest_status(self) -> int | None:
-        statuses = self.answers(api.QR_STATUS_PATH)
-        if not statuses:
-            return None
-        return api.qr_status(api.check_answer(statuses[-1], "qrcode/status"))
+        """The QR's state (api.QR_*) from the newest poll the page made:
+        qrcode/userinfo codeStatus, or qrcode/status code_status; None
+        before the first poll. What a login probe asks each look."""
+        return api.latest_qr_status(self._answers)
 
     def _latest_qr_content(self) -> str:
         created = self.answers(api.QR_CREATE_PATH)
