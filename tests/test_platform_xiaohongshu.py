@@ -397,6 +397,13 @@ async def test_replies_go_through_the_page_ui(tmp_path: Path) -> None:
                 "target_comment_id": "6712a0c1000000001d02aa04",
             }
         ]
+        on_page_3 = gateway_pb2.ReplyTarget(  # found by scrolling the page to it
+            kind=common_pb2.ITEM_KIND_COMMENT,
+            platform_item_id="6712a0c1000000001d02aa01",
+            post_id="6640000000000000040000bb",
+        )
+        assert await adapter.send_reply(on_page_3, "地址在主页") == "reply-2"
+        assert site.replies[-1]["target_comment_id"] == "6712a0c1000000001d02aa01"
         dm = gateway_pb2.ReplyTarget(
             kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
             platform_item_id=A_LAST,

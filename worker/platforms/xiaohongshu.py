@@ -1,16 +1,19 @@
 """Xiaohongshu (小红书), driven through www.xiaohongshu.com in the real browser.
 
 Monitoring opens the platform's own pages in the account's context and reads
-the JSON they load (response interception): the notification page
-(/notification, 评论和@) loads the comments on the account's notes from
-/api/sns/web/v1/you/mentions; the web chat page (/chat) loads the
-conversation list, whose histories are read through the page itself (the page
-signs its own fetches). Paging follows the cursor the answers carry until the
-last seen item. Replies go through the page UI. Login drives the QR on the
-explore page and reads the qrcode create/status answers the page polls.
+the JSON they load (response interception); every request is the page's own
+(signed as the page signs them), never an unsigned fetch of ours for a list:
+the notification page (/notification, 评论和@) loads the comments on the
+account's notes from /api/sns/web/v1/you/mentions, and scrolled to its end,
+the next page; the chat page (/chat) loads the conversation list, and a
+conversation clicked there loads its history (its message list scrolled up,
+older pages). Only conversations that moved since they were last read are
+opened. Comments and DMs fail separately with typed errors. Replies go
+through the page UI. Login drives the QR on the explore page and reads the
+states the page polls (/api/qrcode/userinfo).
 
-Everything assumed about the platform is in xiaohongshu_api.py;
-docs/platforms.md says where each fact came from.
+Everything assumed about the platform is in xiaohongshu_api.py and
+xiaohongshu_im.py; docs/platforms.md says where each fact came from.
 """
 
 from __future__ import annotations
@@ -151,7 +154,9 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             result.cursor = json.dumps(merged, sort_keys=True)
         return result
 
-    async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
+    async def _comments(self, page: Page, mark: int, until: str = "") -> list[common_pb2.Item]:
+        """The comments at or after `mark`; with `until`, stops paging once
+        that comment is rendered (a reply looks for its entry with mark 0)."""
         await self._open(page, api.NOTIFICATION_URL)
         await self._check_user(page)  # the page asks user/me first; a guest is logged out
         answer = await self._first_mentions()
@@ -169,6 +174,8 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
                         out.append(item)
             # Entries that are not comments (mention/item, deleted) still date the page.
             times = [seconds(r["time"]) for r in result.records]
+            if until and until in self._mention_order:
+                break
             if not result.has_more or not times or min(times) < mark:
                 break
             if pages == self.MAX_PAGES:
@@ -313,7 +320,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             urlsplit(page.url).path != urlsplit(api.NOTIFICATION_URL).path
             or target.platform_item_id not in self._mention_order
         ):
-            await self._comments(page, 2**40)  # render the list, learn its order
+            await self._comments(page, 0, until=target.platform_item_id)  # learn its order
         if target.platform_item_id not in self._mention_order:
             raise PlatformError(
                 f"comment {target.platform_item_id} is not on the notification page"
