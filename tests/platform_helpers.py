@@ -23,6 +23,7 @@ from worker.browser.pool import BrowserPool
 from worker.browser.storage import SessionStore
 from worker.platforms.base import AdapterContext
 from worker.platforms.creator_centre import CreatorCentreAdapter
+from worker.platforms.errors import PlatformError, merge_failures
 
 Handler = Callable[[Route], Awaitable[None]]
 Request = tuple[str, str, str, dict[str, str]]  # method, host, path, query
@@ -174,3 +175,14 @@ async def next_event(events: AsyncIterator[gateway_pb2.LoginEvent]) -> gateway_p
 
 def by_id(items: Iterable[common_pb2.Item]) -> dict[str, common_pb2.Item]:
     return {i.platform_item_id: i for i in items}
+
+
+async def cycle_failure(adapter: CreatorCentreAdapter, cursor: str = "") -> PlatformError:
+    """How a cycle failed: the error it raised when no list delivered, else
+    the failed steps' error (what the monitor shows as the account state)."""
+    try:
+        result = await adapter.fetch_new(cursor)
+    except PlatformError as exc:
+        return exc
+    assert result.failures, "the cycle did not fail"
+    return merge_failures(result.failures)

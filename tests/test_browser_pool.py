@@ -44,7 +44,7 @@ from worker.browser.pool import (
 from worker.browser.processes import unwrap_launcher
 from worker.browser.proxy_check import check_proxy, parse_proxy
 from worker.browser.storage import SessionStore
-from worker.platforms.base import ProxyFailed
+from worker.platforms.errors import ProxyFailed
 
 pytest.importorskip("playwright.async_api")
 

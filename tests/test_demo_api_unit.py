@@ -7,8 +7,8 @@ import json
 import pytest
 
 from hiscrm.v1 import common_pb2
-from worker.platforms.base import AuthExpired, LayoutChanged
 from worker.platforms.demo_api import COMMENT_FIELDS, live_item
+from worker.platforms.errors import AuthExpired, LayoutChanged
 
 
 def test_live_pushes() -> None:

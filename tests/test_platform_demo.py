@@ -27,15 +27,18 @@ from tests.platform_helpers import (
     quick,
     screenshot_taken,
 )
-from worker.platforms.base import (
-    AdapterContext,
+from worker.cursors import CursorStore
+from worker.monitor import AccountMonitor
+from worker.outbox import Outbox
+from worker.platforms.base import AdapterContext
+from worker.platforms.demo import DemoAdapter
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformError,
     RateLimited,
     VerificationRequired,
 )
-from worker.platforms.demo import DemoAdapter
 
 pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.timeout(240)
@@ -172,17 +175,32 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
         cursor = (await adapter.fetch_new("")).cursor
 
         async def refused(
-            switch: str, on: dict[str, Any], error: type[PlatformError], match: str
+            switch: str,
+            on: dict[str, Any],
+            error: type[PlatformError],
+            match: str,
+            only_comments: bool = False,
         ) -> None:
-            """The next cycle raises `error` with no page load; once switched
-            back, the cycle after reloads the page (a failed cycle does) and reads."""
+            """The next cycle raises `error` with no page load (or, when only
+            the comments list is refused, fails that step and still delivers
+            the DMs); once switched back, the cycle after reloads the page (a
+            failed cycle does) and reads."""
             await adapter.fetch_new(cursor)  # a cycle without a reload first
             before, loads = counters(base), adapter.loads
             admin(base, switch, {"username": USER, **on})
-            with pytest.raises(error, match=match) as err:
-                await adapter.fetch_new(cursor)
-            assert err.value.kind == error.kind
-            assert screenshot_taken(err.value.screenshot)
+            admin(base, "/admin/messages", {"username": USER, "text": f"dm-while-{switch}"})
+            if only_comments:
+                result = await adapter.fetch_new(cursor)
+                assert f"dm-while-{switch}" in {i.content for i in result.items}
+                assert [step for step, _ in result.failures] == ["comments"]
+                failure = result.failures[0][1]
+                assert isinstance(failure, error) and match in str(failure)
+            else:
+                with pytest.raises(error, match=match) as err:
+                    await adapter.fetch_new(cursor)
+                failure = err.value
+            assert failure.kind == error.kind
+            assert screenshot_taken(failure.screenshot)
             assert delta(before, counters(base), "creator_page") == 0
             assert adapter.loads == loads
             off = {"variant": "v1"} if "variant" in on else {"on": False}
@@ -192,7 +210,9 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
 
         await refused("/admin/captcha", {"on": True}, VerificationRequired, "captcha")
         await refused("/admin/rate_limit", {"on": True}, RateLimited, "rate limited")
-        await refused("/admin/layout", {"variant": "v2"}, LayoutChanged, "'comments'")
+        await refused(
+            "/admin/layout", {"variant": "v2"}, LayoutChanged, "'comments'", only_comments=True
+        )
 
         # Expiry: the platform also tells the page over the live channel, and
         # the page's script leaves for /login; the session check still asks
@@ -206,6 +226,49 @@ async def test_expiry_captcha_rate_limit_and_layout_are_seen_without_a_reload(
         with pytest.raises(AuthExpired, match="not logged in"):
             await adapter.fetch_new(cursor)
         assert delta(before, counters(base), "creator_page") == 0
+
+
+async def test_a_failed_list_keeps_the_other_lists_items_and_its_own_state(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """Comments and DMs are separate steps of the monitor cycle: with the
+    comments shape changed, the account's DMs still reach the outbox, the
+    comments failure is the account state (naming the step), and the DMs'
+    part of the cursor moves on while the comments' stays."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        cursor = (await adapter.fetch_new("")).cursor
+        admin(base, "/admin/layout", {"username": USER, "variant": "v2"})
+        admin(base, "/admin/messages", {"username": USER, "text": "dm-despite-comments"})
+        outbox = Outbox(tmp_path / "outbox.db")
+        cursors = CursorStore(tmp_path / "cursors.db")
+        cursors.put(ACCOUNT, cursor)
+        states: list[gateway_pb2.AccountState] = []
+        monitor = AccountMonitor(WORKER, adapter, outbox, cursors, states.append, lambda: None)
+        monitor.start()
+        try:
+            failed = await bounded(
+                lambda: [s for s in states if s.state == common_pb2.RUN_STATE_ERROR],
+                "the comments failure as the account state",
+            )
+            assert failed[0].error_kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
+            assert failed[0].reason.startswith("comments: "), failed[0].reason
+            assert "direct messages" not in failed[0].reason
+            assert screenshot_taken(failed[0].screenshot_path)
+            batches = outbox.next_batches(
+                max_batch_bytes=1 << 20, max_batch_items=1000, limit_batches=10
+            )
+            texts = {i.content for b in batches for i in b.items}
+            assert "dm-despite-comments" in texts
+            kinds = {i.kind for b in batches for i in b.items}
+            assert kinds == {common_pb2.ITEM_KIND_DIRECT_MESSAGE}
+            moved = json.loads(cursors.get(ACCOUNT))
+            assert moved["c"] == json.loads(cursor)["c"] and moved["m"] >= json.loads(cursor)["m"]
+        finally:
+            monitor._task.cancel()  # type: ignore[union-attr]  (the adapter closes with demo_adapter)
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor._task  # type: ignore[misc]
+            outbox.close()
+            cursors.close()
 
 
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(

@@ -28,14 +28,16 @@ from tests.platform_helpers import (
     adapter_context,
     by_id,
     cors_for,
+    cycle_failure,
     fixture_loader,
     monitor_config,
     next_event,
     quick,
     screenshot_taken,
 )
-from worker.platforms.base import (
-    AdapterContext,
+from worker.platforms.base import AdapterContext
+from worker.platforms.douyin import DouyinAdapter
+from worker.platforms.errors import (
     AuthExpired,
     Blocked,
     LayoutChanged,
@@ -43,7 +45,6 @@ from worker.platforms.base import (
     RateLimited,
     VerificationRequired,
 )
-from worker.platforms.douyin import DouyinAdapter
 
 pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.timeout(90)
@@ -442,14 +443,14 @@ async def test_changed_layout_is_loud_with_a_screenshot(tmp_path: Path) -> None:
     site.rename_comment_list = True
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
-        with pytest.raises(LayoutChanged, match="comment_info_list") as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
-        assert Path(err.value.screenshot).parent == ctx.browser.screenshot_dir(ACCOUNT)  # type: ignore[union-attr]
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, LayoutChanged) and "comment_info_list" in str(failure)
+        assert screenshot_taken(failure.screenshot)
+        assert Path(failure.screenshot).parent == ctx.browser.screenshot_dir(ACCOUNT)  # type: ignore[union-attr]
         site.rename_comment_list = False
         site.works["item_info_list"][0].pop("item_id")  # a work without its id
-        with pytest.raises(LayoutChanged, match="work lacks item_id"):
-            await adapter.fetch_new("")
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, LayoutChanged) and "work lacks item_id" in str(failure)
         await adapter.close()
 
 
@@ -469,11 +470,11 @@ async def test_risk_control_answers_are_typed(
     site.override["/aweme/v1/creator/comment/list/"] = (status, raw, {})
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
-        with pytest.raises(error, match=match) as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
-        if isinstance(err.value, RateLimited):
-            assert err.value.retry_after >= 60  # back off, do not hammer
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, error) and match in str(failure), failure
+        assert screenshot_taken(failure.screenshot)
+        if isinstance(failure, RateLimited):
+            assert failure.retry_after >= 60  # back off, do not hammer
         await adapter.close()
 
 

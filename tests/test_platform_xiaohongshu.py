@@ -26,6 +26,7 @@ from tests.platform_helpers import (
     adapter_context,
     by_id,
     cors_for,
+    cycle_failure,
     fixture_loader,
     monitor_config,
     next_event,
@@ -36,8 +37,8 @@ from worker.cursors import CursorStore
 from worker.monitor import AccountMonitor
 from worker.outbox import Outbox
 from worker.platforms import xiaohongshu_api, xiaohongshu_im
-from worker.platforms.base import (
-    AdapterContext,
+from worker.platforms.base import AdapterContext
+from worker.platforms.errors import (
     AuthExpired,
     Blocked,
     LayoutChanged,
@@ -489,6 +490,32 @@ async def test_dms_open_only_chats_that_moved(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ failures
 
 
+async def test_comments_and_dms_fail_separately(tmp_path: Path) -> None:
+    """One list's failure keeps the other's items; the failed list's marks
+    (its time mark, the per-chat marks) stay where they were."""
+    site = XhsSite()
+    unknown = '{"code": 500001, "success": false, "msg": "新的风控"}'
+    site.override[xiaohongshu_im.CHATS_PATH] = (200, unknown, {})
+    async with harness(tmp_path, site) as ctx:
+        adapter = adapter_for(ctx, site)
+        first = await adapter.fetch_new("")
+        kinds = {i.kind for i in first.items}
+        assert kinds == {common_pb2.ITEM_KIND_COMMENT} and len(first.items) == 4
+        [(step, failure)] = first.failures
+        assert step == "direct messages" and isinstance(failure, xiaohongshu_api.UnknownCode)
+        assert (failure.code, failure.platform_message) == (500001, "新的风控")
+        assert json.loads(first.cursor) == {"c": 1761500500, "m": 0}
+
+        site.override = {xiaohongshu_api.MENTIONS_PATH: (200, unknown, {})}
+        second = await adapter.fetch_new(first.cursor)
+        assert {i.kind for i in second.items} == {common_pb2.ITEM_KIND_DIRECT_MESSAGE}
+        assert [step for step, _ in second.failures] == ["comments"]
+        cursor = json.loads(second.cursor)
+        assert cursor["c"] == 1761500500 and cursor["m"] == 1761600300
+        assert cursor[f"x:{A}"] == 1207
+        await adapter.close()
+
+
 async def test_session_expiry_is_auth_expired(tmp_path: Path) -> None:
     site = XhsSite()
     async with harness(tmp_path, site) as ctx:
@@ -515,10 +542,10 @@ async def test_changed_layout_is_loud_with_a_screenshot(tmp_path: Path) -> None:
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
         adapter.LOAD_TIMEOUT_S = 3.0  # the page script breaks on the new shape too
-        with pytest.raises(LayoutChanged, match="message_list") as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
-        assert err.value.kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, LayoutChanged) and "message_list" in str(failure)
+        assert screenshot_taken(failure.screenshot)
+        assert failure.kind == common_pb2.ERROR_KIND_LAYOUT_CHANGED
         await adapter.close()
 
 
@@ -564,10 +591,9 @@ async def test_risk_control_answers_are_typed(
     site.override[xiaohongshu_api.MENTIONS_PATH] = (status, raw, headers)
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
-        adapter.config.spec.monitor_direct_messages = False
-        with pytest.raises(error, match=match) as err:
-            await adapter.fetch_new("")
-        assert screenshot_taken(err.value.screenshot)
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, error) and match in str(failure), failure
+        assert screenshot_taken(failure.screenshot)
         await adapter.close()
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
-from worker.platforms.base import Adapter, PlatformError
+from worker.platforms.base import Adapter
+from worker.platforms.errors import PlatformError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 The loop reads its config afresh every cycle and a new config wakes it, so a
 ConfigUpdate takes effect at once without a restart (invariant 2). Every
-failure becomes a typed state; transient ones back off with jitter, auth
+failure becomes a typed state (a failed list among several is one too, while
+the others' items are stored); transient ones back off with jitter, auth
 expiry waits for a new session instead of retrying (invariant 3).
 """
 
@@ -20,7 +21,8 @@ from hiscrm_common.timeutil import to_ts, utcnow
 from worker.cursors import CursorStore
 from worker.handback import SessionHandback
 from worker.outbox import Outbox
-from worker.platforms.base import Adapter, PlatformError, RateLimited
+from worker.platforms.base import Adapter
+from worker.platforms.errors import PlatformError, RateLimited, merge_failures
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ class AccountMonitor:
                 await self._sleep(3600)
                 continue
             try:
-                cursor = await self._cycle(cursor)
+                cursor, failure = await self._cycle(cursor)
             except asyncio.CancelledError:
                 raise
             except PlatformError as exc:
@@ -191,27 +193,34 @@ class AccountMonitor:
                 )
                 await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
                 continue
+            if failure is not None:  # some lists delivered, others failed: shown
+                await self._failed(failure)
+                continue
             await self._sleep(self._interval())
 
-    async def _cycle(self, cursor: str) -> str:
+    async def _cycle(self, cursor: str) -> tuple[str, PlatformError | None]:
+        """One fetch; the new cursor, and the failure of the steps that failed
+        while others delivered (their items are stored all the same)."""
         result = await self.adapter.fetch_new(cursor)
         if result.items and not await self._store(result.items):
             # The cursor stays: the refused items are fetched again next
             # cycle, and those the outbox already has are skipped there.
-            return cursor
+            return cursor, None
         if result.cursor != cursor:
             await asyncio.to_thread(self.cursors.put, self.account_id, result.cursor)
         self.cycles += 1
         self.last_cycle_at = utcnow()
-        self._backoff.reset()
-        self._set_state(common_pb2.RUN_STATE_RUNNING)
+        failure = merge_failures(result.failures) if result.failures else None
+        if failure is None:
+            self._backoff.reset()
+            self._set_state(common_pb2.RUN_STATE_RUNNING)
         if result.cursor != cursor:
             frame = self.state_frame()  # the master keeps it for a failover
             frame.cursor = result.cursor
             self.report(frame)
-        if self.handback is not None and self.config.session:
+        if failure is None and self.handback is not None and self.config.session:
             await self.handback.check(self.config.config_version)  # likewise the session
-        return result.cursor
+        return result.cursor, failure
 
     async def _store(self, items: list[common_pb2.Item]) -> bool:
         added = await asyncio.to_thread(self.outbox.add, items)

@@ -22,7 +22,8 @@ from worker.logins import LoginRunner
 from worker.monitor import AccountMonitor
 from worker.outbox import Outbox
 from worker.platforms import make_adapter
-from worker.platforms.base import AdapterContext, PlatformError
+from worker.platforms.base import AdapterContext
+from worker.platforms.errors import PlatformError
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ from worker.browser.proxy_check import (
     parse_proxy,
 )
 from worker.browser.storage import account_dir_name
-from worker.platforms.base import PlatformError, ProxyFailed
+from worker.platforms.errors import PlatformError, ProxyFailed
 
 log = logging.getLogger(__name__)
 

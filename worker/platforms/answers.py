@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from worker.platforms.base import (
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformError,

@@ -1,8 +1,8 @@
-"""What every platform adapter provides, and the typed errors it raises.
+"""What every platform adapter provides.
 
 An adapter never swallows a failure: anything that goes wrong is raised as a
-PlatformError with an ErrorKind, which the monitor turns into an account
-state the operator sees (invariant 3).
+PlatformError (worker/platforms/errors.py) with an ErrorKind, which the
+monitor turns into an account state the operator sees (invariant 3).
 """
 
 from __future__ import annotations
@@ -16,60 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+from worker.platforms.errors import PlatformError
 
 if TYPE_CHECKING:
     from worker.browser.pool import BrowserPool
     from worker.browser.storage import SessionStore
 
 
-class PlatformError(Exception):
-    kind: int = common_pb2.ERROR_KIND_INTERNAL
-
-    def __init__(self, message: str, *, screenshot: str = "") -> None:
-        super().__init__(message)
-        self.screenshot = screenshot
-
-
-class NetworkError(PlatformError):
-    kind = common_pb2.ERROR_KIND_NETWORK
-
-
-class PlatformTimeout(PlatformError):
-    kind = common_pb2.ERROR_KIND_TIMEOUT
-
-
-class LayoutChanged(PlatformError):
-    kind = common_pb2.ERROR_KIND_LAYOUT_CHANGED
-
-
-class AuthExpired(PlatformError):
-    kind = common_pb2.ERROR_KIND_AUTH_EXPIRED
-
-
-class VerificationRequired(PlatformError):
-    kind = common_pb2.ERROR_KIND_VERIFICATION
-
-
-class RateLimited(PlatformError):
-    kind = common_pb2.ERROR_KIND_RATE_LIMITED
-
-    def __init__(self, message: str, *, retry_after: float = 0.0, screenshot: str = "") -> None:
-        super().__init__(message, screenshot=screenshot)
-        self.retry_after = retry_after
-
-
-class Blocked(PlatformError):
-    kind = common_pb2.ERROR_KIND_BLOCKED
-
-
-class ProxyFailed(PlatformError):
-    kind = common_pb2.ERROR_KIND_PROXY
-
-
 @dataclass
 class FetchResult:
     items: list[common_pb2.Item]
     cursor: str
+    # Steps of the cycle that failed (step name, typed error) while others
+    # delivered: their items are in `items`, the cursor advanced only for
+    # what was read, and the monitor shows the failures as the account state.
+    failures: list[tuple[str, PlatformError]] = field(default_factory=list)
 
 
 @dataclass

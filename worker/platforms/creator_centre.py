@@ -8,7 +8,6 @@ and the frame of a QR login. Platform facts live in *_api.py.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
@@ -23,15 +22,16 @@ from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.account_context import AccountContext
 from worker.platforms.answers import Answer
-from worker.platforms.base import (
-    Adapter,
-    AdapterContext,
-    FetchResult,
+from worker.platforms.base import Adapter, AdapterContext, FetchResult
+from worker.platforms.errors import (
     NetworkError,
     PlatformError,
     PlatformTimeout,
     ProxyFailed,
+    merge_failures,
 )
+from worker.platforms.qr_login import LoginLimits, LoginProbe, qr_login
+from worker.platforms.steps import CycleSteps
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ PAGE_FETCH_JS = """async ([url, method, body]) => {
   r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
   return [r.status, json, text.slice(0, 2000), headers];
 }"""
+
+
+COMMENTS_STEP = "comments"
+DMS_STEP = "direct messages"
 
 
 class ListPage(NamedTuple):
@@ -72,7 +76,6 @@ class CreatorCentreAdapter(Adapter):
     MAX_PAGES = 10  # per list per cycle; the cursor catches up over cycles
     LOGIN_TIMEOUT_S = 300.0
     QR_FIND_TIMEOUT_S = 20.0
-    QR_LIFETIME_S = 150.0  # reload the login page when a QR is older than this
     MAX_QR = 6  # QR codes shown in one login before it is given up
     MAX_CODE_ATTEMPTS = 3
     POLL_S = 0.25
@@ -285,25 +288,38 @@ class CreatorCentreAdapter(Adapter):
                 marks.update({k: int(v) for k, v in json.loads(cursor).items()})
             except (ValueError, AttributeError):
                 self._log("unreadable cursor %r: starting over", cursor, level=logging.WARNING)
+        steps = CycleSteps(self._guarded)
         async with self.ctx.page_slots:
-            items: list[common_pb2.Item] = await self._guarded(lambda: self._cycle(marks), "cycle")
-        for item in items:
+            await self._guarded(lambda: self._cycle(marks, steps), "cycle")
+        if steps.failures and not steps.done:
+            raise merge_failures(steps.failures)
+        # A failed step's mark stays where it was: its list is read again.
+        for item in steps.items:
             key = "c" if item.kind == common_pb2.ITEM_KIND_COMMENT else "m"
             marks[key] = max(marks[key], item.created_at.seconds)
         if self.ctx.sessions is not None and self.actx is not None:
             await self.ctx.sessions.save_context(self.account_id, self.actx.context)
             self._saved_since_config = True
-        return FetchResult(items=items, cursor=json.dumps(marks, sort_keys=True))
+        return FetchResult(
+            items=steps.items, cursor=json.dumps(marks, sort_keys=True), failures=steps.failures
+        )
 
-    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
-        page = await self._monitor_page()
+    async def _cycle(self, marks: dict[str, int], steps: CycleSteps) -> None:
+        """Comments and DMs as separate steps: one failing keeps the other's items."""
         comments, dms = self._wants()
-        items: list[common_pb2.Item] = []
+
+        async def read_comments() -> list[common_pb2.Item]:
+            return await self._comments(await self._monitor_page(), marks["c"])
+
+        async def read_dms() -> list[common_pb2.Item]:
+            # the comment step proved the session already when it ran through
+            check_user = COMMENTS_STEP not in steps.done
+            return await self._dms(await self._monitor_page(), marks["m"], check_user=check_user)
+
         if comments:
-            items += await self._comments(page, marks["c"])
-        if dms:  # the comment page proved the session already when it ran
-            items += await self._dms(page, marks["m"], check_user=not comments)
-        return items
+            await steps.run(COMMENTS_STEP, read_comments)
+        if dms:
+            await steps.run(DMS_STEP, read_dms)
 
     async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
         raise NotImplementedError
@@ -386,19 +402,27 @@ class CreatorCentreAdapter(Adapter):
                 # session instead of monitoring in the abandoned login's one
                 self._session_blob = b""
 
-    def _login_flow(
-        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+    def _login_probe(self, actx: AccountContext) -> LoginProbe:
+        """The platform's probe of its QR login page (see qr_login.py)."""
         raise NotImplementedError
 
-    async def _qr_png(self, page: Page, selector: str, src: str) -> bytes:
-        """The QR as PNG bytes: decoded from a data: URL, else a screenshot of it."""
-        if src.startswith("data:image") and ";base64," in src:
-            try:
-                return base64.b64decode(src.split(",", 1)[1])
-            except ValueError:
-                pass
-        return await page.locator(selector).first.screenshot()
+    async def _login_flow(
+        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        limits = LoginLimits(
+            timeout_s=self.LOGIN_TIMEOUT_S,
+            qr_find_timeout_s=self.QR_FIND_TIMEOUT_S,
+            max_qr=self.MAX_QR,
+            max_code_attempts=self.MAX_CODE_ATTEMPTS,
+            poll_s=self.POLL_S,
+        )
+
+        async def succeed(user: common_pb2.UserInfo) -> gateway_pb2.LoginEvent:
+            return await self._success_event(actx, user)
+
+        probe = self._login_probe(actx)
+        async for event in qr_login(probe, page, codes, limits, succeed, self._log):
+            yield event
 
     async def _success_event(self, actx: AccountContext, user: common_pb2.UserInfo) -> Any:
         sessions = self.ctx.sessions
@@ -413,13 +437,3 @@ class CreatorCentreAdapter(Adapter):
                 session=blob, user=user, fingerprint=actx.fingerprint.to_proto()
             ),
         )
-
-
-def expired_event(reason: str) -> gateway_pb2.LoginEvent:
-    return gateway_pb2.LoginEvent(expired=gateway_pb2.LoginExpired(reason=reason))
-
-
-def verification_event(method: int, hint: str = "") -> gateway_pb2.LoginEvent:
-    return gateway_pb2.LoginEvent(
-        verification_required=gateway_pb2.LoginVerificationRequired(method=method, hint=hint)
-    )

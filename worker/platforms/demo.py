@@ -30,18 +30,26 @@ from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
 from worker.platforms import demo_api as api
 from worker.platforms.answers import Answer, with_params
-from worker.platforms.base import (
-    AdapterContext,
+from worker.platforms.base import AdapterContext
+from worker.platforms.creator_centre import (
+    COMMENTS_STEP,
+    DMS_STEP,
+    CreatorCentreAdapter,
+    ListPage,
+)
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformTimeout,
     VerificationRequired,
 )
-from worker.platforms.creator_centre import CreatorCentreAdapter, ListPage, expired_event
+from worker.platforms.qr_login import LoginLook, LoginProbe, verification_event
+from worker.platforms.steps import CycleSteps
 
 log = logging.getLogger(__name__)
 
 CREATOR_PATH = "/creator"
+LIST_PATHS = (api.COMMENTS_PATH, api.MESSAGES_PATH)
 CODE_ANSWERED = """() => {
   const st = document.querySelector('#login-status');
   if (!st) return true;
@@ -154,17 +162,18 @@ class DemoAdapter(CreatorCentreAdapter):
             return f"live channel down for {down:.0f}s"
         return ""
 
-    async def _cycle(self, marks: dict[str, int]) -> list[common_pb2.Item]:
+    async def _cycle(self, marks: dict[str, int], steps: CycleSteps) -> None:
         page = await self._monitor_page()
         try:
-            items = await self._read(page, marks)
+            await self._read(page, marks, steps)
         except Exception:
             self._reload = True  # whatever went wrong, start from a fresh page
             raise
+        if steps.failures:
+            self._reload = True
         self._since_load += 1
-        return items
 
-    async def _read(self, page: Page, marks: dict[str, int]) -> list[common_pb2.Item]:
+    async def _read(self, page: Page, marks: dict[str, int], steps: CycleSteps) -> None:
         comments, dms = self._wants()
         why = self._needs_load(page)
         on_site = page.url.startswith(self.base_url + "/")
@@ -173,29 +182,40 @@ class DemoAdapter(CreatorCentreAdapter):
             # page of the platform can ask (one its script took to /login too),
             # so an expired session or a captcha needs no reload to be seen.
             self._check(await self._ask(page, self._api_url(api.ME_PATH)), "me API")
+        loaded: list[Answer] | None = None
         if why:
             self._log("loading the creator centre (%s)", why, level=logging.DEBUG)
             loaded = await self._load(page)
             if not on_site and not self._of(loaded, api.ME_PATH):
                 self._check(await self.page_fetch(page, self._api_url(api.ME_PATH)), "me API")
-            lists = self._of(loaded, api.COMMENTS_PATH) if comments else []
-            if comments and not lists:
-                raise LayoutChanged("the creator centre loaded no comments from the comments API")
-            lists += self._of(loaded, api.MESSAGES_PATH) if dms else []
-        else:
-            paths = [p for p, on in ((api.COMMENTS_PATH, comments), (api.MESSAGES_PATH, dms)) if on]
-            lists = [
-                await self._ask(page, self._api_url(p, cursor=0, count=self.FETCH_COUNT))
-                for p in paths
-            ]
         self._answers.clear()  # the page lives on: keep the capture from growing
-        items: list[common_pb2.Item] = []
-        for answer in lists:
-            if answer.path == api.COMMENTS_PATH:
+
+        async def first_pages(path: str) -> list[Answer]:
+            """The list's first page: the one the page load brought, else asked for."""
+            if loaded is None:
+                url = self._api_url(path, cursor=0, count=self.FETCH_COUNT)
+                return [await self._ask(page, url)]
+            found = self._of(loaded, path)
+            if not found:
+                raise LayoutChanged(f"the creator centre loaded nothing from {path}")
+            return found
+
+        async def read_comments() -> list[common_pb2.Item]:
+            items: list[common_pb2.Item] = []
+            for answer in await first_pages(api.COMMENTS_PATH):
                 items += await self._pages(page, answer, self._comment_page, marks["c"], "comments")
-            else:
+            return items
+
+        async def read_dms() -> list[common_pb2.Item]:
+            items: list[common_pb2.Item] = []
+            for answer in await first_pages(api.MESSAGES_PATH):
                 items += await self._pages(page, answer, self._message_page, marks["m"], "DMs")
-        return items
+            return items
+
+        if comments:
+            await steps.run(COMMENTS_STEP, read_comments)
+        if dms:
+            await steps.run(DMS_STEP, read_dms)
 
     async def _ask(self, page: Page, url: str) -> Answer:
         """A fetch through the page, tried once more when a navigation the
@@ -239,8 +259,9 @@ class DemoAdapter(CreatorCentreAdapter):
         await self._wait_loaded(page)
         await self._settle()
         loaded = list(self._answers)
-        for answer in loaded:  # whichever API the page was refused by says why
-            self._check(answer, answer.path)
+        for answer in loaded:  # whichever API the page was refused by says why;
+            if answer.path not in LIST_PATHS:  # a list's refusal is its own step's
+                self._check(answer, answer.path)
         self._reload, self._since_load = False, 0
         return loaded
 
@@ -303,69 +324,8 @@ class DemoAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ login
 
-    async def _login_flow(
-        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        pngs: dict[str, bytes] = {}  # token -> the QR image the page loaded
-
-        async def grab(response: Response) -> None:
-            try:
-                if "/api/login/qr.png" in response.url:
-                    token = response.url.split("token=", 1)[1].split("&", 1)[0]
-                    pngs[token] = await response.body()
-            except Exception as exc:
-                self._log("QR capture failed: %s", type(exc).__name__, level=logging.DEBUG)
-
-        page.on("response", lambda r: asyncio.get_running_loop().create_task(grab(r)))
-        await self._goto(page, f"{self.base_url}/login?force=1")
-        deadline = time.monotonic() + self.LOGIN_TIMEOUT_S
-        shown, refreshes, scanned = "", 0, False
-        while True:
-            if time.monotonic() >= deadline:
-                yield expired_event(f"no scan within {self.LOGIN_TIMEOUT_S:.0f}s")
-                return
-            try:
-                where, token, status = await page.evaluate(LOGIN_PROBE)
-            except PlaywrightError:  # navigating: look again
-                await asyncio.sleep(0.2)
-                continue
-            if where.startswith(CREATOR_PATH):
-                break
-            if token and token != shown and status in ("waiting", ""):
-                png = pngs.get(token) or await page.locator("#qr").screenshot()
-                yield gateway_pb2.LoginEvent(
-                    qr=gateway_pb2.LoginQr(
-                        png=png,
-                        content=f"{self.base_url}/api/login/scan?token={token}",
-                        refresh_count=refreshes,
-                    )
-                )
-                shown, refreshes, scanned = token, refreshes + 1, False
-            elif status == "scanned" and not scanned:
-                scanned = True
-                yield gateway_pb2.LoginEvent(scanned=gateway_pb2.LoginScanned())
-            elif status == "verify":
-                hint = await page.locator("#sms-form").inner_text()
-                yield gateway_pb2.LoginEvent(
-                    verification_required=gateway_pb2.LoginVerificationRequired(
-                        method=gateway_pb2.VERIFICATION_METHOD_SMS_CODE, hint=hint.strip()[:80]
-                    )
-                )
-                code = await asyncio.wait_for(codes.get(), deadline - time.monotonic())
-                await page.fill("#sms-code", code)
-                await page.click("#sms-submit")
-                await page.wait_for_function(CODE_ANSWERED)
-                continue
-            elif status == "failed":
-                yield gateway_pb2.LoginEvent(
-                    failed=gateway_pb2.LoginFailed(
-                        kind=common_pb2.ERROR_KIND_VERIFICATION,
-                        reason="the platform refused the login (too many wrong codes?)",
-                    )
-                )
-                return
-            await asyncio.sleep(0.2)
-        yield await self._success_event(actx, await self._login_user(page))
+    def _login_probe(self, actx: AccountContext) -> DemoLoginProbe:
+        return DemoLoginProbe(self)
 
     async def _login_user(self, page: Page) -> common_pb2.UserInfo:
         """The user info the creator page asks for once the login lands there."""
@@ -375,3 +335,64 @@ class DemoAdapter(CreatorCentreAdapter):
             answer = await self.page_fetch(page, self._api_url(api.ME_PATH))
         self._check(answer, "me API")
         return api.user_info(answer.body)
+
+
+class DemoLoginProbe(LoginProbe):
+    """The demo login page: a QR (its token in #qr), a status the page
+    keeps in #login-status (waiting, scanned, verify, failed), an SMS form,
+    and the creator centre once logged in. The page renews its own QR and
+    refuses the login itself after too many wrong codes."""
+
+    qr_selectors = ("#qr",)
+    qr_lifetime_s = None
+    counts_code_attempts = True
+
+    def __init__(self, adapter: DemoAdapter) -> None:
+        self.adapter = adapter
+        self.pngs: dict[str, bytes] = {}  # token -> the QR image the page loaded
+        self._listening = False
+
+    async def open(self, page: Page) -> None:
+        async def grab(response: Response) -> None:
+            try:
+                if "/api/login/qr.png" in response.url:
+                    token = response.url.split("token=", 1)[1].split("&", 1)[0]
+                    self.pngs[token] = await response.body()
+            except Exception as exc:
+                self.adapter._log("QR capture failed: %s", type(exc).__name__, level=logging.DEBUG)
+
+        if not self._listening:  # once per page
+            self._listening = True
+            page.on("response", lambda r: asyncio.get_running_loop().create_task(grab(r)))
+        await self.adapter._goto(page, f"{self.adapter.base_url}/login?force=1")
+
+    async def look(self, page: Page) -> LoginLook:
+        where, token, status = await page.evaluate(LOGIN_PROBE)
+        if where.startswith(CREATOR_PATH):
+            return LoginLook(success=True)
+        return LoginLook(
+            qr=token if status in ("waiting", "") else "",
+            qr_selector="#qr",
+            qr_content=f"{self.adapter.base_url}/api/login/scan?token={token}",
+            scanned=status == "scanned",
+            sms=status == "verify",
+            failed="the platform refused the login (too many wrong codes?)"
+            if status == "failed"
+            else "",
+        )
+
+    async def qr_png(self, page: Page, look: LoginLook) -> bytes:
+        return self.pngs.get(look.qr) or await page.locator("#qr").screenshot()
+
+    async def sms_step(
+        self, page: Page, look: LoginLook, codes: asyncio.Queue[str], deadline: float
+    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+        hint = await page.locator("#sms-form").inner_text()
+        yield verification_event(gateway_pb2.VERIFICATION_METHOD_SMS_CODE, hint.strip()[:80])
+        code = await asyncio.wait_for(codes.get(), deadline - time.monotonic())
+        await page.fill("#sms-code", code)
+        await page.click("#sms-submit")
+        await page.wait_for_function(CODE_ANSWERED)
+
+    async def user(self, page: Page) -> common_pb2.UserInfo:
+        return await self.adapter._login_user(page)

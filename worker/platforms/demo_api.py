@@ -9,7 +9,7 @@ from typing import Any
 
 from hiscrm.v1 import common_pb2
 from worker.platforms.answers import require, timestamp
-from worker.platforms.base import (
+from worker.platforms.errors import (
     AuthExpired,
     LayoutChanged,
     PlatformError,

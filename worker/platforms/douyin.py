@@ -18,59 +18,23 @@ shared with Xiaohongshu and the demo platform.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
 from worker.platforms import douyin_api as api
 from worker.platforms.answers import Answer, query_param, with_params
-from worker.platforms.base import (
-    AdapterContext,
-    AuthExpired,
-    LayoutChanged,
-    PlatformError,
-    VerificationRequired,
-)
-from worker.platforms.creator_centre import (
-    CreatorCentreAdapter,
-    ListPage,
-    expired_event,
-    verification_event,
-)
+from worker.platforms.base import AdapterContext
+from worker.platforms.creator_centre import CreatorCentreAdapter, ListPage
+from worker.platforms.douyin_login import DouyinLoginProbe
+from worker.platforms.errors import AuthExpired, LayoutChanged, PlatformError, VerificationRequired
 
 log = logging.getLogger(__name__)
-
-DOUYIN_LOGIN_PROBE = """([qrSelectors, expiredTexts, scannedTexts, verifySel, verifyTitle,
-                         smsOption, smsInput, sliders]) => {
-  const visible = (el) => !!el && el.getClientRects().length > 0;
-  const body = document.body ? document.body.innerText : '';
-  let qr = '', qrSel = '';
-  for (const sel of qrSelectors) {
-    const el = document.querySelector(sel);
-    if (visible(el) && el.getAttribute('src')) { qr = el.getAttribute('src'); qrSel = sel; break; }
-  }
-  const verifyBox = document.querySelector(verifySel);
-  const verify = visible(verifyBox) || body.includes(verifyTitle);
-  return {
-    path: location.pathname, title: document.title, qr, qrSel,
-    expired: expiredTexts.some((t) => body.includes(t)),
-    scanned: scannedTexts.some((t) => body.includes(t)),
-    verify,
-    smsOption: verify && body.includes(smsOption),
-    smsInput: visible(document.querySelector(smsInput)),
-    slider: sliders.some((s) => visible(document.querySelector(s))),
-    verifyText: verifyBox ? verifyBox.innerText.slice(0, 200) : '',
-  };
-}"""
 
 # True when a page shows the login form instead of the creator centre.
 LOGGED_OUT_PROBE = """([qrSelectors, texts]) => {
@@ -292,116 +256,5 @@ class DouyinAdapter(CreatorCentreAdapter):
 
     # ------------------------------------------------------------ login
 
-    async def _login_flow(
-        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        await self._goto(page, api.LOGIN_URL)
-        started = time.monotonic()
-        deadline = started + self.LOGIN_TIMEOUT_S
-        shown, shown_at, qr_count, scanned, slider, attempts = "", 0.0, 0, False, False, 0
-        while True:
-            if time.monotonic() >= deadline:
-                yield expired_event(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
-                return
-            try:
-                state = await page.evaluate(
-                    DOUYIN_LOGIN_PROBE,
-                    [
-                        list(api.QR_IMAGE_SELECTORS),
-                        list(api.QR_EXPIRED_TEXTS),
-                        list(api.QR_SCANNED_TEXTS),
-                        api.VERIFY_CONTAINER,
-                        api.VERIFY_TITLE_TEXT,
-                        api.SMS_OPTION_TEXT,
-                        api.SMS_INPUT_SELECTOR,
-                        list(api.SLIDER_SELECTORS),
-                    ],
-                )
-            except PlaywrightError:  # navigating: look again
-                await asyncio.sleep(self.POLL_S)
-                continue
-            if state["path"].startswith(api.HOME_PATH_PREFIX) and await self._has_session(actx):
-                break
-            if state["slider"] or api.CAPTCHA_PAGE_TITLE in state["title"]:
-                if not slider:
-                    slider = True
-                    yield verification_event(
-                        gateway_pb2.VERIFICATION_METHOD_SLIDER,
-                        "slider captcha on the login page: an operator must solve it",
-                    )
-                await asyncio.sleep(self.POLL_S)
-                continue
-            slider = False
-            if state["verify"]:
-                if attempts >= self.MAX_CODE_ATTEMPTS:
-                    yield gateway_pb2.LoginEvent(
-                        failed=gateway_pb2.LoginFailed(
-                            kind=common_pb2.ERROR_KIND_VERIFICATION,
-                            reason=f"the SMS code was refused {attempts} times",
-                        )
-                    )
-                    return
-                attempts += 1
-                async for event in self._sms_step(page, state, codes, deadline):
-                    yield event
-                continue
-            stale = shown and time.monotonic() - shown_at > self.QR_LIFETIME_S
-            if state["expired"] or stale:
-                if qr_count >= self.MAX_QR:
-                    yield expired_event(f"{qr_count} QR codes expired without a scan")
-                    return
-                self._log("QR expired; reloading the login page for a new one")
-                await self._goto(page, api.LOGIN_URL)
-                shown = ""
-                continue
-            if state["qr"] and state["qr"] != shown:
-                png = await self._qr_png(page, state["qrSel"], state["qr"])
-                yield gateway_pb2.LoginEvent(
-                    qr=gateway_pb2.LoginQr(png=png, refresh_count=qr_count)
-                )
-                shown, shown_at, scanned = state["qr"], time.monotonic(), False
-                qr_count += 1
-            elif state["scanned"] and not scanned:
-                scanned = True
-                yield gateway_pb2.LoginEvent(scanned=gateway_pb2.LoginScanned())
-            elif not shown and time.monotonic() - started > self.QR_FIND_TIMEOUT_S:
-                raise LayoutChanged(
-                    "no QR image on the login page (" + ", ".join(api.QR_IMAGE_SELECTORS) + ")"
-                )
-            await asyncio.sleep(self.POLL_S)
-        # After the login the creator page asks for the user info itself.
-        yield await self._success_event(actx, await self._check_user(page))
-
-    async def _sms_step(
-        self, page: Page, state: dict[str, Any], codes: asyncio.Queue[str], deadline: float
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        box = page.locator(api.VERIFY_CONTAINER)
-        if state["smsOption"] and not state["smsInput"]:
-            await box.get_by_text(api.SMS_OPTION_TEXT).first.click()
-        code_input = page.locator(api.SMS_INPUT_SELECTOR).first
-        try:
-            await code_input.wait_for(state="visible", timeout=10_000)
-        except PlaywrightError:
-            raise LayoutChanged(
-                f"identity check without an SMS code input ({api.SMS_INPUT_SELECTOR})"
-            ) from None
-        send = box.get_by_text(api.SMS_SEND_TEXT, exact=True)
-        if await send.count():
-            await send.first.click()
-        hint = " ".join((await box.inner_text()).split())[:80]
-        yield verification_event(gateway_pb2.VERIFICATION_METHOD_SMS_CODE, hint)
-        code = await asyncio.wait_for(codes.get(), max(1.0, deadline - time.monotonic()))
-        await code_input.fill(code)
-        await box.get_by_text(api.SMS_SUBMIT_TEXT, exact=True).last.click()
-        # Wait for the answer: the box goes away (accepted) or the input empties/errs.
-        for _ in range(40):
-            await asyncio.sleep(self.POLL_S)
-            try:
-                if not await box.is_visible() or await code_input.input_value() != code:
-                    break
-            except PlaywrightError:
-                break
-
-    async def _has_session(self, actx: AccountContext) -> bool:
-        cookies = await actx.context.cookies(api.CREATOR_ORIGIN)
-        return any(c["name"] in api.SESSION_COOKIES and c["value"] for c in cookies)
+    def _login_probe(self, actx: AccountContext) -> DouyinLoginProbe:
+        return DouyinLoginProbe(self, actx)

@@ -22,12 +22,7 @@ from worker.platforms.answers import (
     timestamp,
     with_params,
 )
-from worker.platforms.base import (
-    AuthExpired,
-    Blocked,
-    LayoutChanged,
-    PlatformError,
-)
+from worker.platforms.errors import AuthExpired, Blocked, LayoutChanged, PlatformError
 
 PLATFORM = common_pb2.PLATFORM_DOUYIN
 
@@ -57,7 +52,11 @@ DM_PATHS = (DM_INIT_PATH, DM_HISTORY_PATH)
 
 # ------------------------------------------------------------------ selectors / markers
 
-QR_IMAGE_SELECTORS = ('img[alt="二维码"]', "#animate_qrcode_container img")
+QR_IMAGE_SELECTORS = (
+    'img[alt="二维码"]',
+    'img[aria-label="二维码"]',
+    "#animate_qrcode_container img",
+)
 LOGGED_OUT_TEXTS = ("扫码登录", "验证码登录")
 QR_EXPIRED_TEXTS = ("二维码已失效", "二维码失效")  # unverified wording, see docs
 QR_SCANNED_TEXTS = ("扫码成功", "已扫描")  # unverified wording, see docs

@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from hiscrm.v1 import common_pb2, gateway_pb2
@@ -33,28 +32,16 @@ from worker.browser.account_context import AccountContext
 from worker.platforms import xiaohongshu_api as api
 from worker.platforms import xiaohongshu_im as im
 from worker.platforms.answers import Answer, query_param, seconds
-from worker.platforms.base import (
-    AdapterContext,
-    AuthExpired,
-    FetchResult,
-    LayoutChanged,
-    PlatformError,
-    VerificationRequired,
-)
-from worker.platforms.creator_centre import (
-    CreatorCentreAdapter,
-    expired_event,
-    verification_event,
-)
+from worker.platforms.base import AdapterContext, FetchResult
+from worker.platforms.creator_centre import CreatorCentreAdapter
+from worker.platforms.errors import AuthExpired, LayoutChanged, PlatformError, VerificationRequired
+from worker.platforms.qr_login import FIND_QR_JS, LoginLook, LoginProbe
 
-XHS_LOGIN_PROBE = """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
-  const visible = (el) => !!el && el.getClientRects().length > 0;
-  const body = document.body ? document.body.innerText : '';
-  let qr = '', qrSel = '';
-  for (const sel of qrSelectors) {
-    const el = document.querySelector(sel);
-    if (visible(el) && el.getAttribute('src')) { qr = el.getAttribute('src'); qrSel = sel; break; }
-  }
+XHS_LOGIN_PROBE = (
+    """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
+"""
+    + FIND_QR_JS
+    + """  const body = document.body ? document.body.innerText : '';
   return {
     path: location.pathname, qr, qrSel,
     loggedIn: visible(document.querySelector(loggedIn)),
@@ -62,6 +49,7 @@ XHS_LOGIN_PROBE = """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
     expired: expiredTexts.some((t) => body.includes(t)),
   };
 }"""
+)
 
 
 class XiaohongshuAdapter(CreatorCentreAdapter):
@@ -390,75 +378,12 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
                 return str(cookie["value"])
         return ""
 
-    def _latest_status(self) -> int | None:
-        """The QR's state (api.QR_*) from the newest poll the page made:
-        qrcode/userinfo codeStatus, or qrcode/status code_status; None
-        before the first poll. What a login probe asks each look."""
-        return api.latest_qr_status(self._answers)
-
     def _latest_qr_content(self) -> str:
         created = self.answers(api.QR_CREATE_PATH)
         return api.qr_content(api.check_answer(created[-1], "qrcode/create")) if created else ""
 
-    async def _login_flow(
-        self, page: Page, actx: AccountContext, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
-        await self._goto(page, api.LOGIN_URL)
-        guest = await self._session_cookie(actx)
-        started = time.monotonic()
-        deadline = started + self.LOGIN_TIMEOUT_S
-        shown, shown_at, qr_count, scanned, captcha = "", 0.0, 0, False, False
-        while True:
-            if time.monotonic() >= deadline:
-                yield expired_event(f"no login within {self.LOGIN_TIMEOUT_S:.0f}s")
-                return
-            try:
-                state = await self._probe(page)
-            except PlaywrightError:  # navigating: look again
-                await asyncio.sleep(self.POLL_S)
-                continue
-            await self._settle()
-            session = await self._session_cookie(actx)
-            if state["loggedIn"] and session and session != guest:
-                break
-            if state["captcha"]:
-                if not captcha:
-                    captcha = True
-                    yield verification_event(
-                        gateway_pb2.VERIFICATION_METHOD_SLIDER,
-                        "the platform shows '请通过验证': an operator must pass the captcha",
-                    )
-                await asyncio.sleep(self.POLL_S)
-                continue
-            captcha = False
-            status = self._latest_status()
-            stale = shown and time.monotonic() - shown_at > self.QR_LIFETIME_S
-            if status == api.QR_EXPIRED or state["expired"] or stale:
-                if qr_count >= self.MAX_QR:
-                    yield expired_event(f"{qr_count} QR codes expired without a scan")
-                    return
-                self._log("QR expired; reloading the login page for a new one")
-                await self._goto(page, api.LOGIN_URL)
-                shown = ""
-                continue
-            if state["qr"] and state["qr"] != shown:
-                png = await self._qr_png(page, state["qrSel"], state["qr"])
-                yield gateway_pb2.LoginEvent(
-                    qr=gateway_pb2.LoginQr(
-                        png=png, content=self._latest_qr_content(), refresh_count=qr_count
-                    )
-                )
-                shown, shown_at, scanned = state["qr"], time.monotonic(), False
-                qr_count += 1
-            elif status == api.QR_SCANNED and not scanned:
-                scanned = True
-                yield gateway_pb2.LoginEvent(scanned=gateway_pb2.LoginScanned())
-            elif not shown and time.monotonic() - started > self.QR_FIND_TIMEOUT_S:
-                raise LayoutChanged(
-                    "no QR image on the login page (" + ", ".join(api.QR_IMAGE_SELECTORS) + ")"
-                )
-            await asyncio.sleep(self.POLL_S)
-        yield await self._success_event(actx, await self._login_user(page))
+    def _login_probe(self, actx: AccountContext) -> XiaohongshuLoginProbe:
+        return XiaohongshuLoginProbe(self, actx)
 
     async def _login_user(self, page: Page) -> common_pb2.UserInfo:
         # After the login the page reloads and asks user/me itself; an answer from
@@ -477,3 +402,47 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
     def _remember(self, user: common_pb2.UserInfo) -> common_pb2.UserInfo:
         self._self_id, self._self_name = user.platform_user_id, user.nickname
         return user
+
+
+class XiaohongshuLoginProbe(LoginProbe):
+    """The QR on the explore page; scanned/expired from the QR state the page
+    polls (/api/qrcode/userinfo codeStatus, or an older page's qrcode/status
+    code_status; a state outside 0-3 fails the login as LayoutChanged) and
+    the page's expiry text; logged in when the logged-in marker shows and the
+    session cookie is no longer the guest's."""
+
+    qr_selectors = api.QR_IMAGE_SELECTORS
+
+    def __init__(self, adapter: XiaohongshuAdapter, actx: AccountContext) -> None:
+        self.adapter = adapter
+        self.actx = actx
+        self.guest: str | None = None  # the session cookie before the login
+
+    async def open(self, page: Page) -> None:
+        await self.adapter._goto(page, api.LOGIN_URL)
+        if self.guest is None:
+            self.guest = await self.adapter._session_cookie(self.actx)
+
+    async def look(self, page: Page) -> LoginLook:
+        state = await self.adapter._probe(page)
+        await self.adapter._settle()
+        session = await self.adapter._session_cookie(self.actx)
+        if state["loggedIn"] and session and session != self.guest:
+            return LoginLook(success=True)
+        if state["captcha"]:
+            return LoginLook(
+                captcha="the platform shows '请通过验证': an operator must pass the captcha"
+            )
+        status = api.latest_qr_status(
+            self.adapter.answers(api.QR_USERINFO_PATH, api.QR_STATUS_PATH)
+        )
+        return LoginLook(
+            qr=state["qr"],
+            qr_selector=state["qrSel"],
+            qr_content=self.adapter._latest_qr_content(),
+            scanned=status == api.QR_SCANNED,
+            expired=status == api.QR_EXPIRED or state["expired"],
+        )
+
+    async def user(self, page: Page) -> common_pb2.UserInfo:
+        return await self.adapter._login_user(page)

@@ -23,7 +23,7 @@ from worker.platforms.answers import (
     timestamp,
     with_params,
 )
-from worker.platforms.base import (
+from worker.platforms.errors import (
     AuthExpired,
     Blocked,
     LayoutChanged,
@@ -90,10 +90,12 @@ class UnknownCode(PlatformError):
     """An answer with a code nobody has documented: loud, with what the
     platform said, so an operator can tell a new risk rule from a bug."""
 
-    def __init__(self, where: str, code: Any, message: str) -> None:
-        super().__init__(f"{where}: unknown code {code} {message!r}")
+    def __init__(
+        self, message: str, *, code: Any = None, platform_message: str = "", screenshot: str = ""
+    ) -> None:
+        super().__init__(message, screenshot=screenshot)  # copyable like its base
         self.code = code
-        self.platform_message = message
+        self.platform_message = platform_message
 
 
 def check_answer(answer: Answer, where: str) -> dict[str, Any]:
@@ -116,7 +118,9 @@ def check_answer(answer: Answer, where: str) -> dict[str, Any]:
         raise Blocked(f"{where}: code {code} {message} ({BLOCKED_CODES[code]})")
     if code in RISK_CODES:
         raise VerificationRequired(f"{where}: risk-control code {code} {message}".strip())
-    raise UnknownCode(where, code, message)
+    raise UnknownCode(
+        f"{where}: unknown code {code} {message!r}", code=code, platform_message=message
+    )
 
 
 # ------------------------------------------------------------------ login

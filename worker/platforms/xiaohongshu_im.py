@@ -20,7 +20,7 @@ from typing import Any
 
 from hiscrm.v1 import common_pb2
 from worker.platforms.answers import require, seconds, timestamp
-from worker.platforms.base import LayoutChanged
+from worker.platforms.errors import LayoutChanged
 
 PLATFORM = common_pb2.PLATFORM_XIAOHONGSHU
 
