@@ -5,10 +5,10 @@ the JSON they load (response interception); every request is the page's own
 (signed as the page signs them), never an unsigned fetch of ours for a list:
 the notification page (/notification, 评论和@) loads the comments on the
 account's notes from /api/sns/web/v1/you/mentions, and scrolled to its end,
-the next page; the chat page (/chat) loads the conversation list, and a
-conversation clicked there loads its history (its message list scrolled up,
-older pages). Only conversations that moved since they were last read are
-opened. Comments and DMs fail separately with typed errors. Replies go
+the next page; the chat page is read in xiaohongshu_chat.py (only the
+conversations that moved since they were last read are opened; their
+per-chat marks ride in the account's cursor). Comments and DMs fail
+separately with typed errors. Replies go
 through the page UI. Login drives the QR on the explore page and reads the
 states the page polls (/api/qrcode/userinfo).
 
@@ -36,6 +36,7 @@ from worker.platforms.base import AdapterContext, FetchResult
 from worker.platforms.creator_centre import CreatorCentreAdapter
 from worker.platforms.errors import AuthExpired, LayoutChanged, PlatformError, VerificationRequired
 from worker.platforms.qr_login import FIND_QR_JS, LoginLook, LoginProbe
+from worker.platforms.xiaohongshu_chat import ChatPage
 
 XHS_LOGIN_PROBE = (
     """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
@@ -63,7 +64,6 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         api.COMMENT_POST_PATH,
         im.HISTORY_PATH,
     )  # and the chat list, matched by pattern (im.is_chats_path)
-    MAX_CHATS = 20  # conversations opened per cycle; the rest wait for the next one
     SETTLE_S = 2.0  # how long an empty first mentions answer may be followed by another
 
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
@@ -72,7 +72,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         self._self_name = config.user.nickname
         self._mention_order: list[str] = []  # comment ids in the page's display order
         self._mention_authors: dict[str, str] = {}
-        self._chats: dict[str, im.Chat] = {}
+        self.chat = ChatPage(self)
         self._chat_marks: dict[str, int] = {}  # per chat: its mark when last read
         self._chat_marks_read: dict[str, int] | None = None  # set by a DM step that ran through
 
@@ -207,98 +207,11 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             )
         return answer
 
-    async def _chat_list(self, page: Page, *, check_user: bool) -> list[im.Chat]:
-        await self._open(page, api.CHAT_URL)
-        if check_user:
-            await self._check_user(page)
-        answer = await self._wait_for(lambda a: im.is_chats_path(a.path), self.LOAD_TIMEOUT_S)
-        if answer is None:
-            raise LayoutChanged(
-                "the chat page loaded no conversation list (" + im.CHATS_PATTERN.pattern + ")"
-            )
-        listed = im.chats(api.check_answer(answer, "chats"))
-        self._chats.update({c.peer: c for c in listed})
-        return listed
-
     async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
-        """Only conversations whose mark moved since they were last read are
-        opened (opening one makes the platform count it read); official, AI
-        assistant and group chats never are."""
-        out: list[common_pb2.Item] = []
-        read: dict[str, int] = {}
-        opened = 0
-        for chat in await self._chat_list(page, check_user=check_user):
-            last = self._chat_marks.get(chat.peer)
-            if chat.skipped or (last is not None and chat.mark <= last):
-                if last is not None:
-                    read[chat.peer] = last
-                continue
-            if opened >= self.MAX_CHATS:
-                if last is not None:
-                    read[chat.peer] = last
-                continue
-            opened += 1
-            out += await self._history(page, chat, mark)
-            read[chat.peer] = chat.mark
-        self._log("DMs: %d conversations opened, %d messages", opened, len(out))
-        self._chat_marks_read = read
-        return out
-
-    async def _open_chat(self, page: Page, chat: im.Chat) -> Answer:
-        """Click the conversation in the list; the page loads its history."""
-        entry = page.locator(f'{im.CHAT_ITEM}[data-conv-id="{chat.peer}"]')
-        if await entry.count() != 1:
-            raise LayoutChanged(
-                f"{await entry.count()} conversation entries for {chat.peer} ({im.CHAT_ITEM})"
-            )
-        seen = len(self._answers)
-        await entry.click()
-        answer = await self._wait_for(
-            lambda a: self._history_of(a, chat.peer), self.LOAD_TIMEOUT_S, after=seen
+        items, self._chat_marks_read = await self.chat.read(
+            page, mark, self._chat_marks, check_user=check_user
         )
-        if answer is None:
-            raise LayoutChanged(f"opening the chat with {chat.peer} loaded no {im.HISTORY_PATH}")
-        return answer
-
-    @staticmethod
-    def _history_of(answer: Answer, peer: str) -> bool:
-        # the page names the conversation in the query; without it, the one just opened
-        asked = query_param(answer.url, "chat_user_id")
-        return answer.path.endswith(im.HISTORY_PATH) and asked in (peer, "")
-
-    async def _history(self, page: Page, chat: im.Chat, mark: int) -> list[common_pb2.Item]:
-        """The opened conversation's messages at or after `mark`; older pages
-        come from scrolling the message list to its top, as a reader would."""
-        answer = await self._open_chat(page, chat)
-        out: list[common_pb2.Item] = []
-        for pages in range(1, self.MAX_PAGES + 1):
-            rows = im.history_rows(api.check_answer(answer, f"history with {chat.peer}"))
-            out += [
-                item
-                for item in (
-                    im.dm_item(self.account_id, r, chat, self._self_id, self._self_name)
-                    for r in rows
-                    if im.kept(r)
-                )
-                if item.created_at.seconds >= mark
-            ]
-            limit = query_param(answer.url, "limit")
-            full = limit.isdigit() and len(rows) >= int(limit)
-            if not full or min(im.message_time(r) for r in rows) < mark:
-                break
-            if pages == self.MAX_PAGES:
-                self._log("history with %s: stopped after %d pages", chat.peer, pages)
-                break
-            seen = len(self._answers)
-            await page.locator(im.MESSAGE_LIST).first.evaluate("el => { el.scrollTop = 0; }")
-            older = await self._wait_for(
-                lambda a: self._history_of(a, chat.peer), self.LOAD_TIMEOUT_S, after=seen
-            )
-            if older is None:  # a full page that was the last one: nothing older to load
-                self._log("history with %s: no older page after scrolling up", chat.peer)
-                break
-            answer = older
-        return out
+        return items
 
     # ------------------------------------------------------------ replies
 
@@ -342,33 +255,8 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             return ""
         return api.reply_comment_id(api.check_answer(posted[-1], "comment post"))
 
-    async def _opened_rows(self, page: Page, peer: str) -> tuple[im.Chat, list[dict[str, Any]]]:
-        """The chat page freshly loaded, the conversation opened: its newest rows."""
-        listed = await self._chat_list(page, check_user=False)
-        chat = next((c for c in listed if c.peer == peer), None)
-        if chat is None:
-            raise PlatformError(f"conversation {peer} is not in the chat list")
-        answer = await self._open_chat(page, chat)
-        return chat, im.history_rows(api.check_answer(answer, f"history with {peer}"))
-
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
-        page = await self._monitor_page()
-        chat, rows = await self._opened_rows(page, target.conversation_id)
-        before = {im.message_id(r) for r in rows}
-        editor = page.locator(im.CHAT_EDITOR)
-        await editor.first.wait_for(state="visible", timeout=10_000)
-        if await editor.count() != 1:
-            raise LayoutChanged(f"{await editor.count()} chat editors ({im.CHAT_EDITOR})")
-        await editor.fill(text)
-        await editor.press("Enter")
-        for _ in range(6):  # confirmed by the history: a new outgoing message with the text
-            await asyncio.sleep(0.5)
-            _, rows = await self._opened_rows(page, chat.peer)
-            for row in rows:
-                item = im.dm_item(self.account_id, row, chat, self._self_id, self._self_name)
-                if item.outgoing and item.content == text and item.platform_item_id not in before:
-                    return item.platform_item_id
-        raise PlatformError("the message was sent but did not show in the history")
+        return await self.chat.reply(await self._monitor_page(), target.conversation_id, text)
 
     # ------------------------------------------------------------ login
 
