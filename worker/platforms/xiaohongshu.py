@@ -8,9 +8,9 @@ account's notes from /api/sns/web/v1/you/mentions, and scrolled to its end,
 the next page; the chat page is read in xiaohongshu_chat.py (only the
 conversations that moved since they were last read are opened; their
 per-chat marks ride in the account's cursor). Comments and DMs fail
-separately with typed errors. Replies go
-through the page UI. Login drives the QR on the explore page and reads the
-states the page polls (/api/qrcode/userinfo).
+separately with typed errors. Replies go through the page UI. Login drives
+the QR on the explore page and reads the states the page polls
+(/api/qrcode/userinfo).
 
 Everything assumed about the platform is in xiaohongshu_api.py and
 xiaohongshu_im.py; docs/platforms.md says where each fact came from.
