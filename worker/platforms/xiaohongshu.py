@@ -82,19 +82,25 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return super()._captured(path) or im.is_chats_path(path)
 
     async def _wait_for(
-        self, wanted: Callable[[Answer], bool], within: float, after: int = 0
+        self, wanted: Callable[[Answer], bool], within: float, after: Answer | None = None
     ) -> Answer | None:
-        """The newest captured answer `wanted` picks among those after the
-        first `after` captured since the page loaded; None when none came."""
+        """The first captured answer `wanted` picks that came after `after`
+        (since the page loaded when None): pages the page loaded one after
+        the other are each taken once, in order. None when none came."""
         deadline = time.monotonic() + within
         while True:
             await self._settle()
-            found = [a for a in self._answers[after:] if wanted(a)]
+            start = 0 if after is None else self._position(after) + 1
+            found = [a for a in self._answers[start:] if wanted(a)]
             if found:
-                return found[-1]
+                return found[0]
             if time.monotonic() >= deadline:
                 return None
             await asyncio.sleep(0.05)
+
+    def _position(self, answer: Answer) -> int:
+        """Where `answer` is among those captured; -1 once a new page load dropped it."""
+        return next((i for i, a in enumerate(self._answers) if a is answer), -1)
 
     # ------------------------------------------------------------ monitoring
 
@@ -169,7 +175,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             if pages == self.MAX_PAGES:
                 self._log("mentions: stopped after %d pages", pages)
                 break
-            answer = await self._scroll_for_mentions(page)
+            answer = await self._scroll_for_mentions(page, answer)
         return out
 
     async def _first_mentions(self) -> Answer:
@@ -190,16 +196,15 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             await asyncio.sleep(0.1)
             await self._settle()
 
-    async def _scroll_for_mentions(self, page: Page) -> Answer:
-        """The next mentions page, loaded by the page itself when scrolled to
-        its end (its own request, signed as the page signs them)."""
-        seen = len(self._answers)
+    async def _scroll_for_mentions(self, page: Page, last: Answer) -> Answer:
+        """The mentions page after `last`, loaded by the page itself when
+        scrolled to its end (its own request, signed as the page signs them)."""
         await page.evaluate(api.SCROLL_TO_END_JS)
 
         def more(a: Answer) -> bool:
             return a.path.endswith(api.MENTIONS_PATH) and bool(query_param(a.url, "cursor"))
 
-        answer = await self._wait_for(more, self.LOAD_TIMEOUT_S, after=seen)
+        answer = await self._wait_for(more, self.LOAD_TIMEOUT_S, after=last)
         if answer is None:
             raise LayoutChanged(
                 "the notification page said has_more, but scrolling to its end loaded no "

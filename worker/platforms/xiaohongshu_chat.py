@@ -84,9 +84,10 @@ class ChatPage:
             raise LayoutChanged(
                 f"{await entry.count()} conversation entries for {chat.peer} ({im.CHAT_ITEM})"
             )
-        seen = len(a._answers)
+        await a._settle()
+        last = a._answers[-1] if a._answers else None  # what came before the click
         await entry.click()
-        answer = await a._wait_for(lambda x: history_of(x, chat.peer), a.LOAD_TIMEOUT_S, seen)
+        answer = await a._wait_for(lambda x: history_of(x, chat.peer), a.LOAD_TIMEOUT_S, last)
         if answer is None:
             raise LayoutChanged(f"opening the chat with {chat.peer} loaded no {im.HISTORY_PATH}")
         return answer
@@ -112,9 +113,10 @@ class ChatPage:
             if pages == a.MAX_PAGES:
                 self._log("history with %s: stopped after %d pages", chat.peer, pages)
                 break
-            seen = len(a._answers)
             await page.locator(im.MESSAGE_LIST).first.evaluate(SCROLL_TO_TOP_JS)
-            older = await a._wait_for(lambda x: history_of(x, chat.peer), a.LOAD_TIMEOUT_S, seen)
+            older = await a._wait_for(
+                lambda x: history_of(x, chat.peer), a.LOAD_TIMEOUT_S, after=answer
+            )
             if older is None:  # a full page that was the last one: nothing older to load
                 self._log("history with %s: no older page after scrolling up", chat.peer)
                 break
