@@ -77,6 +77,7 @@ class XhsSite(FixtureSite):
         self.history: dict[str, list[dict[str, Any]]] = load("history.json")
         self.page_size = 2
         self.history_limit = 20  # what the chat page asks per history page
+        self.opaque_ids: dict[str, str] = {}  # peer -> a data-conv-id that is not its id
         self.first_mentions_calls = 0  # the page's first ask on each load is answered empty
         self.login_state = "waiting"  # waiting / scanned / captcha / confirmed / expired / odd
         self.qr_serial = 0
@@ -111,6 +112,7 @@ class XhsSite(FixtureSite):
     def page_html(self) -> str:
         html = (FIXTURES / "xhs.html").read_text(encoding="utf-8")
         html = html.replace("__CHATS_PATH__", self.chats_path)
+        html = html.replace("__OPAQUE_IDS__", json.dumps(self.opaque_ids))
         return html.replace("__HISTORY_LIMIT__", str(self.history_limit))
 
     async def _www(
@@ -441,6 +443,7 @@ async def test_dms_open_only_chats_that_moved(tmp_path: Path) -> None:
     site = XhsSite()
     site.chats_path = "/api/im/web/v4/chats"  # another version segment: matched by pattern
     site.history_limit = 3  # the history pages: 1207-1205, 1204-1202, 1201
+    site.opaque_ids = {B: "conv-opaque-2"}  # found by its (unique) name instead
     async with harness(tmp_path, site) as ctx:
         adapter = adapter_for(ctx, site)
         adapter.config.spec.monitor_comments = False
@@ -488,6 +491,20 @@ async def test_dms_open_only_chats_that_moved(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ failures
+
+
+async def test_dm_never_guesses_between_two_chats_of_one_name(tmp_path: Path) -> None:
+    site = XhsSite()
+    chats = site.chats["data"]["chats"]
+    chats[1]["info"]["nickname"] = chats[0]["info"]["nickname"]  # both "阿橙"
+    site.opaque_ids = {A: "conv-opaque-1", B: "conv-opaque-2"}
+    async with harness(tmp_path, site) as ctx:
+        adapter = adapter_for(ctx, site)
+        adapter.config.spec.monitor_comments = False
+        failure = await cycle_failure(adapter)
+        assert isinstance(failure, LayoutChanged) and "cannot tell which" in str(failure)
+        assert opened(site) == []  # nothing was clicked
+        await adapter.close()
 
 
 async def test_comments_and_dms_fail_separately(tmp_path: Path) -> None:

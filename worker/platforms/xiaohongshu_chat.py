@@ -77,13 +77,23 @@ class ChatPage:
         return out, read
 
     async def _open(self, page: Page, chat: im.Chat) -> Answer:
-        """Click the conversation in the list; the page loads its history."""
+        """Click the conversation in the list; the page loads its history.
+        The entry is the one whose data-conv-id holds the peer's id, else
+        (the id can be opaque) the one entry showing the chat's name; never
+        a guess between two."""
         a = self.adapter
-        entry = page.locator(f'{im.CHAT_ITEM}[data-conv-id="{chat.peer}"]')
-        if await entry.count() != 1:
+        entries = page.locator(im.CHAT_ITEM)
+        ids = await entries.evaluate_all(im.CONV_IDS_JS)
+        hits = [i for i, conv in enumerate(ids) if chat.peer in conv]
+        if len(hits) != 1 and chat.nickname:
+            names = await entries.evaluate_all(im.CONV_NAMES_JS, im.CHAT_NAME)
+            hits = [i for i, name in enumerate(names) if name == chat.nickname]
+        if len(hits) != 1:
             raise LayoutChanged(
-                f"{await entry.count()} conversation entries for {chat.peer} ({im.CHAT_ITEM})"
+                f"{len(hits)} conversation entries ({im.CHAT_ITEM}) for {chat.peer} "
+                f"named {chat.nickname!r}: cannot tell which one to open"
             )
+        entry = entries.nth(hits[0])
         await a._settle()
         last = a._answers[-1] if a._answers else None  # what came before the click
         await entry.click()

@@ -30,6 +30,11 @@ HISTORY_PATH = "/api/im/web/messages/history"
 
 CHAT_ITEM = ".xhs-im-conv-item[data-conv-id]"
 CHAT_NAME = ".xhs-im-conv-item__name"
+CONV_IDS_JS = "els => els.map((e) => e.getAttribute('data-conv-id') || '')"
+CONV_NAMES_JS = """(els, name) => els.map((e) => {
+  const n = e.querySelector(name);
+  return n ? n.innerText.trim() : '';
+})"""
 MESSAGE_LIST = ".xhs-im-msg-list"  # scrolled to its top, the page loads older messages
 CHAT_EDITOR = '.xhs-im-input-bar-editor[contenteditable="true"]'
 
