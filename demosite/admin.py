@@ -12,7 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from demosite import seed as content
-from demosite.guards import ApiError, body_of, flag, int_param, serializer, state_of
+from demosite.guards import (
+    QUEUEABLE_ERRORS,
+    ApiError,
+    body_of,
+    flag,
+    int_param,
+    serializer,
+    state_of,
+)
 from demosite.layout import Serializer
 from demosite.live import HUB_KEY
 from demosite.login import new_token, token_json
@@ -43,6 +51,15 @@ def _user_json(ser: Serializer, user: User) -> dict[str, Any]:
 async def _user_from_body(request: web.Request) -> tuple[User, dict[str, Any]]:
     data = await body_of(request)
     return state_of(request).user(str(data.get("username") or "")), data
+
+
+async def _toggle(request: web.Request, attr: str, what: str) -> web.Response:
+    """Switch one of a user's flags from {"username", "on"} (default on)."""
+    user, data = await _user_from_body(request)
+    setattr(user, attr, flag(data.get("on", True)))
+    on = bool(getattr(user, attr))
+    log.info("%s %s for %s", what, "on" if on else "off", user.username)
+    return web.json_response({"username": user.username, attr: on})
 
 
 @routes.get("/admin/health")
@@ -185,18 +202,44 @@ async def drop_live(request: web.Request) -> web.Response:
 
 @routes.post("/admin/captcha")
 async def captcha(request: web.Request) -> web.Response:
-    user, data = await _user_from_body(request)
-    user.captcha = flag(data.get("on", True))
-    log.info("captcha %s for %s", "on" if user.captcha else "off", user.username)
-    return web.json_response({"username": user.username, "captcha": user.captcha})
+    return await _toggle(request, "captcha", "captcha")
 
 
 @routes.post("/admin/rate_limit")
 async def rate_limit(request: web.Request) -> web.Response:
+    return await _toggle(request, "rate_limited", "rate limit")
+
+
+@routes.post("/admin/comments_on_pick")
+async def comments_on_pick(request: web.Request) -> web.Response:
+    """The creator page shows a post's comments only once the post is picked."""
+    return await _toggle(request, "comments_on_pick", "comments on pick")
+
+
+@routes.post("/admin/im_binary")
+async def im_binary(request: web.Request) -> web.Response:
+    """The messages API answers protobuf (demosite/protowire.py) instead of JSON."""
+    return await _toggle(request, "im_binary", "binary IM answers")
+
+
+@routes.post("/admin/error_codes")
+async def error_codes(request: web.Request) -> web.Response:
+    """Queue refusals for one creator API: its next calls answer them in turn
+    (e.g. ["server_error", "rate_limited"]), then it answers normally again.
+    An empty list clears the queue."""
     user, data = await _user_from_body(request)
-    user.rate_limited = flag(data.get("on", True))
-    log.info("rate limit %s for %s", "on" if user.rate_limited else "off", user.username)
-    return web.json_response({"username": user.username, "rate_limited": user.rate_limited})
+    path = str(data.get("path") or "")
+    codes = data.get("codes")
+    if not path.startswith("/api/creator/"):
+        raise ApiError("bad_request", "path must be a creator API path (/api/creator/...)")
+    if not isinstance(codes, list) or len(codes) > 100:
+        raise ApiError("bad_request", "codes must be a list of at most 100 error names")
+    unknown = [c for c in codes if c not in QUEUEABLE_ERRORS]
+    if unknown:
+        raise ApiError("bad_request", f"unknown codes {unknown}; known: {list(QUEUEABLE_ERRORS)}")
+    user.error_codes[path] = [str(c) for c in codes]
+    log.info("error codes for %s %s: %s", user.username, path, codes)
+    return web.json_response({"username": user.username, "path": path, "codes": codes})
 
 
 @routes.post("/admin/layout")

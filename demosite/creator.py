@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from demosite import pages
+from demosite import pages, protowire
 from demosite.guards import (
     ApiError,
     api_user,
@@ -36,7 +36,12 @@ async def creator_page(request: web.Request) -> web.Response:
     if user.captcha:
         return pages.html_response("captcha.html")
     layout = state_of(request).layout_for(user)
-    config = {"layout": layout, "sel": SELECTORS[layout], "user_id": user.user_id}
+    config = {
+        "layout": layout,
+        "sel": SELECTORS[layout],
+        "user_id": user.user_id,
+        "comments_on_pick": user.comments_on_pick,
+    }
     return pages.html_response("creator.html", config, NICKNAME=user.nickname)
 
 
@@ -107,6 +112,9 @@ async def messages(request: web.Request) -> web.Response:
     cursor = int_param(request, "cursor", 0, 0, 2**62)
     count = int_param(request, "count", DEFAULT_COUNT, 1, MAX_COUNT)
     chunk, next_cursor, has_more = page_newest_first(items, cursor, count)
+    if user.im_binary:  # the IM answer in protobuf, as Douyin's IM host answers
+        raw = protowire.messages_answer(user.user_id, chunk, next_cursor, has_more)
+        return web.Response(body=raw, content_type=protowire.CONTENT_TYPE)
     ser = serializer(request, user)
     return web.json_response(
         {

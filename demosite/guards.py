@@ -25,7 +25,10 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "captcha_required": (403, 2154, "请完成安全验证 (captcha required)"),
     "rate_limited": (429, 2053, "操作太频繁，请稍后再试 (rate limited)"),
     "unauthorized": (401, 9, "admin token missing or wrong"),
+    "server_error": (500, 5, "服务繁忙 (server error)"),
 }
+# The refusals the admin API can queue for one creator API (rotating error codes).
+QUEUEABLE_ERRORS = ("not_logged_in", "captcha_required", "rate_limited", "server_error")
 RETRY_AFTER_SECONDS = 30
 
 
@@ -86,6 +89,9 @@ def api_user(request: web.Request) -> User:
         raise ApiError("captcha_required", verify_url="/captcha")
     if user.rate_limited:
         raise ApiError("rate_limited")
+    queued = user.error_codes.get(request.path)
+    if queued:  # the next of the codes queued for this API, one per call
+        raise ApiError(queued.pop(0))
     return user
 
 

@@ -12,6 +12,9 @@ from typing import Any
 
 from demosite.models import Comment, Conversation, Message, Post, Reply, User
 
+# The label a comment of the account itself carries, as on Douyin.
+AUTHOR_LABEL = "作者"
+
 SELECTORS: dict[str, dict[str, str]] = {
     "v1": {
         "post_item": "post-item",
@@ -93,6 +96,7 @@ class Serializer:
                 },
                 "reply_id": item.reply_to or "0",
                 "is_author": int(item.is_author),
+                "label_text": AUTHOR_LABEL if item.is_author else "",
             }
         return {
             "comment_id": item.comment_id,
@@ -105,6 +109,7 @@ class Serializer:
             "author_avatar": self.avatar(item.author_id),
             "reply_to": item.reply_to,
             "is_author": item.is_author,
+            "label_text": AUTHOR_LABEL if item.is_author else "",
         }
 
     def comments_page(

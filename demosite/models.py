@@ -88,6 +88,10 @@ class User:
     replies: list[Reply] = field(default_factory=list)
     captcha: bool = False
     rate_limited: bool = False
+    comments_on_pick: bool = False  # the page loads a post's comments only when picked
+    im_binary: bool = False  # the messages API answers protobuf (admin /im_binary)
+    # API path -> refusals its next calls answer, in turn (admin /error_codes)
+    error_codes: dict[str, list[str]] = field(default_factory=dict)
     layout: str | None = None  # None: the site-wide layout
     # What the account's browsers asked for: creator page loads ("creator_page"),
     # live channels opened ("live_connect"), and creator API calls by path, so

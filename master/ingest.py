@@ -129,7 +129,8 @@ class Ingest:
                         "outgoing": item.outgoing,
                         "created_at": from_ts(item.created_at),
                         "received_at": now,
-                        "read": False,
+                        # the account's own comments and messages are never unread
+                        "read": item.outgoing,
                         "worker_id": p.record.worker_id,
                         "raw_json": item.raw_json,
                     }
@@ -211,7 +212,7 @@ class Ingest:
                 if item_id is None:
                     continue
                 stored += 1
-                if self.inbox is not None:
+                if self.inbox is not None and not item.outgoing:
                     self.inbox.added(item.account_id, item.kind)
                 if want_events:
                     counted.add(item.account_id)
@@ -220,6 +221,7 @@ class Ingest:
                         item=control_pb2.StoredItem(
                             id=item_id,
                             item=item,
+                            read=item.outgoing,
                             received_at=received,
                             worker_id=p.record.worker_id,
                         ),

@@ -407,6 +407,7 @@ async def test_replies_show_up_in_the_data_and_the_admin_api(site: Site) -> None
     assert sent.status == 200
     mine = (await sent.json())["comment"]
     assert mine["is_author"] and mine["reply_to"] == target["comment_id"]
+    assert mine["label_text"] == "作者"
     newest = (await (await browser.get("/api/creator/comments")).json())["comments"][0]
     assert newest == mine
     conv = (await (await browser.get("/api/creator/conversations")).json())["conversations"][0]

@@ -47,6 +47,7 @@ WORKER = "w-demo"
 ACCOUNT = "demo-acct-1"
 USER = "demo1"
 ME = "/api/creator/me"
+MESSAGES = "/api/creator/messages"
 WAIT_S = 20.0
 
 
@@ -263,12 +264,137 @@ async def test_a_failed_list_keeps_the_other_lists_items_and_its_own_state(
             assert kinds == {common_pb2.ITEM_KIND_DIRECT_MESSAGE}
             moved = json.loads(cursors.get(ACCOUNT))
             assert moved["c"] == json.loads(cursor)["c"] and moved["m"] >= json.loads(cursor)["m"]
+            # The working list keeps its pace: no 5-minute wait for the broken one.
+            admin(base, "/admin/messages", {"username": USER, "text": "dm-while-broken"})
+
+            def later() -> set[str]:
+                more = outbox.next_batches(
+                    max_batch_bytes=1 << 20, max_batch_items=1000, limit_batches=10
+                )
+                texts.update(i.content for b in more for i in b.items)
+                return texts
+
+            await bounded(lambda: "dm-while-broken" in later(), "the next DM during the failure")
+            assert monitor.state == common_pb2.RUN_STATE_ERROR
         finally:
             monitor._task.cancel()  # type: ignore[union-attr]  (the adapter closes with demo_adapter)
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor._task  # type: ignore[misc]
             outbox.close()
             cursors.close()
+
+
+async def test_rotating_error_codes_fail_their_own_step_and_nothing_else(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The platform refuses the messages API with a different code each call
+    (500, then 429): each cycle still delivers the comments, and the DM step's
+    failure is its own, typed by its code; once the codes run out the DMs come.
+    A refusal that concerns the whole session (captcha) on the comments list
+    ends the cycle before the DMs are asked for."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        cursor = (await adapter.fetch_new("")).cursor
+        codes = ["server_error", "rate_limited"]
+        admin(base, "/admin/error_codes", {"username": USER, "path": MESSAGES, "codes": codes})
+        admin(base, "/admin/messages", {"username": USER, "text": "dm-after-codes"})
+        seen: list[int] = []
+        for n in range(len(codes) + 2):  # the page load may ask twice: bounded
+            admin(base, "/admin/comments", {"username": USER, "text": f"comment-{n}"})
+            result = await adapter.fetch_new(cursor)
+            assert f"comment-{n}" in {i.content for i in result.items}
+            if not result.failures:
+                break
+            [(step, failure)] = result.failures
+            assert step == "direct messages" and screenshot_taken(failure.screenshot)
+            seen.append(failure.kind)
+        assert not result.failures and "dm-after-codes" in {i.content for i in result.items}
+        assert seen == [common_pb2.ERROR_KIND_INTERNAL, common_pb2.ERROR_KIND_RATE_LIMITED]
+
+        comments = "/api/creator/comments"
+        admin(
+            base,
+            "/admin/error_codes",
+            {"username": USER, "path": comments, "codes": ["captcha_required"]},
+        )
+        before = counters(base).get(MESSAGES, 0)
+        with pytest.raises(VerificationRequired):
+            await adapter.fetch_new(cursor)
+        assert counters(base).get(MESSAGES, 0) == before  # not asked after the captcha
+
+
+async def test_binary_im_answers_give_the_same_dms_as_json(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """With the platform's messages API answering protobuf (Douyin's IM field
+    numbers), the adapter decodes the bytes (from its own fetches through the
+    page and from the page's own load) into the very DMs the JSON gave."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+
+        def dms(result: Any) -> dict[str, common_pb2.Item]:
+            out = {}
+            for item in result.items:
+                if item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE:
+                    copy = common_pb2.Item()
+                    copy.CopyFrom(item)
+                    copy.raw_json = ""
+                    out[item.platform_item_id] = copy
+            return out
+
+        first = await adapter.fetch_new("")
+        from_json = dms(first)
+        assert from_json and any(i.outgoing for i in from_json.values())
+        admin(base, "/admin/im_binary", {"username": USER, "on": True})
+        second = await adapter.fetch_new("")  # no reload: fetched through the open page
+        assert adapter.loads == 1
+        assert dms(second) == from_json
+        sources = {
+            json.loads(i.raw_json).get("source")
+            for i in second.items
+            if i.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE
+        }
+        assert sources == {"wire"}
+
+        sent = admin(base, "/admin/messages", {"username": USER, "text": "binary-dm"})["message"]
+        adapter._reload = True  # the page's own load reads the binary answers too
+        third = await adapter.fetch_new(first.cursor)
+        assert adapter.loads == 2
+        [item] = [i for i in third.items if i.content == "binary-dm"]
+        assert (item.platform_item_id, item.conversation_id, item.author_id, item.author_name) == (
+            sent["message_id"],
+            sent["conversation_id"],
+            sent["sender_id"],
+            sent["sender_name"],
+        )
+        assert item.created_at.seconds == sent["create_time"] and not item.outgoing
+        page = adapter.page
+        assert page is not None and await page.get_by_text("binary-dm").count() == 1
+
+
+async def test_comments_shown_only_after_a_pick_are_read_and_replied_to(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """The page loads no comments until a post is picked: the adapter asks
+    the comments API itself, and a reply picks the post first. The reply
+    comes back as the account's own comment (作者), under its parent."""
+    async with demo_adapter(tmp_path, cluster) as (base, adapter):
+        admin(base, "/admin/comments_on_pick", {"username": USER, "on": True})
+        first = await adapter.fetch_new("")
+        comments = [i for i in first.items if i.kind == common_pb2.ITEM_KIND_COMMENT]
+        assert len(comments) == admin(base, f"/admin/users/{USER}")["comment_count"]
+        page = adapter.page
+        assert page is not None
+        assert await page.locator("[data-testid=comment-item]").count() == 0
+        target = next(i for i in comments if not i.outgoing)
+        reply = gateway_pb2.ReplyTarget(
+            kind=common_pb2.ITEM_KIND_COMMENT,
+            platform_item_id=target.platform_item_id,
+            post_id=target.post_id,
+        )
+        assert await adapter.send_reply(reply, "picked-reply")
+        later = await adapter.fetch_new(first.cursor)
+        [mine] = [i for i in later.items if i.content == "picked-reply"]
+        assert mine.outgoing and mine.parent_id == target.platform_item_id
+        assert json.loads(mine.raw_json)["label_text"] == "作者"
 
 
 async def test_the_cursor_is_kept_and_boundary_items_come_back_identical(

@@ -194,7 +194,7 @@ class AccountMonitor:
                 await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
                 continue
             if failure is not None:  # some lists delivered, others failed: shown
-                await self._failed(failure)
+                await self._failed(failure, partial=True)
                 continue
             await self._sleep(self._interval())
 
@@ -241,7 +241,11 @@ class AccountMonitor:
         )
         return False
 
-    async def _failed(self, exc: PlatformError) -> None:
+    async def _failed(self, exc: PlatformError, *, partial: bool = False) -> None:
+        """Show the failure as the account state and wait as it asks. After a
+        partial failure (another list delivered) the wait for a changed
+        layout or a blocked list is the normal interval: the working list
+        keeps its pace while the state shows the broken one."""
         kind = exc.kind
         reason = str(exc)
         log.error(
@@ -262,6 +266,6 @@ class AccountMonitor:
             delay = self._backoff.next_delay()
             self._set_state(common_pb2.RUN_STATE_BACKING_OFF, kind, reason, exc.screenshot)
         else:
-            delay = SLOW_RETRY_S
+            delay = self._interval() if partial else SLOW_RETRY_S
             self._set_state(common_pb2.RUN_STATE_ERROR, kind, reason, exc.screenshot)
         await self._sleep(delay)

@@ -22,6 +22,9 @@
 
   async function api(path, options) {
     const r = await fetch(path, Object.assign({ credentials: "same-origin", cache: "no-store" }, options || {}));
+    if (r.ok && (r.headers.get("content-type") || "").includes("protobuf")) {
+      return { status_code: 0, binary: new Uint8Array(await r.arrayBuffer()) };
+    }
     let body = null;
     try {
       body = await r.json();
@@ -165,8 +168,11 @@
     const section = el("section", { "data-testid": S.post_item, [S.post_id_attr]: p.post_id });
     const more = el("button", { "data-testid": S.comments_more, type: "button", hidden: "" }, "加载更多评论");
     more.addEventListener("click", () => loadComments(p.post_id, more.dataset.cursor).catch(showError));
+    const pick = el("button", { "data-testid": "post-pick", type: "button" }, "查看评论");
+    pick.addEventListener("click", () => loadComments(p.post_id, 0).catch(showError));
     section.append(
       el("h3", { "data-testid": "post-title" }, p.title),
+      pick,
       el("p", { class: "hint" }, `${p.comment_count} 条评论 · ${fmtTime(p.create_time)}`),
       el("ul", { "data-testid": S.comment_list }),
       more,
@@ -218,10 +224,55 @@
     conv.querySelector(`[data-testid="${S.message_list}"]`).append(messageNode(m));
   }
 
-  async function loadMessages(conversationId) {
-    const q = new URLSearchParams({ conversation_id: conversationId, count: String(PAGE) });
+  // The binary IM answer (demosite/protowire.py), read the way an IM SDK would:
+  // field number -> values; varints as BigInt, length-delimited as bytes.
+  function pbFields(bytes) {
+    const out = {};
+    let i = 0;
+    const varint = () => {
+      let v = 0n, shift = 0n;
+      for (;;) {
+        const b = bytes[i++];
+        v |= BigInt(b & 0x7f) << shift;
+        if (!(b & 0x80)) return v;
+        shift += 7n;
+      }
+    };
+    while (i < bytes.length) {
+      const key = Number(varint());
+      const wire = key & 7;
+      let value;
+      if (wire === 0) value = varint();
+      else if (wire === 2) { const n = Number(varint()); value = bytes.subarray(i, i + n); i += n; }
+      else if (wire === 1 || wire === 5) { i += wire === 1 ? 8 : 4; continue; }
+      else throw new TypeError("IM answer: wire type " + wire);
+      (out[key >> 3] = out[key >> 3] || []).push(value);
+    }
+    return out;
+  }
+
+  function binaryMessages(bytes, conv) {
+    const text = (b) => new TextDecoder().decode(b);
+    const env = pbFields(bytes);
+    const body = pbFields(pbFields(env[6][0])[301][0]);
+    return (body[1] || []).map((raw) => {
+      const m = pbFields(raw);
+      const sender = m[7][0].toString();
+      const out = sender === String(cfg.user_id);
+      return {
+        message_id: m[3][0].toString(), conversation_id: text(m[1][0]), sender_id: sender,
+        sender_name: out ? document.getElementById("me-nickname").textContent : conv.peer_name,
+        text: JSON.parse(text(m[8][0])).text, create_time: Number(m[10][0] / 1000n),
+        direction: out ? "out" : "in",
+      };
+    });
+  }
+
+  async function loadMessages(conv) {
+    const q = new URLSearchParams({ conversation_id: conv.conversation_id, count: String(PAGE) });
     const body = await api("/api/creator/messages?" + q);
-    for (const m of body.messages.slice().reverse()) addMessage(m);
+    const messages = body.binary ? binaryMessages(body.binary, conv) : body.messages;
+    for (const m of messages.slice().reverse()) addMessage(m);
   }
 
   // -- loading --------------------------------------------------------------
@@ -235,10 +286,10 @@
       document.getElementById("me-avatar").src = me.avatar;
       const posts = (await api("/api/creator/posts")).posts;
       postList.replaceChildren(...posts.map(postNode));
-      await Promise.all(posts.map((p) => loadComments(p.post_id, 0)));
+      if (!cfg.comments_on_pick) await Promise.all(posts.map((p) => loadComments(p.post_id, 0)));
       const convs = (await api("/api/creator/conversations")).conversations;
       convList.replaceChildren(...convs.map(convNode));
-      await Promise.all(convs.map((c) => loadMessages(c.conversation_id)));
+      await Promise.all(convs.map((c) => loadMessages(c)));
       document.body.dataset.loaded = "true";
     } catch (err) {
       document.body.dataset.loaded = "error";

@@ -24,13 +24,16 @@ HTTP_CAPTCHA = {461, 471}
 
 @dataclass(frozen=True)
 class Answer:
-    """One JSON answer as the page saw it."""
+    """One answer as the page saw it: parsed JSON in `body` (None when it is
+    not JSON), the start of its text, and for captured answers the bytes
+    (binary answers such as protobuf are read from those)."""
 
     url: str
     status: int
     body: Any
     text: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    raw: bytes = b""
 
     @property
     def path(self) -> str:

@@ -8,6 +8,7 @@ and the frame of a QR login. Platform facts live in *_api.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -35,7 +36,8 @@ from worker.platforms.steps import CycleSteps
 
 log = logging.getLogger(__name__)
 
-# Answers the page-level fetch hands back: status, parsed JSON (or None), text.
+# Answers the page-level fetch hands back: status, parsed JSON (or None), text,
+# headers, and the bytes (base64) of a binary (protobuf) answer.
 PAGE_FETCH_JS = """async ([url, method, body]) => {
   const init = {method, credentials: 'include', cache: 'no-store'};
   if (body !== null) {
@@ -43,12 +45,20 @@ PAGE_FETCH_JS = """async ([url, method, body]) => {
     init.headers = {'content-type': 'application/json;charset=UTF-8'};
   }
   const r = await fetch(url, init);
+  const headers = {};
+  r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
+  if ((headers['content-type'] || '').includes('protobuf')) {  // binary: base64 of the bytes
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return [r.status, null, '', headers, btoa(bin)];
+  }
   const text = await r.text();
   let json = null;
   try { json = JSON.parse(text); } catch (e) {}
-  const headers = {};
-  r.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
-  return [r.status, json, text.slice(0, 2000), headers];
+  return [r.status, json, text.slice(0, 2000), headers, ''];
 }"""
 
 
@@ -79,6 +89,7 @@ class CreatorCentreAdapter(Adapter):
     MAX_QR = 6  # QR codes shown in one login before it is given up
     MAX_CODE_ATTEMPTS = 3
     POLL_S = 0.25
+    MAX_RAW = 4 << 20  # bytes kept of one captured answer
 
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -213,16 +224,21 @@ class CreatorCentreAdapter(Adapter):
 
     async def _capture(self, response: Response) -> None:
         try:
-            text = await response.text()
+            # The bytes, not text(): some answers are binary (Douyin's IM
+            # answers are protobuf) and text() fails on them.
+            raw = await response.body()
         except Exception as exc:  # the page navigated away and took the body with it
             self._log("response body unavailable: %s", type(exc).__name__, level=logging.DEBUG)
             return
+        text = raw.decode("utf-8", errors="replace")
         try:
             body: Any = json.loads(text) if text else None
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in response.headers.items()}
-        self._answers.append(Answer(response.url, response.status, body, text[:2000], headers))
+        self._answers.append(
+            Answer(response.url, response.status, body, text[:2000], headers, raw[: self.MAX_RAW])
+        )
 
     async def _settle(self) -> None:
         while self._captures:
@@ -248,8 +264,9 @@ class CreatorCentreAdapter(Adapter):
     ) -> Answer:
         """Fetch through the page itself: the account's cookies and the page's
         own request signing; the answer also passes response capture."""
-        status, parsed, text, headers = await page.evaluate(PAGE_FETCH_JS, [url, method, body])
-        return Answer(url, int(status), parsed, str(text or ""), dict(headers or {}))
+        status, parsed, text, headers, b64 = await page.evaluate(PAGE_FETCH_JS, [url, method, body])
+        raw = base64.b64decode(b64) if b64 else b""
+        return Answer(url, int(status), parsed, str(text or ""), dict(headers or {}), raw)
 
     # ------------------------------------------------------------ errors
 

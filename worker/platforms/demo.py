@@ -17,6 +17,7 @@ through the page UI. Login drives the QR page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -94,6 +95,8 @@ class DemoAdapter(CreatorCentreAdapter):
         self._live: WebSocket | None = None  # the monitor page's live channel
         self._live_down_since = time.monotonic()
         self.loads = 0  # page loads by the monitor (for logs and tests)
+        self._me = common_pb2.UserInfo()  # from the me API, every cycle
+        self._peers: dict[str, str] = {}  # conversation id -> peer name (binary DMs)
 
     @property
     def base_url(self) -> str:
@@ -181,13 +184,15 @@ class DemoAdapter(CreatorCentreAdapter):
             # Every cycle proves the session first, through the open page; any
             # page of the platform can ask (one its script took to /login too),
             # so an expired session or a captcha needs no reload to be seen.
-            self._check(await self._ask(page, self._api_url(api.ME_PATH)), "me API")
+            self._session(await self._ask(page, self._api_url(api.ME_PATH)))
         loaded: list[Answer] | None = None
         if why:
             self._log("loading the creator centre (%s)", why, level=logging.DEBUG)
             loaded = await self._load(page)
+            for answer in self._of(loaded, api.ME_PATH):
+                self._session(answer)
             if not on_site and not self._of(loaded, api.ME_PATH):
-                self._check(await self.page_fetch(page, self._api_url(api.ME_PATH)), "me API")
+                self._session(await self.page_fetch(page, self._api_url(api.ME_PATH)))
         self._answers.clear()  # the page lives on: keep the capture from growing
 
         async def first_pages(path: str) -> list[Answer]:
@@ -196,8 +201,9 @@ class DemoAdapter(CreatorCentreAdapter):
                 url = self._api_url(path, cursor=0, count=self.FETCH_COUNT)
                 return [await self._ask(page, url)]
             found = self._of(loaded, path)
-            if not found:
-                raise LayoutChanged(f"the creator centre loaded nothing from {path}")
+            if not found:  # e.g. comments shown only once a post is picked: ask
+                url = self._api_url(path, cursor=0, count=self.FETCH_COUNT)
+                return [await self._ask(page, url)]
             return found
 
         async def read_comments() -> list[common_pb2.Item]:
@@ -208,7 +214,15 @@ class DemoAdapter(CreatorCentreAdapter):
 
         async def read_dms() -> list[common_pb2.Item]:
             items: list[common_pb2.Item] = []
-            for answer in await first_pages(api.MESSAGES_PATH):
+            firsts = await first_pages(api.MESSAGES_PATH)
+            if any(api.is_binary(a.headers) for a in firsts):
+                # Binary messages carry no names: the conversations API has the peers'.
+                convs = self._of(loaded or [], api.CONVERSATIONS_PATH)
+                if not convs:
+                    convs = [await self._ask(page, self._api_url(api.CONVERSATIONS_PATH))]
+                self._check(convs[0], "conversations API")
+                self._peers = api.conversation_peers(convs[0].body)
+            for answer in firsts:
                 items += await self._pages(page, answer, self._message_page, marks["m"], "DMs")
             return items
 
@@ -244,10 +258,20 @@ class DemoAdapter(CreatorCentreAdapter):
         return ListPage(items, with_params(answer.url, cursor=cursor) if has_more else None)
 
     def _message_page(self, answer: Answer) -> ListPage:
-        self._check(answer, "messages API")
-        records, has_more, cursor = api.messages_page(answer.body)
-        items = [api.message_item(self.account_id, m) for m in records]
+        if answer.status == 200 and api.is_binary(answer.headers):
+            items, has_more, cursor = api.binary_messages(
+                self.account_id, answer.raw, self._me, self._peers
+            )
+        else:
+            self._check(answer, "messages API")
+            records, has_more, cursor = api.messages_page(answer.body)
+            items = [api.message_item(self.account_id, m) for m in records]
         return ListPage(items, with_params(answer.url, cursor=cursor) if has_more else None)
+
+    def _session(self, answer: Answer) -> None:
+        """The me API's answer, checked; who the account is (binary DMs need it)."""
+        self._check(answer, "me API")
+        self._me = api.user_info(answer.body)
 
     async def _load(self, page: Page) -> list[Answer]:
         """Load the creator centre; the JSON answers it loaded itself, each
@@ -293,7 +317,8 @@ class DemoAdapter(CreatorCentreAdapter):
 
     async def _reply_comment(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         selector = f'[data-testid=comment-item][data-comment-id="{target.platform_item_id}"]'
-        return await self._reply(selector, target.platform_item_id, text)
+        pick = f'[data-testid=post-item][data-post-id="{target.post_id}"] [data-testid=post-pick]'
+        return await self._reply(selector, target.platform_item_id, text, pick)
 
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         selector = (
@@ -301,7 +326,7 @@ class DemoAdapter(CreatorCentreAdapter):
         )
         return await self._reply(selector, target.conversation_id, text)
 
-    async def _reply(self, selector: str, what: str, text: str) -> str:
+    async def _reply(self, selector: str, what: str, text: str, pick: str = "") -> str:
         page = await self._monitor_page()
         if self._reload or urlsplit(page.url).path != CREATOR_PATH:
             await self._load(page)
@@ -311,6 +336,11 @@ class DemoAdapter(CreatorCentreAdapter):
             # did not push is not rendered yet. The page's refresh loads it.
             await page.locator("[data-testid=refresh]").click()
             await self._wait_loaded(page)
+        if await scope.count() == 0 and pick and await page.locator(pick).count():
+            # The page shows a post's comments only once the post is picked.
+            await page.locator(pick).first.click()
+            with contextlib.suppress(PlaywrightError):
+                await scope.first.wait_for(state="attached", timeout=self.PAGE_TIMEOUT_MS / 3)
         if await scope.count() == 0:
             raise LayoutChanged(f"cannot find the item to reply to ({what})")
         box = scope.locator("[data-testid=reply-input]").first

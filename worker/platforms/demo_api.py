@@ -5,9 +5,11 @@ shape that no longer matches raises LayoutChanged, never silence."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from hiscrm.v1 import common_pb2
+from worker.platforms import douyin_im
 from worker.platforms.answers import require, timestamp
 from worker.platforms.errors import (
     AuthExpired,
@@ -16,6 +18,7 @@ from worker.platforms.errors import (
     RateLimited,
     VerificationRequired,
 )
+from worker.platforms.wire import WireMessage
 
 POSTS_PATH = "/api/creator/posts"
 COMMENTS_PATH = "/api/creator/comments"
@@ -25,6 +28,7 @@ ME_PATH = "/api/creator/me"
 REPLY_PATH = "/api/creator/reply"
 LIVE_PATH = "/api/live"
 
+AUTHOR_LABEL = "作者"  # on the account's own comments, as on Douyin
 COMMENT_FIELDS = ("comment_id", "post_id", "text", "create_time", "author_id", "author_name")
 MESSAGE_FIELDS = (
     "message_id",
@@ -82,7 +86,7 @@ def comment_item(account_id: str, c: dict[str, Any]) -> common_pb2.Item:
         post_id=str(c["post_id"]),
         post_title=str(c.get("post_title", "")),
         parent_id=str(c.get("reply_to") or ""),
-        outgoing=bool(c.get("is_author")),
+        outgoing=bool(c.get("is_author")) or c.get("label_text") == AUTHOR_LABEL,
         created_at=timestamp(c["create_time"]),
         raw_json=json.dumps(c, ensure_ascii=False),
     )
@@ -103,6 +107,54 @@ def message_item(account_id: str, m: dict[str, Any]) -> common_pb2.Item:
         created_at=timestamp(m["create_time"]),
         raw_json=json.dumps(m, ensure_ascii=False),
     )
+
+
+def is_binary(headers: dict[str, str]) -> bool:
+    return "protobuf" in headers.get("content-type", "")
+
+
+def conversation_peers(body: Any) -> dict[str, str]:
+    """conversation id -> the peer's name, from the conversations API."""
+    rows = body.get("conversations") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise LayoutChanged(f"conversations API: no 'conversations' list: {str(body)[:160]}")
+    peers = {}
+    for row in rows:
+        conv = require(row, ("conversation_id", "peer_name"), "conversation")
+        peers[str(conv["conversation_id"])] = str(conv["peer_name"])
+    return peers
+
+
+def binary_messages(
+    account_id: str, raw: bytes, me: common_pb2.UserInfo, peers: dict[str, str]
+) -> tuple[list[common_pb2.Item], bool, int]:
+    """The messages API's binary answer (demosite/protowire.py: Douyin's IM
+    field numbers, plus 20 has_more / 21 cursor): Items, has_more, cursor.
+    Names are the peer's (conversations API) or the account's own."""
+    own, messages = douyin_im.decode_answer(raw)
+    paging = WireMessage.parse(raw)
+    items = []
+    for m in messages:
+        out = m.sender_uid == (own or me.platform_user_id)
+        name = me.nickname if out else peers.get(m.conversation_id, "")
+        if not name:
+            raise LayoutChanged(f"message {m.msg_id}: conversation {m.conversation_id} unknown")
+        items.append(
+            common_pb2.Item(
+                platform=common_pb2.PLATFORM_DEMO,
+                account_id=account_id,
+                kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
+                platform_item_id=m.msg_id,
+                author_id=m.sender_uid,
+                author_name=name,
+                content=m.readable(),
+                conversation_id=m.conversation_id,
+                outgoing=out,
+                created_at=timestamp(m.created_ms),
+                raw_json=json.dumps(asdict(m), ensure_ascii=False),
+            )
+        )
+    return items, bool(paging.number(20)), paging.number(21)
 
 
 def user_info(body: dict[str, Any]) -> common_pb2.UserInfo:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from hiscrm.v1 import common_pb2
 from worker.platforms.answers import (
     Answer,
     raise_for_http_status,
     require,
-    seconds,
     timestamp,
     with_params,
 )
@@ -44,11 +42,24 @@ COMMENT_LIST_SELECT_PATH = (
     "/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/select/"
 )
 COMMENT_LIST_PATHS = (COMMENT_LIST_CREATOR_PATH, COMMENT_LIST_SELECT_PATH)
+# Replies under a comment (二级评论), same prefix as the select list.
+COMMENT_REPLY_LIST_PATH = (
+    "/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/reply/"
+)
 COMMENT_REPLY_PATH = "/aweme/v1/creator/comment/reply/"
-# Direct messages: the IM endpoints the chat page calls (host imapi.snssdk.com).
-DM_INIT_PATH = "/v2/message/get_by_user_init"
-DM_HISTORY_PATH = "/v1/im/message/history"
-DM_PATHS = (DM_INIT_PATH, DM_HISTORY_PATH)
+# The fixed query of the select / reply lists, as the creator page sends it;
+# the adapter builds these URLs itself, so it never carries a signature
+# (a_bogus, msToken, X-Bogus) the page computed for another query.
+COMMENT_QUERY = {
+    "comment_select_options": 0,
+    "sort_options": 0,
+    "channel_id": 618,
+    "app_id": 2906,
+    "aid": 2906,
+    "device_platform": "webapp",
+}
+COMMENT_PAGE_SIZE = 20
+SIGNATURE_PARAMS = ("a_bogus", "msToken", "X-Bogus")
 
 # ------------------------------------------------------------------ selectors / markers
 
@@ -75,14 +86,21 @@ REPLY_BUTTON_TEXT = "回复"
 SEND_BUTTON_TEXT = "发送"
 DM_CONVERSATION_ITEM = '[role="list-item"]'
 DM_EDITOR = '[contenteditable="true"]'
+# The open conversation's title (the peer's name): checked by exact match
+# before typing a reply, so a reply never goes into another chat.
+DM_CHAT_TITLE = '[class*="chat-title"]'
 
 # ------------------------------------------------------------------ answers
 
 NOT_LOGGED_IN_CODES = {8}
 
 
-def check_answer(answer: Answer, where: str) -> dict[str, Any]:
-    """The answer's body when it is a usable success; a typed error otherwise."""
+def check_answer(answer: Answer, where: str, *, proves_session: bool = False) -> dict[str, Any]:
+    """The answer's body when it is a usable success; a typed error otherwise.
+
+    status_code 8 means "not logged in" only where the answer proves the
+    session (user info); elsewhere (a reply refused, say) it is that
+    request's failure, not a logout."""
     raise_for_http_status(answer, where)
     status, body = answer.status, answer.body
     text = answer.text.strip()
@@ -99,17 +117,9 @@ def check_answer(answer: Answer, where: str) -> dict[str, Any]:
     if code == 0:
         return body
     message = str(body.get("status_msg") or body.get("message") or "")
-    if code in NOT_LOGGED_IN_CODES:
+    if proves_session and code in NOT_LOGGED_IN_CODES:
         raise AuthExpired(f"{where}: status_code {code} (not logged in) {message}".strip())
     raise PlatformError(f"{where}: status_code {code} {message}".strip())
-
-
-def _first(record: dict[str, Any], keys: tuple[str, ...], what: str) -> Any:
-    for key in keys:
-        value = record.get(key)
-        if value not in (None, ""):
-            return value
-    raise LayoutChanged(f"{what} has none of {', '.join(keys)}; has {', '.join(sorted(record))}")
 
 
 def _url0(image: Any) -> str:
@@ -211,9 +221,33 @@ def comment_author(record: dict[str, Any]) -> tuple[str, str]:
     return str(user["uid"]), str(user["nickname"])
 
 
-def comment_item(account_id: str, record: dict[str, Any], work: Work) -> common_pb2.Item:
+AUTHOR_LABEL = "作者"
+
+
+def is_own_comment(record: dict[str, Any], self_uid: str) -> bool:
+    """The account's own comment: the creator shape says is_author; the
+    select and web shapes have no such flag, only the label the page shows
+    ("作者") and the author's uid."""
+    if record.get("is_author") or record.get("label_text") == AUTHOR_LABEL:
+        return True
+    author_id, _ = comment_author(record)
+    return bool(self_uid) and author_id == self_uid
+
+
+def reply_count(record: dict[str, Any]) -> int:
+    try:
+        return int(record.get("reply_comment_total") or 0)
+    except (TypeError, ValueError):
+        total = record.get("reply_comment_total")
+        raise LayoutChanged(f"comment reply_comment_total: {total!r}") from None
+
+
+def comment_item(
+    account_id: str, record: dict[str, Any], work: Work, self_uid: str, parent_id: str = ""
+) -> common_pb2.Item:
     author_id, author_name = comment_author(record)
     parent = str(record.get("reply_id") or "")
+    parent = parent_id if parent in ("", "0") else parent
     return common_pb2.Item(
         platform=PLATFORM,
         account_id=account_id,
@@ -224,21 +258,35 @@ def comment_item(account_id: str, record: dict[str, Any], work: Work) -> common_
         content=str(record["text"]),
         post_id=work.post_id,
         post_title=work.title,
-        parent_id="" if parent in ("", "0") else parent,
-        outgoing=bool(record.get("is_author")),
+        parent_id=parent,
+        outgoing=is_own_comment(record, self_uid),
         created_at=timestamp(record["create_time"]),
         raw_json=json.dumps(record, ensure_ascii=False),
     )
 
 
-def comment_list_url(template: str, work: Work, cursor: int) -> str:
-    """The comment list for one work, built from the URL the page itself used."""
-    path = urlsplit(template).path
-    if path == COMMENT_LIST_CREATOR_PATH:
-        url = with_params(template, item_id=work.item_id, cursor=cursor)
-    else:
-        url = with_params(template, aweme_id=work.post_id, cursor=cursor)
-    return url
+def comment_list_url(work: Work, cursor: int) -> str:
+    """The select list of one work's comments, built here (never a
+    captured URL with its signature)."""
+    return with_params(
+        CREATOR_ORIGIN + COMMENT_LIST_SELECT_PATH,
+        aweme_id=work.post_id,
+        cursor=cursor,
+        count=COMMENT_PAGE_SIZE,
+        **COMMENT_QUERY,
+    )
+
+
+def reply_list_url(work: Work, comment: str, cursor: int) -> str:
+    """The replies under one comment, built the same way."""
+    return with_params(
+        CREATOR_ORIGIN + COMMENT_REPLY_LIST_PATH,
+        item_id=work.post_id,
+        comment_id=comment,
+        cursor=cursor,
+        count=COMMENT_PAGE_SIZE,
+        **COMMENT_QUERY,
+    )
 
 
 def reply_id(body: dict[str, Any]) -> str:
@@ -246,60 +294,6 @@ def reply_id(body: dict[str, Any]) -> str:
     if not isinstance(info, dict) or "comment_id" not in info:
         raise LayoutChanged(f"reply answer lacks comment_info.comment_id: {str(body)[:160]}")
     return str(info["comment_id"])
-
-
-# ------------------------------------------------------------------ direct messages
-# Low confidence: see docs/platforms.md. Field alternatives are the ones the
-# source itself tolerates; none of them present raises LayoutChanged.
-
-DM_ID_KEYS = ("msg_id", "server_message_id", "id")
-DM_SENDER_KEYS = ("sender_id", "sender", "uid")
-DM_TIME_KEYS = ("create_time", "created_at", "timestamp")
-
-
-def dm_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool, str]:
-    data = body.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-        raise LayoutChanged(
-            "DM list: expected data.messages (the IM API may have moved to protobuf); got "
-            + ", ".join(sorted(body))
-        )
-    rows = [require(r, ("conversation_id", "content"), "direct message") for r in data["messages"]]
-    return rows, bool(data.get("has_more")), str(data.get("cursor") or "")
-
-
-def dm_text(content: Any) -> str:
-    if isinstance(content, dict):
-        return str(content.get("text") or "")
-    if isinstance(content, str):
-        try:
-            parsed = json.loads(content)
-        except ValueError:
-            return content
-        if isinstance(parsed, dict):
-            return str(parsed.get("text") or "")
-    return str(content)
-
-
-def dm_time(record: dict[str, Any]) -> int:
-    return seconds(_first(record, DM_TIME_KEYS, "direct message"))
-
-
-def dm_item(account_id: str, record: dict[str, Any], self_uid: str) -> common_pb2.Item:
-    sender = str(_first(record, DM_SENDER_KEYS, "direct message"))
-    return common_pb2.Item(
-        platform=PLATFORM,
-        account_id=account_id,
-        kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
-        platform_item_id=str(_first(record, DM_ID_KEYS, "direct message")),
-        author_id=sender,
-        author_name=str(record.get("sender_name") or record.get("nickname") or ""),
-        content=dm_text(record["content"]),
-        conversation_id=str(record["conversation_id"]),
-        outgoing=bool(self_uid) and sender == self_uid,
-        created_at=timestamp(dm_time(record)),
-        raw_json=json.dumps(record, ensure_ascii=False),
-    )
 
 
 # ------------------------------------------------------------------ helpers
