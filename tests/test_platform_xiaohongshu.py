@@ -646,3 +646,31 @@ async def test_codes_become_account_states(
                 cursors.close()
     assert (monitor.state, monitor.error_kind) == (state, kind), frames
     assert str(code) in monitor.reason
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        ("你好", "你好"),  # not JSON: the text itself
+        (json.dumps({"content": "在吗", "content_type": 1}), "在吗"),
+        (  # a card nobody described: what the platform previews, never the JSON
+            json.dumps(
+                {
+                    "content": json.dumps({"goodsId": "g1"}),
+                    "content_type": 9,
+                    "front_chain": "[商品]",
+                }
+            ),
+            "[商品]",
+        ),
+        (json.dumps({"content": json.dumps({"goodsId": "g1"}), "content_type": 9}), "[消息]"),
+        (
+            json.dumps({"content": "", "content_type": 100, "front_chain": "你们已互相关注"}),
+            "[系统提示] 你们已互相关注",
+        ),
+        (json.dumps([1, 2]), "[消息]"),
+    ],
+)
+def test_message_text_is_never_json(content: str, text: str) -> None:
+    """Unit test of xiaohongshu_im.message_text for shapes the fixtures lack."""
+    assert xiaohongshu_im.message_text(content) == text
