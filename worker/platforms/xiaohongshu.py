@@ -181,12 +181,15 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
     async def _first_mentions(self) -> Answer:
         """The page's own first mentions page (see api.first_mentions): once
         one came, a little longer for a fuller one when it was empty."""
-        if await self._wait_answer([api.MENTIONS_PATH], self.LOAD_TIMEOUT_S) is None:
-            raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
+        deadline = time.monotonic() + self.LOAD_TIMEOUT_S
+        while (answer := api.first_mentions(self.answers(api.MENTIONS_PATH))) is None:
+            if time.monotonic() >= deadline:
+                raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
+            await asyncio.sleep(0.05)
+            await self._settle()
         deadline = time.monotonic() + self.SETTLE_S
         while True:
-            answer = api.first_mentions(self.answers(api.MENTIONS_PATH))
-            assert answer is not None  # one came above
+            answer = api.first_mentions(self.answers(api.MENTIONS_PATH)) or answer
             body = answer.body if isinstance(answer.body, dict) else {}
             data = body.get("data")
             if not isinstance(data, dict) or data.get("message_list"):
