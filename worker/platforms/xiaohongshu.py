@@ -1,22 +1,27 @@
 """Xiaohongshu (小红书), driven through www.xiaohongshu.com in the real browser.
 
 Monitoring opens the platform's own pages in the account's context and reads
-the JSON they load (response interception): the notification page
-(/notification, 评论和@) loads the comments on the account's notes from
-/api/sns/web/v1/you/mentions; the web chat page (/chat) loads the
-conversation list, whose histories are read through the page itself (the page
-signs its own fetches). Paging follows the cursor the answers carry until the
-last seen item. Replies go through the page UI. Login drives the QR on the
-explore page and reads the qrcode create/status answers the page polls.
+the JSON they load (response interception); every request is the page's own
+(signed as the page signs them), never an unsigned fetch of ours for a list:
+the notification page (/notification, 评论和@) loads the comments on the
+account's notes from /api/sns/web/v1/you/mentions, and scrolled to its end,
+the next page; the chat page is read in xiaohongshu_chat.py (only the
+conversations that moved since they were last read are opened; their
+per-chat marks ride in the account's cursor). Comments and DMs fail
+separately with typed errors. Replies go through the page UI. Login drives
+the QR on the explore page and reads the states the page polls
+(/api/qrcode/userinfo).
 
-Everything assumed about the platform is in xiaohongshu_api.py;
-docs/platforms.md says where each fact came from.
+Everything assumed about the platform is in xiaohongshu_api.py and
+xiaohongshu_im.py; docs/platforms.md says where each fact came from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,11 +30,13 @@ from playwright.async_api import Page
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
 from worker.platforms import xiaohongshu_api as api
-from worker.platforms.answers import Answer, seconds, with_params
-from worker.platforms.base import AdapterContext
-from worker.platforms.creator_centre import CreatorCentreAdapter, ListPage
+from worker.platforms import xiaohongshu_im as im
+from worker.platforms.answers import Answer, query_param, seconds
+from worker.platforms.base import AdapterContext, FetchResult
+from worker.platforms.creator_centre import CreatorCentreAdapter
 from worker.platforms.errors import AuthExpired, LayoutChanged, PlatformError, VerificationRequired
 from worker.platforms.qr_login import FIND_QR_JS, LoginLook, LoginProbe
+from worker.platforms.xiaohongshu_chat import ChatPage
 
 XHS_LOGIN_PROBE = (
     """([qrSelectors, loggedIn, captchaTexts, expiredTexts]) => {
@@ -51,13 +58,13 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
     CAPTURE_PATHS = (
         api.QR_CREATE_PATH,
         api.QR_STATUS_PATH,
+        api.QR_USERINFO_PATH,
         api.ME_PATH,
         api.MENTIONS_PATH,
         api.COMMENT_POST_PATH,
-        api.CHATS_PATH,
-        api.HISTORY_PATH,
-    )
-    MAX_CHATS = 20
+        im.HISTORY_PATH,
+    )  # and the chat list, matched by pattern (im.is_chats_path)
+    SETTLE_S = 2.0  # how long an empty first mentions answer may be followed by another
 
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
@@ -65,7 +72,35 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         self._self_name = config.user.nickname
         self._mention_order: list[str] = []  # comment ids in the page's display order
         self._mention_authors: dict[str, str] = {}
-        self._chats: dict[str, api.Chat] = {}
+        self.chat = ChatPage(self)
+        self._chat_marks: dict[str, int] = {}  # per chat: its mark when last read
+        self._chat_marks_read: dict[str, int] | None = None  # set by a DM step that ran through
+
+    # ------------------------------------------------------------ capture
+
+    def _captured(self, path: str) -> bool:
+        return super()._captured(path) or im.is_chats_path(path)
+
+    async def _wait_for(
+        self, wanted: Callable[[Answer], bool], within: float, after: Answer | None = None
+    ) -> Answer | None:
+        """The first captured answer `wanted` picks that came after `after`
+        (since the page loaded when None): pages the page loaded one after
+        the other are each taken once, in order. None when none came."""
+        deadline = time.monotonic() + within
+        while True:
+            await self._settle()
+            start = 0 if after is None else self._position(after) + 1
+            found = [a for a in self._answers[start:] if wanted(a)]
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
+
+    def _position(self, answer: Answer) -> int:
+        """Where `answer` is among those captured; -1 once a new page load dropped it."""
+        return next((i for i, a in enumerate(self._answers) if a is answer), -1)
 
     # ------------------------------------------------------------ monitoring
 
@@ -98,60 +133,93 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         user = api.user_me(api.check_answer(answer, "user/me"))
         self._self_id, self._self_name = user.platform_user_id, user.nickname
 
-    async def _comments(self, page: Page, mark: int) -> list[common_pb2.Item]:
+    async def fetch_new(self, cursor: str) -> FetchResult:
+        """The base cycle, plus the per-chat marks of the DM step in the cursor
+        (kept as they were when that step failed: its chats are read again)."""
+        try:
+            marks = {k: int(v) for k, v in json.loads(cursor or "{}").items()}
+        except (ValueError, TypeError, AttributeError):
+            marks = {}
+        self._chat_marks = im.chat_marks(marks)
+        self._chat_marks_read = None
+        result = await super().fetch_new(cursor)
+        if self._chat_marks_read is not None:
+            merged = im.with_chat_marks(json.loads(result.cursor), self._chat_marks_read)
+            result.cursor = json.dumps(merged, sort_keys=True)
+        return result
+
+    async def _comments(self, page: Page, mark: int, until: str = "") -> list[common_pb2.Item]:
+        """The comments at or after `mark`; with `until`, stops paging once
+        that comment is rendered (a reply looks for its entry with mark 0)."""
         await self._open(page, api.NOTIFICATION_URL)
         await self._check_user(page)  # the page asks user/me first; a guest is logged out
-        answer = await self._wait_answer([api.MENTIONS_PATH], self.LOAD_TIMEOUT_S)
-        if answer is None:
-            raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
-        # What the page renders, in order: replies find their entry by it.
-        first = api.mentions_page(api.check_answer(answer, "mentions"))
-        self._mention_order = [api.mention_comment_id(r) for r in first.records]
-
-        def read(answer: Answer) -> ListPage:
-            result = api.mentions_page(api.check_answer(answer, "mentions"))
-            items = [
-                api.comment_item(self.account_id, r) for r in result.records if api.is_comment(r)
-            ]
-            for item in items:
-                self._mention_authors[item.platform_item_id] = item.author_name
-            # Entries that are not comments (mention/item) still date the page.
-            times = [seconds(r["time"]) for r in result.records]
-            more = with_params(answer.url, cursor=result.cursor) if result.has_more else None
-            return ListPage(items, more, min(times) if times else None)
-
-        return await self._pages(page, answer, read, mark, "mentions")
-
-    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
-        await self._open(page, api.CHAT_URL)
-        if check_user:
-            await self._check_user(page)
-        answer = await self._wait_answer([api.CHATS_PATH], self.LOAD_TIMEOUT_S)
-        if answer is None:
-            raise LayoutChanged("the chat page loaded no conversation list " + api.CHATS_PATH)
+        answer = await self._first_mentions()
+        self._mention_order = []
         out: list[common_pb2.Item] = []
-        for chat in api.chats(api.check_answer(answer, "chats"))[: self.MAX_CHATS]:
-            if chat.group:
-                continue
-            self._chats[chat.peer] = chat
-            out += await self._history(page, chat, mark)
+        for pages in range(1, self.MAX_PAGES + 1):
+            result = api.mentions_page(api.check_answer(answer, "mentions"))
+            # What the page renders, in order: replies find their entry by it.
+            self._mention_order += [api.mention_comment_id(r) for r in result.records]
+            for record in result.records:
+                if api.is_comment(record):
+                    item = api.comment_item(self.account_id, record)
+                    self._mention_authors[item.platform_item_id] = item.author_name
+                    if item.created_at.seconds >= mark:
+                        out.append(item)
+            # Entries that are not comments (mention/item, deleted) still date the page.
+            times = [seconds(r["time"]) for r in result.records]
+            if until and until in self._mention_order:
+                break
+            if not result.has_more or not times or min(times) < mark:
+                break
+            if pages == self.MAX_PAGES:
+                self._log("mentions: stopped after %d pages", pages)
+                break
+            answer = await self._scroll_for_mentions(page, answer)
         return out
 
-    async def _history(self, page: Page, chat: api.Chat, mark: int) -> list[common_pb2.Item]:
-        def read(answer: Answer) -> ListPage:
-            rows = api.history_rows(api.check_answer(answer, "message history"))
-            items = [
-                api.dm_item(self.account_id, r, chat, self._self_id, self._self_name) for r in rows
-            ]
-            stores = [int(r["store_id"]) for r in rows if str(r.get("store_id", "")).isdigit()]
-            times = [api.message_time(r) for r in rows]
-            # A short page is the last one; older pages are asked for by last_id.
-            full = len(rows) >= api.HISTORY_LIMIT
-            more = api.history_url(chat.peer, min(stores)) if full and stores else None
-            return ListPage(items, more, min(times) if times else None)
+    async def _first_mentions(self) -> Answer:
+        """The page's own first mentions page (see api.first_mentions): once
+        one came, a little longer for a fuller one when it was empty."""
+        deadline = time.monotonic() + self.LOAD_TIMEOUT_S
+        while (answer := api.first_mentions(self.answers(api.MENTIONS_PATH))) is None:
+            if time.monotonic() >= deadline:
+                raise LayoutChanged("the notification page loaded no " + api.MENTIONS_PATH)
+            await asyncio.sleep(0.05)
+            await self._settle()
+        deadline = time.monotonic() + self.SETTLE_S
+        while True:
+            answer = api.first_mentions(self.answers(api.MENTIONS_PATH)) or answer
+            body = answer.body if isinstance(answer.body, dict) else {}
+            data = body.get("data")
+            if not isinstance(data, dict) or data.get("message_list"):
+                return answer  # entries, or an error or odd shape for check_answer
+            if time.monotonic() >= deadline:
+                return answer
+            await asyncio.sleep(0.1)
+            await self._settle()
 
-        first = await self.page_fetch(page, api.history_url(chat.peer, 0))
-        return await self._pages(page, first, read, mark, f"history with {chat.peer}")
+    async def _scroll_for_mentions(self, page: Page, last: Answer) -> Answer:
+        """The mentions page after `last`, loaded by the page itself when
+        scrolled to its end (its own request, signed as the page signs them)."""
+        await page.evaluate(api.SCROLL_TO_END_JS)
+
+        def more(a: Answer) -> bool:
+            return a.path.endswith(api.MENTIONS_PATH) and bool(query_param(a.url, "cursor"))
+
+        answer = await self._wait_for(more, self.LOAD_TIMEOUT_S, after=last)
+        if answer is None:
+            raise LayoutChanged(
+                "the notification page said has_more, but scrolling to its end loaded no "
+                "further " + api.MENTIONS_PATH
+            )
+        return answer
+
+    async def _dms(self, page: Page, mark: int, *, check_user: bool) -> list[common_pb2.Item]:
+        items, self._chat_marks_read = await self.chat.read(
+            page, mark, self._chat_marks, check_user=check_user
+        )
+        return items
 
     # ------------------------------------------------------------ replies
 
@@ -161,7 +229,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             urlsplit(page.url).path != urlsplit(api.NOTIFICATION_URL).path
             or target.platform_item_id not in self._mention_order
         ):
-            await self._comments(page, 2**40)  # render the list, learn its order
+            await self._comments(page, 0, until=target.platform_item_id)  # learn its order
         if target.platform_item_id not in self._mention_order:
             raise PlatformError(
                 f"comment {target.platform_item_id} is not on the notification page"
@@ -196,27 +264,7 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         return api.reply_comment_id(api.check_answer(posted[-1], "comment post"))
 
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
-        page = await self._monitor_page()
-        peer = target.conversation_id
-        if peer not in self._chats:
-            await self._dms(page, 2**40, check_user=False)
-        chat = self._chats.get(peer)
-        if chat is None:
-            raise PlatformError(f"conversation {peer} is not in the chat list")
-        await self._goto(page, api.chat_url(peer))
-        before = {i.platform_item_id for i in await self._history(page, chat, 0)}
-        editor = page.locator(api.CHAT_EDITOR)
-        await editor.first.wait_for(state="visible", timeout=10_000)
-        if await editor.count() != 1:
-            raise LayoutChanged(f"{await editor.count()} chat editors ({api.CHAT_EDITOR})")
-        await editor.fill(text)
-        await editor.press("Enter")
-        for _ in range(12):  # confirmed by the history: a new outgoing message with the text
-            await asyncio.sleep(0.5)
-            for item in await self._history(page, chat, 0):
-                if item.outgoing and item.content == text and item.platform_item_id not in before:
-                    return item.platform_item_id
-        raise PlatformError("the message was sent but did not show in the history")
+        return await self.chat.reply(await self._monitor_page(), target.conversation_id, text)
 
     # ------------------------------------------------------------ login
 
@@ -225,12 +273,6 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             if cookie["name"] == api.SESSION_COOKIE:
                 return str(cookie["value"])
         return ""
-
-    def _latest_status(self) -> int | None:
-        statuses = self.answers(api.QR_STATUS_PATH)
-        if not statuses:
-            return None
-        return api.qr_status(api.check_answer(statuses[-1], "qrcode/status"))
 
     def _latest_qr_content(self) -> str:
         created = self.answers(api.QR_CREATE_PATH)
@@ -259,9 +301,11 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
 
 
 class XiaohongshuLoginProbe(LoginProbe):
-    """The QR on the explore page; scanned/expired from the qrcode/status
-    answers the page polls (and the page's expiry text); logged in when the
-    logged-in marker shows and the session cookie is no longer the guest's."""
+    """The QR on the explore page; scanned/expired from the QR state the page
+    polls (/api/qrcode/userinfo codeStatus, or an older page's qrcode/status
+    code_status; a state outside 0-3 fails the login as LayoutChanged) and
+    the page's expiry text; logged in when the logged-in marker shows and the
+    session cookie is no longer the guest's."""
 
     qr_selectors = api.QR_IMAGE_SELECTORS
 
@@ -285,7 +329,9 @@ class XiaohongshuLoginProbe(LoginProbe):
             return LoginLook(
                 captcha="the platform shows '请通过验证': an operator must pass the captcha"
             )
-        status = self.adapter._latest_status()
+        status = api.latest_qr_status(
+            self.adapter.answers(api.QR_USERINFO_PATH, api.QR_STATUS_PATH)
+        )
         return LoginLook(
             qr=state["qr"],
             qr_selector=state["qrSel"],

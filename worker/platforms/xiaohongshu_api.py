@@ -1,9 +1,11 @@
 """Xiaohongshu (小红书): every URL, selector and JSON field the Xiaohongshu
-adapter relies on, and pure functions from the platform's answers to Items.
+adapter relies on for login, the session and comments, and pure functions
+from the platform's answers to Items (direct messages: xiaohongshu_im.py).
 
 A layout change is a one-file fix here. A shape that no longer matches raises
-LayoutChanged (never silence); risk-control answers raise the typed errors.
-Where each fact came from is listed in docs/platforms.md.
+LayoutChanged (never silence); risk-control answers raise the typed errors,
+and a code nobody has documented raises UnknownCode with the code and the
+platform's message. Where each fact came from is listed in docs/platforms.md.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from hiscrm.v1 import common_pb2
 from worker.platforms.answers import (
     Answer,
+    query_param,
     raise_for_http_status,
     require,
-    seconds,
     timestamp,
     with_params,
 )
@@ -43,23 +44,10 @@ CHAT_URL = f"{WWW_ORIGIN}/chat"  # web private messages
 
 QR_CREATE_PATH = "/api/sns/web/v1/login/qrcode/create"
 QR_STATUS_PATH = "/api/sns/web/v1/login/qrcode/status"
+QR_USERINFO_PATH = "/api/qrcode/userinfo"  # what the page polls while the QR shows
 ME_PATH = "/api/sns/web/v2/user/me"
 MENTIONS_PATH = "/api/sns/web/v1/you/mentions"
 COMMENT_POST_PATH = "/api/sns/web/v1/comment/post"
-CHATS_PATH = "/api/im/web/v3/chats"
-HISTORY_PATH = "/api/im/web/messages/history"
-HISTORY_LIMIT = 20
-
-
-def history_url(peer: str, last_id: int = 0) -> str:
-    return (
-        f"{EDITH_ORIGIN}{HISTORY_PATH}?chat_user_id={quote(peer, safe='')}"
-        f"&last_id={last_id}&start_id=0&limit={HISTORY_LIMIT}"
-    )
-
-
-def chat_url(peer: str) -> str:
-    return f"{CHAT_URL}/{quote(peer, safe='')}"
 
 
 # ------------------------------------------------------------------ selectors / markers
@@ -74,18 +62,40 @@ NOTIFICATION_ITEM = ".tabs-content-container > .container"
 REPLY_ACTION = ".action-reply"
 REPLY_INPUT = "textarea.comment-input"
 REPLY_SUBMIT = "button.submit"
-CHAT_ITEM = ".xhs-im-conv-item[data-conv-id]"
-CHAT_EDITOR = '.xhs-im-input-bar-editor[contenteditable="true"]'
 
-# qrcode/status data.code_status
+# qrcode/userinfo data.codeStatus (qrcode/status data.code_status agrees)
 QR_WAITING, QR_SCANNED, QR_CONFIRMED, QR_EXPIRED = 0, 1, 2, 3
+QR_STATUSES = (QR_WAITING, QR_SCANNED, QR_CONFIRMED, QR_EXPIRED)
 
 # ------------------------------------------------------------------ answers
 
-CODE_SESSION_EXPIRED = -100
-CODE_IP_BLOCKED = 300012
-CODE_BROWSER_ABNORMAL = 300015
+CODE_SESSION_EXPIRED = -100  # 登录已过期
+CODE_NO_LOGIN = -101  # 无登录信息，或登录信息为空
+CODE_ACCOUNT_RESTRICTED = 300011  # the account is under a security restriction
+CODE_IP_BLOCKED = 300012  # 网络连接异常: the IP is blocked
+CODE_BROWSER_ABNORMAL = 300015  # 浏览器异常: the browser is flagged
+AUTH_CODES = {
+    CODE_SESSION_EXPIRED: "login expired",
+    CODE_NO_LOGIN: "no login information",
+}
+BLOCKED_CODES = {
+    CODE_ACCOUNT_RESTRICTED: "account under a security restriction",
+    CODE_IP_BLOCKED: "IP blocked by risk control",
+    CODE_BROWSER_ABNORMAL: "browser flagged as abnormal",
+}
 RISK_CODES = {-13020, -13002}
+
+
+class UnknownCode(PlatformError):
+    """An answer with a code nobody has documented: loud, with what the
+    platform said, so an operator can tell a new risk rule from a bug."""
+
+    def __init__(
+        self, message: str, *, code: Any = None, platform_message: str = "", screenshot: str = ""
+    ) -> None:
+        super().__init__(message, screenshot=screenshot)  # copyable like its base
+        self.code = code
+        self.platform_message = platform_message
 
 
 def check_answer(answer: Answer, where: str) -> dict[str, Any]:
@@ -102,15 +112,18 @@ def check_answer(answer: Answer, where: str) -> dict[str, Any]:
             raise LayoutChanged(f"{where}: success without a data object: {answer.text[:160]!r}")
         return data
     message = str(body.get("msg") or "")
-    if code == CODE_SESSION_EXPIRED:
-        raise AuthExpired(f"{where}: code {code} {message} (login expired)".strip())
-    if code == CODE_IP_BLOCKED:
-        raise Blocked(f"{where}: code {code} {message} (IP blocked by risk control)".strip())
-    if code == CODE_BROWSER_ABNORMAL:
-        raise Blocked(f"{where}: code {code} {message} (browser flagged as abnormal)".strip())
+    if code in AUTH_CODES:
+        raise AuthExpired(f"{where}: code {code} {message} ({AUTH_CODES[code]})")
+    if code in BLOCKED_CODES:
+        raise Blocked(f"{where}: code {code} {message} ({BLOCKED_CODES[code]})")
     if code in RISK_CODES:
         raise VerificationRequired(f"{where}: risk-control code {code} {message}".strip())
-    raise PlatformError(f"{where}: code {code} {message}".strip())
+    raise UnknownCode(
+        f"{where}: unknown code {code} {message!r}", code=code, platform_message=message
+    )
+
+
+# ------------------------------------------------------------------ login
 
 
 def qr_content(data: dict[str, Any]) -> str:
@@ -118,8 +131,23 @@ def qr_content(data: dict[str, Any]) -> str:
     return str(require(data, ("qr_id", "url"), "qrcode/create data")["url"])
 
 
-def qr_status(data: dict[str, Any]) -> int:
-    return int(require(data, ("code_status",), "qrcode/status data")["code_status"])
+def qr_status(answer: Answer) -> int:
+    """The QR's state from one poll: qrcode/userinfo `codeStatus`, or the
+    older qrcode/status `code_status`. A value outside 0-3 is a changed
+    platform, not a state to guess."""
+    is_userinfo = answer.path.endswith(QR_USERINFO_PATH)
+    where = "qrcode/userinfo" if is_userinfo else "qrcode/status"
+    field = "codeStatus" if is_userinfo else "code_status"
+    value = require(check_answer(answer, where), (field,), f"{where} data")[field]
+    if value not in QR_STATUSES:
+        raise LayoutChanged(f"{where}: {field} {value!r} is none of {QR_STATUSES}")
+    return int(value)
+
+
+def latest_qr_status(answers: list[Answer]) -> int | None:
+    """The newest QR state among the polls the page made (None: no poll yet)."""
+    polls = [a for a in answers if a.path.endswith((QR_USERINFO_PATH, QR_STATUS_PATH))]
+    return qr_status(polls[-1]) if polls else None
 
 
 def user_me(data: dict[str, Any]) -> common_pb2.UserInfo:
@@ -138,13 +166,14 @@ def user_me(data: dict[str, Any]) -> common_pb2.UserInfo:
 
 COMMENT_TYPES = ("comment/item", "comment/comment", "mention/comment")
 MENTION_FIELDS = ("id", "type", "time", "user_info")
+VISIBLE = ("", "NORMAL")  # illegal_info.illegal_status of a comment still shown
 
 
 @dataclass(frozen=True)
 class MentionsPage:
     records: list[dict[str, Any]]  # every entry, in the page's (display) order
     has_more: bool
-    cursor: str
+    cursor: str  # what the page asks the next page with
 
 
 def mentions_page(data: dict[str, Any]) -> MentionsPage:
@@ -157,8 +186,27 @@ def mentions_page(data: dict[str, Any]) -> MentionsPage:
     return MentionsPage(records, bool(data["has_more"]), str(cursor))
 
 
+def first_mentions(answers: list[Answer]) -> Answer | None:
+    """The page's first mentions page: it may ask more than once on load and
+    an early answer can be empty, so the last answer with entries (else the
+    last one). Answers for later pages (with a cursor) do not count."""
+    first = [a for a in answers if not query_param(a.url, "cursor")]
+    for answer in reversed(first):
+        data = answer.body.get("data") if isinstance(answer.body, dict) else None
+        if isinstance(data, dict) and data.get("message_list"):
+            return answer
+    return first[-1] if first else None
+
+
 def is_comment(record: dict[str, Any]) -> bool:
-    return str(record.get("type")) in COMMENT_TYPES
+    """A comment still shown: a comment type whose comment is not deleted
+    or hidden (comment_info.illegal_info.illegal_status other than NORMAL)."""
+    if str(record.get("type")) not in COMMENT_TYPES:
+        return False
+    info = record.get("comment_info")
+    illegal = info.get("illegal_info") if isinstance(info, dict) else None
+    status = str(illegal.get("illegal_status") or "") if isinstance(illegal, dict) else ""
+    return status in VISIBLE
 
 
 def mention_comment_id(record: dict[str, Any]) -> str:
@@ -193,86 +241,5 @@ def reply_comment_id(data: dict[str, Any]) -> str:
     return str(comment.get("id") or "") if isinstance(comment, dict) else ""
 
 
-# ------------------------------------------------------------------ direct messages
-
-
-@dataclass(frozen=True)
-class Chat:
-    peer: str  # chat_user_id: the other side, also the conversation id
-    owner: str  # user_id: the account itself
-    nickname: str
-    group: bool
-
-
-def chats(data: dict[str, Any]) -> list[Chat]:
-    rows = data.get("chats")
-    if not isinstance(rows, list):
-        raise LayoutChanged(f"chats: expected data.chats, got {', '.join(sorted(data))}")
-    out = []
-    for raw in rows:
-        row = require(raw, ("chat_user_id",), "chat")
-        info = row.get("info") if isinstance(row.get("info"), dict) else {}
-        out.append(
-            Chat(
-                peer=str(row["chat_user_id"]),
-                owner=str(row.get("user_id") or ""),
-                nickname=str(info.get("nickname") or row.get("nickname") or ""),
-                group=bool(row.get("group_chat") or row.get("is_group_chat")),
-            )
-        )
-    return out
-
-
-def history_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = data.get("out_message_list", data.get("message_list"))
-    if not isinstance(rows, list):
-        raise LayoutChanged(
-            "message history: expected data.out_message_list or data.message_list, got "
-            + ", ".join(sorted(data))
-        )
-    return [require(r, ("sender_id", "content", "created_at"), "message") for r in rows]
-
-
-def message_id(row: dict[str, Any]) -> str:
-    for key in ("id", "uuid", "store_id"):
-        if row.get(key) not in (None, ""):
-            return str(row[key])
-    raise LayoutChanged(f"message has no id/uuid/store_id; has {', '.join(sorted(row))}")
-
-
-def message_text(content: Any) -> str:
-    if isinstance(content, str):
-        try:
-            content = json.loads(content)
-        except ValueError:
-            return content
-    if not isinstance(content, dict):
-        return str(content or "")
-    inner = content.get("content")
-    if isinstance(inner, dict):
-        return str(inner.get("text") or inner.get("content") or "")
-    return str(inner or content.get("text") or content.get("front_chain") or "")
-
-
-def message_time(row: dict[str, Any]) -> int:
-    return seconds(row["created_at"])
-
-
-def dm_item(
-    account_id: str, row: dict[str, Any], chat: Chat, self_id: str, self_name: str
-) -> common_pb2.Item:
-    sender = str(row["sender_id"])
-    mine = sender in (self_id, chat.owner) and sender != chat.peer
-    return common_pb2.Item(
-        platform=PLATFORM,
-        account_id=account_id,
-        kind=common_pb2.ITEM_KIND_DIRECT_MESSAGE,
-        platform_item_id=message_id(row),
-        author_id=sender,
-        author_name=self_name if mine else chat.nickname,
-        content=message_text(row["content"]),
-        conversation_id=chat.peer,
-        outgoing=mine,
-        created_at=timestamp(row["created_at"]),
-        raw_json=json.dumps(row, ensure_ascii=False),
-    )
+# Scrolled to its end, the notification page loads its next page by itself.
+SCROLL_TO_END_JS = "() => window.scrollTo(0, document.body.scrollHeight)"
