@@ -1,7 +1,12 @@
 """The master's parts and the wiring between them.
 
-Reading order for one comment: gateway.py (frame arrives) -> app.dispatch
+Reading order for one comment: gateway.py (frame arrives) -> frames.py
 -> ingest.py (stored, acked, published) -> events.py -> control/live.py.
+
+Every long-lived task runs under hiscrm_common.supervise: a failure is
+logged with its traceback, counted (GetStats.task_failures, the metrics),
+and the task restarted with backoff; `problems()` is what an operator must
+look at now, and what turns health NOT_SERVING (master/server.py).
 """
 
 from __future__ import annotations
@@ -10,14 +15,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 from hiscrm.v1 import gateway_pb2
 from hiscrm_common import settings
+from hiscrm_common.supervise import Failures
+from hiscrm_common.supervise import start as supervised
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
 from master.config import MasterConfig
 from master.counters import Counters
 from master.events import EventBus
+from master.frames import FrameRouter
 from master.inbox import Inbox
 from master.ingest import Ingest
 from master.logins import Logins
@@ -38,6 +47,7 @@ class MasterApp:
         self.db = db
         self.bus = EventBus()
         self.counters = Counters()
+        self.failures = Failures()
         self.registry = WorkerRegistry(config, db, self.bus)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
@@ -51,6 +61,7 @@ class MasterApp:
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
         self.processes = Processes()
+        self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -59,12 +70,16 @@ class MasterApp:
         await self.accounts.load()
         await self.inbox.load()
         await self.replies.load()
+        tasks = {
+            "maintenance": self.registry.run_maintenance,
+            "scheduler": self.scheduler.run,
+            "ingest": self.ingest.run,
+            "replies": self.replies.run,
+            "unread-events": self.unread_events.run,
+        }
         self._tasks = [
-            asyncio.create_task(self.registry.run_maintenance()),
-            asyncio.create_task(self.scheduler.run()),
-            asyncio.create_task(self.ingest.run()),
-            asyncio.create_task(self.replies.run()),
-            asyncio.create_task(self.unread_events.run()),
+            supervised(name, run, failures=self.failures, context="master")
+            for name, run in tasks.items()
         ]
         self.scheduler.poke()
 
@@ -89,29 +104,21 @@ class MasterApp:
     ) -> None:
         await self.scheduler.on_worker_connected(record, list(reg.held_accounts))
 
-    async def dispatch(
-        self, record: WorkerRecord, conn: Connection, frame: gateway_pb2.WorkerFrame
-    ) -> None:
-        kind = frame.WhichOneof("frame")
-        if kind == "items":
-            await self.ingest.submit(record, conn, frame.items)
-        elif kind == "config_ack":
-            self.scheduler.on_config_ack(record, frame.config_ack)
-        elif kind == "command_result":
-            await self.replies.on_result(record, frame.command_result)
-        elif kind == "login":
-            await self.logins.on_event(record, frame.login)
-        elif kind == "session_refresh":
-            await self.sessions.on_refresh(record, frame.session_refresh)
-        elif kind == "account_state":
-            if not await self.accounts.apply_state(record.worker_id, frame.account_state):
-                log.warning(
-                    "worker %s reported state for account %s, which it does not hold",
-                    record.worker_id,
-                    frame.account_state.account_id,
+    def problems(self) -> list[str]:
+        """What an operator must look at now (GetStats.problems); the first
+        kind (a task in a crash loop, the database failing) means the master
+        cannot do its job: health NOT_SERVING."""
+        return self.fatal_problems() + self.registry.delivery_problems()
+
+    def fatal_problems(self) -> list[str]:
+        found = self.failures.crash_looping()
+        for what, since in (
+            ("storing items", self.ingest.failing_since),
+            ("writing assignments", self.scheduler.failing_since),
+        ):
+            if since is not None:
+                found.append(
+                    f"database: {what} has failed for {time.monotonic() - since:.0f}s "
+                    "(retrying; nothing is acked meanwhile)"
                 )
-        else:
-            log.error(
-                "worker %s sent %s, which this master does not handle yet", record.worker_id, kind
-            )
-            self.counters.frames_rejected += 1
+        return found

@@ -42,9 +42,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable across process crashes in WAL mode; only an OS
-            # crash can lose the last commits, and workers resend those.
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: an Ack goes out after the commit, and the worker then
+            # deletes the items from its outbox for good, so a commit must
+            # survive an OS crash or power loss too. NORMAL in WAL mode may
+            # lose the last commits then, and nobody would resend them.
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
