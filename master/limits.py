@@ -320,4 +320,4 @@ def check_request(msg: Any, path: str = "") -> None:
 
 
 def _is_repeated(field: Any) -> bool:
-    return bool(getattr(field, "is_repeated", field.label == field.LABEL_REPEATED))
+    return bool(field.is_repeated)
