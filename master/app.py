@@ -40,6 +40,8 @@ from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 
+DB_STALL_S = 5.0  # a write waiting this long is an outage an operator must see
+
 
 class MasterApp:
     def __init__(self, config: MasterConfig, db: Database) -> None:
@@ -112,13 +114,16 @@ class MasterApp:
 
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()
-        for what, since in (
-            ("storing items", self.ingest.failing_since),
-            ("writing assignments", self.scheduler.failing_since),
-        ):
-            if since is not None:
+        now = time.monotonic()
+        for what, part in (("storing items", self.ingest), ("writing assignments", self.scheduler)):
+            if part.failing_since is not None:
                 found.append(
-                    f"database: {what} has failed for {time.monotonic() - since:.0f}s "
-                    "(retrying; nothing is acked meanwhile)"
+                    f"database: {what} has failed for {now - part.failing_since:.0f}s "
+                    "(retrying; nothing is acked or moved meanwhile)"
+                )
+            elif part.busy_since is not None and now - part.busy_since > DB_STALL_S:
+                found.append(
+                    f"database: {what} has waited for {now - part.busy_since:.0f}s "
+                    "(locked or unreachable?)"
                 )
         return found

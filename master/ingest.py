@@ -74,6 +74,7 @@ class Ingest:
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self.failing_since: float | None = None  # monotonic: commits failing since
+        self.busy_since: float | None = None  # monotonic: the commit under way began
 
     def refuse_reason(self, record: WorkerRecord, batch: gateway_pb2.ItemsBatch) -> str:
         """Why the whole batch can never be stored, or ''."""
@@ -204,6 +205,7 @@ class Ingest:
         delay = 0.2
         while True:
             try:
+                self.busy_since = time.monotonic()
                 inserted = await self.db.run(lambda s: self._insert(s, rows)) if rows else {}
                 break
             except Exception:
@@ -215,6 +217,8 @@ class Ingest:
                 log.exception("committing %d items failed; retrying in %.1fs", len(rows), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                self.busy_since = None
         if self.failing_since is not None:
             log.warning(
                 "committing items works again after %.0fs", time.monotonic() - self.failing_since

@@ -68,6 +68,7 @@ class Scheduler:
         self._full = False
         self._last_arrival = 0.0
         self.failing_since: float | None = None  # monotonic: assignment writes failing since
+        self.busy_since: float | None = None  # monotonic: the write under way began
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
 
@@ -447,6 +448,7 @@ class Scheduler:
         delay = 0.2
         while True:
             try:
+                self.busy_since = time.monotonic()
                 await self._write_assignments(rows)
                 break
             except Exception:
@@ -461,6 +463,8 @@ class Scheduler:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                self.busy_since = None
         if self.failing_since is not None:
             log.warning(
                 "writing assignments works again after %.0fs",

@@ -36,7 +36,12 @@ def backend_name(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # how long a write waits for another process's lock before it fails
+        # (and is retried by its caller, which shows the outage meanwhile)
+        busy_ms = settings.env_int("HISCRM_SQLITE_BUSY_MS", 30_000)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +53,7 @@ def make_engine(url: str) -> Engine:
             # lose the last commits then, and nobody would resend them.
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
