@@ -54,6 +54,16 @@ class RawWorker:
         self._call = stub.Connect(iter(self._out.get, None), metadata=cluster.metadata())
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._beating = threading.Thread(target=self._beat, daemon=True)
+
+    def keep_alive(self) -> RawWorker:
+        """Heartbeat in the background from now on (a long hostile session)."""
+        self._beating.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self.ended.wait(0.2):
+            self.beat()
 
     def _read(self) -> None:
         try:
