@@ -272,7 +272,10 @@ def check_frame(kind: str | None, frame: gateway_pb2.WorkerFrame) -> None:
 
 # ---------------------------------------------------------------- Control requests
 
-# String fields of Control requests by name; any other string gets MAX_FIELD.
+# String fields of Control requests by name, in bytes; any other string gets
+# MAX_FIELD. Texts an operator types are bounded in characters where they are
+# used (validation.py, replies.py); here at 4 bytes a character, so that a
+# Chinese name or reply is never refused for its encoding.
 REQUEST_STRINGS = {
     "account_id": MAX_ID,
     "worker_id": MAX_ID,
@@ -280,12 +283,12 @@ REQUEST_STRINGS = {
     "session_id": MAX_SESSION_ID,
     "request_id": MAX_REQUEST_ID,
     "page_token": 128,
-    "display_name": MAX_DISPLAY_NAME,
+    "display_name": MAX_DISPLAY_NAME * 4,
     "proxy": MAX_PROXY,
     "base_url": MAX_BASE_URL,
     "username": MAX_DEMO_USERNAME,
-    "query": MAX_QUERY,
-    "text": MAX_REPLY_TEXT,
+    "query": MAX_QUERY * 4,
+    "text": MAX_REPLY_TEXT * 4,
     "code": MAX_VERIFICATION_CODE,
     "conversation_id": MAX_ITEM_ID,
     "post_id": MAX_ITEM_ID,

@@ -30,8 +30,9 @@ class ControlStub:
 
     Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
     account and worker ids 64 bytes, session and request ids 128, page tokens
-    128, display_name 200, proxy and demo.base_url 2,048, demo.username 128,
-    query 200, reply text 2,000, verification code 32, synthetic.content_bytes
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
     128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
@@ -160,8 +161,9 @@ class ControlServicer:
 
     Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
     account and worker ids 64 bytes, session and request ids 128, page tokens
-    128, display_name 200, proxy and demo.base_url 2,048, demo.username 128,
-    query 200, reply text 2,000, verification code 32, synthetic.content_bytes
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
     128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
@@ -430,8 +432,9 @@ class Control:
 
     Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
     account and worker ids 64 bytes, session and request ids 128, page tokens
-    128, display_name 200, proxy and demo.base_url 2,048, demo.username 128,
-    query 200, reply text 2,000, verification code 32, synthetic.content_bytes
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
     128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
