@@ -6,7 +6,7 @@ Reading order for one comment: gateway.py (frame arrives) -> frames.py
 Every long-lived task runs under hiscrm_common.supervise: a failure is
 logged with its traceback, counted (GetStats.task_failures, the metrics),
 and the task restarted with backoff; `problems()` is what an operator must
-look at now, and what turns health NOT_SERVING (master/server.py).
+look at now, and what turns health NOT_SERVING (master/watchdog.py).
 """
 
 from __future__ import annotations
@@ -115,7 +115,12 @@ class MasterApp:
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()
         now = time.monotonic()
-        for what, part in (("storing items", self.ingest), ("writing assignments", self.scheduler)):
+        parts = (
+            ("storing items", self.ingest),
+            ("writing assignments", self.scheduler),
+            ("saving worker states", self.registry),
+        )
+        for what, part in parts:
             if part.failing_since is not None:
                 found.append(
                     f"database: {what} has failed for {now - part.failing_since:.0f}s "

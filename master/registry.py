@@ -188,6 +188,8 @@ class WorkerRegistry:
         self.accounts_of: Callable[[str], list[str]] = lambda _worker_id: []
         self.stream_connects = 0
         self._flush_lock = asyncio.Lock()
+        self.failing_since: float | None = None  # monotonic: worker-row writes failing since
+        self.busy_since: float | None = None
 
     # ------------------------------------------------------------ start-up
 
@@ -391,8 +393,12 @@ class WorkerRegistry:
             session.commit()
 
         try:
+            self.busy_since = time.monotonic()
             await self.db.run(write)
+            self.failing_since = None
         except Exception:
+            if self.failing_since is None:
+                self.failing_since = time.monotonic()
             for record in full:
                 record.dirty_full = True
             for record in beats:
@@ -400,6 +406,8 @@ class WorkerRegistry:
             log.exception(
                 "could not persist %d worker records; will retry", len(rows) + len(figures)
             )
+        finally:
+            self.busy_since = None
 
     async def run_maintenance(self) -> None:
         """Sweep for silent workers and persist heartbeat figures, forever.
