@@ -124,7 +124,7 @@ class MasterApp:
             if part.failing_since is not None:
                 found.append(
                     f"database: {what} has failed for {now - part.failing_since:.0f}s "
-                    "(retrying; nothing is acked or moved meanwhile)"
+                    "(retrying until it works)"
                 )
             elif part.busy_since is not None and now - part.busy_since > DB_STALL_S:
                 found.append(
