@@ -268,7 +268,7 @@ class Link:
                         stats=stats,
                         accounts=self.handler.account_statuses(),
                         outbox_pending=self.handler.outbox_pending(),
-                        delivery_error=error[:2000],
+                        delivery_error=error[:500],  # <= 2,000 bytes (master/limits.py)
                         delivery_errors=errors,
                     )
                 )
