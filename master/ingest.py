@@ -84,8 +84,9 @@ class Ingest:
         holders = {row.worker_id or "", *row.past_worker_ids.split(",")}
         if record.worker_id not in holders:
             return (
-                f"account {batch.account_id} is on {row.worker_id or 'no worker'} and worker "
-                f"{record.worker_id} is not among its holders since the last durable assignment"
+                f"account {batch.account_id} is not assigned to worker {record.worker_id} "
+                f"(it is on {row.worker_id or 'no worker'}, and {record.worker_id} has not "
+                "held it since the last durable assignment)"
             )
         return ""
 

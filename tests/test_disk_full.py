@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import signal
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -52,6 +54,11 @@ def fill(path: Path) -> Path:
     return filler
 
 
+def in_flight(data: Path) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{data / 'outbox.db'}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT COUNT(*) FROM items WHERE batch_seq IS NOT NULL").fetchone()[0]
+
+
 def test_a_full_disk_stalls_delivery_visibly_and_it_resumes_by_itself(cluster: Cluster) -> None:
     total = 3000
     account_id = "df-acc"
@@ -64,11 +71,20 @@ def test_a_full_disk_stalls_delivery_visibly_and_it_resumes_by_itself(cluster: C
             create(cluster, account_id, synthetic_spec(rate=300, total=total, content_bytes=500))
             wait_for(lambda: len(stored_ids(cluster)) >= 300, timeout=60, what="first items")
             connections = cluster.workers_by_id()["df-1"].connections
-            # the WAL gives back its space now, so that the worker's next
-            # writes must take new blocks, which the filler then holds
-            with sqlite3.connect(data / "outbox.db") as db:
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            filler = fill(data)
+            # Batches in flight when the disk fills: the master pauses, so
+            # the worker's next outbox write is the Ack of what it sent.
+            master = cluster.master
+            assert master is not None
+            os.killpg(master.pid, signal.SIGSTOP)
+            try:
+                wait_for(lambda: in_flight(data) > 0, what="batches sent and not acked")
+                # the WAL gives back its space now, so that the worker's next
+                # writes must take new blocks, which the filler then holds
+                with sqlite3.connect(data / "outbox.db") as db:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                filler = fill(data)
+            finally:
+                os.killpg(master.pid, signal.SIGCONT)
 
             def failing() -> control_pb2.Worker | None:
                 w = cluster.workers_by_id()["df-1"]
