@@ -1,7 +1,12 @@
 """The master's parts and the wiring between them.
 
-Reading order for one comment: gateway.py (frame arrives) -> app.dispatch
+Reading order for one comment: gateway.py (frame arrives) -> frames.py
 -> ingest.py (stored, acked, published) -> events.py -> control/live.py.
+
+Every long-lived task runs under hiscrm_common.supervise: a failure is
+logged with its traceback, counted (GetStats.task_failures, the metrics),
+and the task restarted with backoff; `problems()` is what an operator must
+look at now, and what turns health NOT_SERVING (master/watchdog.py).
 """
 
 from __future__ import annotations
@@ -9,14 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from hiscrm.v1 import gateway_pb2
 from hiscrm_common import fleet_size, settings
+from hiscrm_common.supervise import Failures
+from hiscrm_common.supervise import start as supervised
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
 from master.config import MasterConfig
 from master.counters import Counters
 from master.events import EventBus
+from master.frames import FrameRouter
 from master.inbox import Inbox
 from master.ingest import Ingest
 from master.logins import Logins
@@ -30,6 +39,8 @@ from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 
+DB_STALL_S = 5.0  # a write waiting this long is an outage an operator must see
+
 
 class MasterApp:
     def __init__(self, config: MasterConfig, db: Database) -> None:
@@ -37,6 +48,7 @@ class MasterApp:
         self.db = db
         self.bus = EventBus()
         self.counters = Counters()
+        self.failures = Failures()
         self.registry = WorkerRegistry(config, db, self.bus)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
@@ -50,6 +62,7 @@ class MasterApp:
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
         self.processes = Processes()
+        self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -58,14 +71,19 @@ class MasterApp:
         await self.accounts.load()
         await self.inbox.load()
         await self.replies.load()
+        tasks = {
+            "maintenance": self.registry.run_maintenance,
+            "scheduler": self.scheduler.run,
+            "ingest": self.ingest.run,
+            "replies": self.replies.run,
+            "unread-events": self.unread_events.run,
+        }
         self._tasks = [
-            asyncio.create_task(self.registry.run_maintenance()),
-            asyncio.create_task(self.scheduler.run()),
-            asyncio.create_task(self.ingest.run()),
-            asyncio.create_task(self.replies.run()),
-            asyncio.create_task(self.unread_events.run()),
-            asyncio.create_task(self.processes.restore_worker_count()),
+            supervised(name, run, failures=self.failures, context="master")
+            for name, run in tasks.items()
         ]
+        # One-shot, not long-lived: it logs its own outcome (and never raises).
+        self._tasks.append(asyncio.create_task(self.processes.restore_worker_count()))
         self.scheduler.poke()
 
     async def stop(self) -> None:
@@ -88,29 +106,29 @@ class MasterApp:
     ) -> None:
         await self.scheduler.on_worker_connected(record, list(reg.held_accounts))
 
-    async def dispatch(
-        self, record: WorkerRecord, conn: Connection, frame: gateway_pb2.WorkerFrame
-    ) -> None:
-        kind = frame.WhichOneof("frame")
-        if kind == "items":
-            await self.ingest.submit(record, conn, frame.items)
-        elif kind == "config_ack":
-            self.scheduler.on_config_ack(record, frame.config_ack)
-        elif kind == "command_result":
-            await self.replies.on_result(record, frame.command_result)
-        elif kind == "login":
-            await self.logins.on_event(record, frame.login)
-        elif kind == "session_refresh":
-            await self.sessions.on_refresh(record, frame.session_refresh)
-        elif kind == "account_state":
-            if not await self.accounts.apply_state(record.worker_id, frame.account_state):
-                log.warning(
-                    "worker %s reported state for account %s, which it does not hold",
-                    record.worker_id,
-                    frame.account_state.account_id,
+    def problems(self) -> list[str]:
+        """What an operator must look at now (GetStats.problems); the first
+        kind (a task in a crash loop, the database failing) means the master
+        cannot do its job: health NOT_SERVING."""
+        return self.fatal_problems() + self.registry.delivery_problems()
+
+    def fatal_problems(self) -> list[str]:
+        found = self.failures.crash_looping()
+        now = time.monotonic()
+        parts = (
+            ("storing items", self.ingest),
+            ("writing assignments", self.scheduler),
+            ("saving worker states", self.registry),
+        )
+        for what, part in parts:
+            if part.failing_since is not None:
+                found.append(
+                    f"database: {what} has failed for {now - part.failing_since:.0f}s "
+                    "(retrying until it works)"
                 )
-        else:
-            log.error(
-                "worker %s sent %s, which this master does not handle yet", record.worker_id, kind
-            )
-            self.counters.frames_rejected += 1
+            elif part.busy_since is not None and now - part.busy_since > DB_STALL_S:
+                found.append(
+                    f"database: {what} has waited for {now - part.busy_since:.0f}s "
+                    "(locked or unreachable?)"
+                )
+        return found

@@ -12,4 +12,6 @@ class Counters:
     batches: int = 0
     acks: int = 0
     frames_rejected: int = 0
+    items_refused: int = 0  # single items Nacked as never storable
+    batches_refused: int = 0  # whole batches Nacked (account unknown / never held)
     logins_by_outcome: dict[str, int] = field(default_factory=dict)

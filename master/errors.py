@@ -1,6 +1,11 @@
-"""A catch-all for our own RPC handlers: an unexpected exception becomes
-INTERNAL with a short incident id, and the full traceback goes to the log
-under that id.
+"""Errors of our own RPC handlers, in one place.
+
+Every request is checked against master/limits.py before its handler runs
+(INVALID_ARGUMENT). A domain error a handler raises (bad input, not found,
+already exists, a version conflict, a login or supervisord refusal) becomes
+its gRPC status here, by the table DOMAIN_STATUS, so the Control modules
+only raise. An unexpected exception becomes INTERNAL with a short incident
+id, and the full traceback goes to the log under that id.
 
 Without it grpc answers UNKNOWN with the exception's text, which tells the
 operator nothing useful and can carry what must not leave the master (a
@@ -22,11 +27,44 @@ from typing import Any
 import grpc
 from sqlalchemy.exc import StatementError
 
+from hiscrm_common.supervisor_client import SupervisorError
+from master.accounts import AlreadyExists, Conflict, NotFound
+from master.limits import LimitError, check_request
+from master.logins import LoginError
+from master.registry import RegistrationError
+from master.validation import InvalidInput
+
 log = logging.getLogger(__name__)
 
 # Control and WorkerGateway; health and reflection are grpc's own.
 OUR_PREFIX = "/hiscrm.v1."
 Behavior = Callable[..., Any]
+
+
+# exception class -> status; an exception with a `code` attribute naming a
+# grpc.StatusCode (LoginError, RegistrationError) uses that instead.
+DOMAIN_STATUS: dict[type[Exception], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    LimitError: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    Conflict: grpc.StatusCode.ABORTED,
+    LoginError: grpc.StatusCode.FAILED_PRECONDITION,
+    RegistrationError: grpc.StatusCode.INVALID_ARGUMENT,
+    SupervisorError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    """The status a domain error answers with, or None for an unexpected one."""
+    for cls, default in DOMAIN_STATUS.items():
+        if isinstance(exc, cls):
+            code = getattr(exc, "code", None)
+            if isinstance(exc, SupervisorError):
+                code = "NOT_FOUND" if code == "BAD_NAME" else None
+            status = getattr(grpc.StatusCode, code, default) if isinstance(code, str) else default
+            return status, str(exc)
+    return None
 
 
 def incident_id() -> str:
@@ -54,7 +92,14 @@ def _passes_through(exc: Exception, context: grpc.aio.ServicerContext) -> bool:
 
 
 async def _report(method: str, exc: Exception, context: grpc.aio.ServicerContext) -> None:
-    """Log the traceback under a fresh incident id and answer INTERNAL."""
+    """A domain error's status; otherwise log the traceback under a fresh
+    incident id and answer INTERNAL."""
+    mapped = status_of(exc)
+    if mapped is not None:
+        try:
+            await context.abort(*mapped)
+        except grpc.aio.UsageError:
+            raise exc from None
     incident = incident_id()
     _redact(exc)
     log.error(
@@ -75,6 +120,13 @@ async def _report(method: str, exc: Exception, context: grpc.aio.ServicerContext
         raise exc from None  # a status was already on its way; grpc reports this one
 
 
+def _check(request: Any) -> None:
+    """Requests of unary-request methods; a streaming request is an iterator
+    (the worker gateway checks its frames itself, master/frames.py)."""
+    if hasattr(request, "ListFields"):
+        check_request(request)
+
+
 def guard(method: str, behavior: Behavior) -> Behavior:
     """The same kind of callable grpc.aio expects (a coroutine function, or
     an async generator function), with the catch-all around it."""
@@ -82,6 +134,7 @@ def guard(method: str, behavior: Behavior) -> Behavior:
 
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
+                _check(request)
                 # aclosing: when grpc stops reading, the handler's own cleanup
                 # (unsubscribe, cancel a login) runs now, not at collection.
                 async with contextlib.aclosing(behavior(request, context)) as responses:
@@ -98,6 +151,7 @@ def guard(method: str, behavior: Behavior) -> Behavior:
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
+                _check(request)
                 return await behavior(request, context)
             except Exception as exc:
                 if _passes_through(exc, context):

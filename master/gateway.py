@@ -1,7 +1,9 @@
 """WorkerGateway.Connect: one bidirectional stream per worker.
 
-The first frame must be Register. After Welcome, a reader task dispatches
-worker frames and this coroutine writes the connection's outbound queue, so a
+The first frame must be Register, checked against master/limits.py
+(INVALID_ARGUMENT before any state is touched: no ghost worker). After
+Welcome, a reader task hands every frame to master/frames.py (one table for
+all of them) and this coroutine writes the connection's outbound queue, so a
 slow database never stalls heartbeats and a slow worker never stalls the
 master (its queue is bounded; overflow closes the stream loudly).
 """
@@ -17,6 +19,7 @@ import grpc
 
 from hiscrm.v1 import gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import __version__
+from master.limits import LimitError, check_register
 from master.registry import Connection, RegistrationError, WorkerRecord
 
 if TYPE_CHECKING:
@@ -55,11 +58,13 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             return
         reg = first.register
         try:
+            check_register(reg)
             record, conn = self.app.registry.attach(reg)
-        except RegistrationError as exc:
-            log.warning("worker %s refused from %s: %s", reg.worker_id, peer, exc)
+        except (LimitError, RegistrationError) as exc:
+            code = getattr(exc, "code", "INVALID_ARGUMENT")
+            log.warning("worker %.64r refused from %s: %s", reg.worker_id, peer, exc)
             self.app.counters.frames_rejected += 1
-            await context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+            await context.abort(getattr(grpc.StatusCode, code), str(exc))
             return
         cfg = self.app.config
         await context.write(
@@ -141,7 +146,6 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                 if frame is grpc.aio.EOF:
                     return False, "worker closed the stream without Goodbye"
                 kind = frame.WhichOneof("frame")
-                self.app.registry.seen(record)  # any frame shows the worker is alive
                 size = frame.ByteSize()
                 limit = self.app.config.max_message_bytes
                 if size > limit:
@@ -154,14 +158,11 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                     conn.oversized = True
                     conn.close(reason)
                     return False, reason
-                if kind == "goodbye":
-                    log.info("worker %s said goodbye: %s", record.worker_id, frame.goodbye.reason)
-                    conn.goodbye = True
-                    return True, f"goodbye: {frame.goodbye.reason}"
-                if kind == "heartbeat":
-                    self.app.registry.heartbeat(record, frame.heartbeat)
-                    continue
-                await self.app.dispatch(record, conn, frame)
+                end = await self.app.frames.handle(record, conn, frame)
+                if end is not None:
+                    if not end.graceful:
+                        conn.close(end.why)
+                    return end.graceful, end.why
         except asyncio.CancelledError:
             raise
         except grpc.aio.AioRpcError as exc:

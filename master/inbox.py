@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts
+from master.limits import MAX_LIST_RESPONSE_BYTES
 from master.store.database import Database
 from master.store.models import ItemRow
 from master.validation import InvalidInput, enum_names
@@ -123,10 +124,19 @@ class Inbox:
         stmt = stmt.order_by(ItemRow.id.desc()).limit(size + 1)  # type: ignore[union-attr]
 
         rows = await self.db.run(lambda s: list(s.exec(stmt)))
-        page = rows[:size]
+        # Cut by bytes too, so a page of large items always fits a message.
+        items: list[control_pb2.StoredItem] = []
+        budget = MAX_LIST_RESPONSE_BYTES
+        for r in rows[:size]:
+            item = stored_item(r)
+            budget -= item.ByteSize() + 8
+            if items and budget < 0:
+                break
+            items.append(item)
+        more = len(rows) > len(items)
         return control_pb2.ListItemsResponse(
-            items=[stored_item(r) for r in page],
-            next_page_token=str(page[-1].id) if len(rows) > size else "",
+            items=items,
+            next_page_token=str(items[-1].id) if more and items else "",
         )
 
     async def get(self, item_id: int) -> ItemRow | None:

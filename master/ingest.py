@@ -4,13 +4,21 @@ Batches from every stream go through one queue; the ingest task takes as
 many as are waiting (up to a bound), writes them in one transaction with
 INSERT .. ON CONFLICT DO NOTHING on the item identity, and only then sends
 each stream its Ack (invariant 1). New items, not duplicates, go on the bus.
+
+Only what can never be stored is refused (Nack), loudly on both sides: a
+batch for an account that does not exist or that the worker never held
+since the last durable assignment (the scheduler writes a move before it
+sends it, so every worker that ran the account is in worker_id or
+past_worker_ids); or single items outside master/limits.py, named by their
+index so that the worker sends the rest of the batch again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +31,7 @@ from master.accounts import AccountStore
 from master.counters import Counters
 from master.events import EventBus
 from master.inbox import Inbox
+from master.limits import LimitError, check_item
 from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
@@ -42,6 +51,8 @@ class Pending:
     conn: Connection
     batch: gateway_pb2.ItemsBatch
     refused: str = ""  # a batch that will never be stored gets Nack, in order
+    kind: int = common_pb2.ERROR_KIND_NOT_ASSIGNED
+    item_indexes: list[int] = field(default_factory=list)  # only these items refused
 
 
 class Ingest:
@@ -62,24 +73,41 @@ class Ingest:
         self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
+        self.failing_since: float | None = None  # monotonic: commits failing since
+        self.busy_since: float | None = None  # monotonic: the commit under way began
 
     def refuse_reason(self, record: WorkerRecord, batch: gateway_pb2.ItemsBatch) -> str:
+        """Why the whole batch can never be stored, or ''."""
         row = self.accounts.rows.get(batch.account_id)
         if row is None:
             return f"account {batch.account_id!r} does not exist"
         holders = {row.worker_id or "", *row.past_worker_ids.split(",")}
         if record.worker_id not in holders:
-            return f"account {batch.account_id} is not assigned to worker {record.worker_id}"
-        platform = common_pb2.Platform.Value(row.platform)
-        for item in batch.items:
-            if item.account_id != batch.account_id or item.platform != platform:
-                return (
-                    f"item {item.platform_item_id!r} names account {item.account_id!r} / "
-                    f"{common_pb2.Platform.Name(item.platform)}, not the batch's"
-                )
-            if not item.platform_item_id or item.kind == common_pb2.ITEM_KIND_UNSPECIFIED:
-                return "every item needs platform_item_id and kind"
+            return (
+                f"account {batch.account_id} is not assigned to worker {record.worker_id} "
+                f"(it is on {row.worker_id or 'no worker'}, and {record.worker_id} has not "
+                "held it since the last durable assignment)"
+            )
         return ""
+
+    def bad_items(self, batch: gateway_pb2.ItemsBatch) -> tuple[list[int], str]:
+        """Indexes of the items that can never be stored, and why (the first)."""
+        row = self.accounts.rows[batch.account_id]
+        platform = common_pb2.Platform.Value(row.platform)
+        bad: list[int] = []
+        first = ""
+        for i, item in enumerate(batch.items):
+            try:
+                check_item(item)
+                if item.account_id != batch.account_id or item.platform != platform:
+                    raise LimitError(
+                        f"it names account {item.account_id[:64]!r} / platform {item.platform}, "
+                        f"not the batch's {batch.account_id} / {row.platform}"
+                    )
+            except LimitError as exc:
+                bad.append(i)
+                first = first or f"item {i} ({item.platform_item_id[:64]!r}): {exc}"
+        return bad, first
 
     async def submit(
         self, record: WorkerRecord, conn: Connection, batch: gateway_pb2.ItemsBatch
@@ -87,15 +115,48 @@ class Ingest:
         """Called by the gateway's reader; waits when ingest is behind, which
         slows that worker's stream (backpressure) instead of growing memory."""
         reason = self.refuse_reason(record, batch)
-        if reason:
-            log.error("worker %s: batch %d refused: %s", record.worker_id, batch.seq, reason)
-            self.counters.frames_rejected += 1
-            # Through the queue, so the Nack follows the Acks of earlier batches.
-            await self.queue.put(
-                Pending(record, conn, gateway_pb2.ItemsBatch(seq=batch.seq), refused=reason)
-            )
+        indexes: list[int] = []
+        kind = common_pb2.ERROR_KIND_NOT_ASSIGNED
+        if not reason:
+            indexes, reason = self.bad_items(batch)
+            kind = common_pb2.ERROR_KIND_INVALID_REQUEST
+        if not reason:
+            await self.queue.put(Pending(record, conn, batch))
             return
-        await self.queue.put(Pending(record, conn, batch))
+        what = f"{len(indexes)} of its {len(batch.items)} items" if indexes else "the batch"
+        log.error(
+            "worker %s: account %s batch %d: %s refused: %s",
+            record.worker_id,
+            batch.account_id[:64],
+            batch.seq,
+            what,
+            reason,
+        )
+        self.counters.frames_rejected += 1
+        if indexes:
+            self.counters.items_refused += len(indexes)
+        else:
+            self.counters.batches_refused += 1
+        self.bus.publish(
+            account_id=batch.account_id,
+            notice=control_pb2.Notice(
+                level=control_pb2.Notice.LEVEL_ERROR,
+                message=f"batch {batch.seq}: {what} refused: {reason}"[:2000],
+                worker_id=record.worker_id,
+                account_id=batch.account_id[:64],
+            ),
+        )
+        # Through the queue, so the Nack follows the Acks of earlier batches.
+        await self.queue.put(
+            Pending(
+                record,
+                conn,
+                gateway_pb2.ItemsBatch(seq=batch.seq),
+                refused=reason,
+                kind=kind,
+                item_indexes=indexes,
+            )
+        )
 
     async def run(self) -> None:
         while True:
@@ -106,7 +167,15 @@ class Ingest:
                 nxt = self.queue.get_nowait()
                 work.append(nxt)
                 count += len(nxt.batch.items)
-            await self._commit(work)
+            try:
+                await self._commit(work)
+            except Exception as exc:
+                # Taken from the queue but not acked: without an answer the
+                # workers would wait for these acks until some reconnect.
+                # Closing their streams makes them reconnect and resend now.
+                for p in work:
+                    p.conn.close(f"the master failed to ingest a batch ({type(exc).__name__})")
+                raise
 
     async def _commit(self, work: list[Pending]) -> None:
         rows = []
@@ -135,15 +204,28 @@ class Ingest:
                         "raw_json": item.raw_json,
                     }
                 )
+        delay = 0.2
         while True:
             try:
+                self.busy_since = time.monotonic()
                 inserted = await self.db.run(lambda s: self._insert(s, rows)) if rows else {}
                 break
             except Exception:
                 # Nothing is acked, so nothing is lost; the workers keep the
-                # items until this succeeds.
-                log.exception("committing %d items failed; retrying in 1s", len(rows))
-                await asyncio.sleep(1.0)
+                # items until this succeeds. GetStats.problems and health
+                # show the outage meanwhile.
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                log.exception("committing %d items failed; retrying in %.1fs", len(rows), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self.busy_since = None
+        if self.failing_since is not None:
+            log.warning(
+                "committing items works again after %.0fs", time.monotonic() - self.failing_since
+            )
+            self.failing_since = None
         self._after_commit(work, inserted)
 
     def _insert(self, session: Session, rows: list[dict]) -> dict[tuple[str, str, str], int]:
@@ -199,8 +281,9 @@ class Ingest:
                     gateway_pb2.MasterFrame(
                         nack=gateway_pb2.Nack(
                             seq=p.batch.seq,
-                            kind=common_pb2.ERROR_KIND_NOT_ASSIGNED,
-                            reason=p.refused,
+                            kind=p.kind,
+                            reason=p.refused[:2000],
+                            item_indexes=p.item_indexes,
                         )
                     )
                 )

@@ -88,6 +88,43 @@ def render(app: MasterApp) -> str:
         ],
     )
     metric(
+        "hiscrm_task_failures_total",
+        "counter",
+        "Unexpected failures of long-lived tasks (logged with traceback, task restarted).",
+        [
+            _line("hiscrm_task_failures_total", n, {"task": t})
+            for t, n in app.failures.counts().items()
+        ],
+    )
+    metric(
+        "hiscrm_items_refused_total",
+        "counter",
+        "Items Nacked as never storable (limits, unknown enums).",
+        [_line("hiscrm_items_refused_total", c.items_refused)],
+    )
+    metric(
+        "hiscrm_batches_refused_total",
+        "counter",
+        "Whole batches Nacked (account unknown or never held by the worker).",
+        [_line("hiscrm_batches_refused_total", c.batches_refused)],
+    )
+    metric(
+        "hiscrm_problems",
+        "gauge",
+        "Problems an operator must look at (GetStats.problems).",
+        [_line("hiscrm_problems", len(app.problems()))],
+    )
+    metric(
+        "hiscrm_worker_delivery_errors_total",
+        "counter",
+        "Outbox failures of each worker's delivery since it started (from heartbeats).",
+        [
+            _line("hiscrm_worker_delivery_errors_total", w.delivery_errors, {"worker": w.worker_id})
+            for w in sorted(app.registry.workers.values(), key=lambda w: w.worker_id)
+            if w.delivery_errors
+        ],
+    )
+    metric(
         "hiscrm_event_subscribers",
         "gauge",
         "Live WatchEvents subscribers.",

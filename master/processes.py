@@ -93,7 +93,7 @@ class Processes:
                     )
                     return False
                 result = await self.client.scale_group(GROUP, wanted)
-            except SupervisorError as exc:
+            except (SupervisorError, OSError) as exc:
                 log.warning(
                     "worker count %d not restored yet (attempt %d): %s", wanted, attempt, exc
                 )

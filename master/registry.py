@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -23,12 +22,13 @@ from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import aware, to_ts, utcnow
 from master.config import MasterConfig
 from master.events import EventBus
+from master.limits import ID_RE
 from master.store.database import Database, upsert
 from master.store.models import WorkerRow
 
 log = logging.getLogger(__name__)
 
-WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+WORKER_ID_RE = ID_RE
 OUTBOUND_QUEUE_SIZE = 10_000
 SWEEP_PERIOD_S = 0.25
 
@@ -93,6 +93,8 @@ class WorkerRecord:
     stats: common_pb2.ProcessStats = field(default_factory=common_pb2.ProcessStats)
     account_status: dict[str, gateway_pb2.AccountStatus] = field(default_factory=dict)
     outbox_pending: int = 0
+    delivery_error: str = ""  # the worker's outbox fails (Heartbeat.delivery_error)
+    delivery_errors: int = 0
     connections: int = 0
     conn: Connection | None = None
     dirty: bool = False  # heartbeat figures changed
@@ -112,6 +114,8 @@ class WorkerRecord:
             outbox_pending=self.outbox_pending,
             boot_id=self.boot_id,
             account_ids=account_ids or [],
+            delivery_error=self.delivery_error,
+            delivery_errors=self.delivery_errors,
         )
         for name in ("last_heartbeat_at", "connected_at", "state_changed_at"):
             ts = to_ts(getattr(self, name))
@@ -184,6 +188,8 @@ class WorkerRegistry:
         self.accounts_of: Callable[[str], list[str]] = lambda _worker_id: []
         self.stream_connects = 0
         self._flush_lock = asyncio.Lock()
+        self.failing_since: float | None = None  # monotonic: worker-row writes failing since
+        self.busy_since: float | None = None
 
     # ------------------------------------------------------------ start-up
 
@@ -274,6 +280,17 @@ class WorkerRegistry:
         record.last_seen_monotonic = time.monotonic()
         record.stats.CopyFrom(hb.stats)
         record.outbox_pending = hb.outbox_pending
+        if hb.delivery_error != record.delivery_error:
+            level = logging.ERROR if hb.delivery_error else logging.INFO
+            log.log(
+                level,
+                "worker %s: delivery %s",
+                record.worker_id,
+                f"failing: {hb.delivery_error}" if hb.delivery_error else "works again",
+            )
+            record.delivery_error = hb.delivery_error
+            self.bus.publish(worker=self.describe(record))
+        record.delivery_errors = hb.delivery_errors
         record.account_status = {a.account_id: a for a in hb.accounts}
         record.dirty = True
 
@@ -320,6 +337,13 @@ class WorkerRegistry:
 
     def online(self) -> list[WorkerRecord]:
         return [w for w in self.workers.values() if w.state == ONLINE and w.conn is not None]
+
+    def delivery_problems(self) -> list[str]:
+        return [
+            f"worker {w.worker_id}: delivery failing: {w.delivery_error}"
+            for w in sorted(self.workers.values(), key=lambda w: w.worker_id)
+            if w.delivery_error and w.state == ONLINE
+        ]
 
     def counts_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -369,8 +393,12 @@ class WorkerRegistry:
             session.commit()
 
         try:
+            self.busy_since = time.monotonic()
             await self.db.run(write)
+            self.failing_since = None
         except Exception:
+            if self.failing_since is None:
+                self.failing_since = time.monotonic()
             for record in full:
                 record.dirty_full = True
             for record in beats:
@@ -378,6 +406,8 @@ class WorkerRegistry:
             log.exception(
                 "could not persist %d worker records; will retry", len(rows) + len(figures)
             )
+        finally:
+            self.busy_since = None
 
     async def run_maintenance(self) -> None:
         """Sweep for silent workers and persist heartbeat figures, forever.

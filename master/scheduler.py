@@ -7,6 +7,13 @@ on two workers.
 
 Config: every assignment and every version bump is re-sent until the
 worker's ConfigAck matches (invariant 2), across reconnects.
+
+Durability: a move is written before its Assign and Revoke go out, and the
+write is retried until it lands (the scheduler waits meanwhile; nothing is
+sent). A failover decided while the database is down is therefore either
+on disk or never acted on: after a master restart the stored holder and its
+past holders are exactly the workers that may have run the account, and
+ingest accepts items from every one of them.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ class Scheduler:
         self._recheck: set[str] = set()
         self._full = False
         self._last_arrival = 0.0
+        self.failing_since: float | None = None  # monotonic: assignment writes failing since
+        self.busy_since: float | None = None  # monotonic: the write under way began
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
 
@@ -189,9 +198,9 @@ class Scheduler:
             if account_id not in held_ids:
                 row.acked_config_version = 0  # it lost the account (restart): Assign again
                 self._last_sent.pop(row.account_id, None)
+        await self._persist(changed)
         if revoke:
             self._send(record, revoke=revoke, reason="held by another worker or no longer valid")
-        await self._persist(changed)
         self.poke()
 
     def on_config_ack(self, record: WorkerRecord, ack: gateway_pb2.ConfigAck) -> bool:
@@ -389,13 +398,15 @@ class Scheduler:
         assigns: dict[str, list[AccountRow]],
         changed: dict[str, AccountRow],
     ) -> None:
+        # durable first: a move on the wire that is not on disk is lost by
+        # a master restart, and the real holder's items with it
+        await self._persist(list(changed.values()))
         for worker_id, ids in revokes.items():
             if ids:
                 self._send(online[worker_id], revoke=ids, reason="reassigned")
         for worker_id, rows in assigns.items():
             if rows:
                 self._send(online[worker_id], assign=rows)
-        await self._persist(list(changed.values()))
         for row in changed.values():
             self.accounts.publish(row)
 
@@ -431,8 +442,38 @@ class Scheduler:
             log.info("worker %s: assigned %d accounts", record.worker_id, len(assign))
 
     async def _persist(self, rows: list[AccountRow]) -> None:
+        """Write the rows' assignment columns, retrying until it lands."""
         if not rows:
             return
+        delay = 0.2
+        while True:
+            try:
+                self.busy_since = time.monotonic()
+                await self._write_assignments(rows)
+                break
+            except Exception:
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                log.exception(
+                    "writing the assignment of %d accounts (%s) failed; nothing about them is "
+                    "sent until it lands; retrying in %.1fs",
+                    len(rows),
+                    ",".join(r.account_id for r in rows[:5]) + (" ..." if len(rows) > 5 else ""),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self.busy_since = None
+        if self.failing_since is not None:
+            log.warning(
+                "writing assignments works again after %.0fs",
+                time.monotonic() - self.failing_since,
+            )
+            self.failing_since = None
+
+    async def _write_assignments(self, rows: list[AccountRow]) -> None:
+        # the values as they are at this attempt: a retry writes the newest
         values = [
             {
                 "account_id": r.account_id,

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from hiscrm.v1 import control_pb2, control_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import settings
 from hiscrm_common.logs import setup_logging
+from hiscrm_common.supervise import start as supervised
 from master.app import MasterApp
 from master.auth import TokenAuthInterceptor
 from master.config import MasterConfig
@@ -23,6 +24,7 @@ from master.errors import InternalErrorInterceptor
 from master.gateway import WorkerGateway, transport_limit
 from master.metrics import start_metrics
 from master.store.database import Database
+from master.watchdog import watch as watch_health
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class MasterServer:
         )
         self.health = health.aio.HealthServicer()
         self.metrics: web.AppRunner | None = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.app.db.migrate)
@@ -92,6 +95,12 @@ class MasterServer:
         self.metrics = await start_metrics(self.app, self.config.metrics_listen)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._watchdog = supervised(
+            "watchdog",
+            lambda: watch_health(self.app, self.health, SERVICE_NAMES),
+            failures=self.app.failures,
+            context="master",
+        )
         log.info(
             "master listening on %s (%s, database %s)",
             self.config.listen,
@@ -100,6 +109,8 @@ class MasterServer:
         )
 
     async def stop(self, grace: float = 5.0) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if self.metrics is not None:

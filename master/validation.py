@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hiscrm.v1 import common_pb2
+from master.limits import ID_RE as ACCOUNT_ID_RE
+from master.limits import MAX_DISPLAY_NAME, MAX_SYNTHETIC_CONTENT
 
-ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 MIN_INTERVAL_MS = 200
 MAX_INTERVAL_MS = 24 * 3600 * 1000
-MAX_DISPLAY_NAME = 200
 
 
 class InvalidInput(ValueError):
@@ -110,8 +109,11 @@ def check_spec(spec: common_pb2.AccountSpec) -> None:
             raise InvalidInput("spec.synthetic.items_per_second must be in (0, 1000000]")
         if syn.dm_percent > 100:
             raise InvalidInput("spec.synthetic.dm_percent must be 0..100")
-        if syn.content_bytes > 64 * 1024 * 1024:
-            raise InvalidInput("spec.synthetic.content_bytes must be at most 64 MiB")
+        if syn.content_bytes > MAX_SYNTHETIC_CONTENT:
+            raise InvalidInput(
+                f"spec.synthetic.content_bytes must be at most {MAX_SYNTHETIC_CONTENT} "
+                "(the master's limit on an item's content)"
+            )
     if spec.HasField("demo"):
         if spec.platform != common_pb2.PLATFORM_DEMO:
             raise InvalidInput("spec.demo options are only for platform PLATFORM_DEMO")

@@ -74,6 +74,11 @@ async def _print_status(fleet: Fleet) -> None:
         f"accounts {dict(stats.accounts_by_state) or 0}, "
         f"pending config acks {stats.pending_config_acks}"
     )
+    failed = {t: n for t, n in stats.task_failures.items() if n}
+    if failed:
+        _out(f"task failures since start (see the master's log): {failed}")
+    for problem in stats.problems:
+        _out(f"PROBLEM: {problem}")
 
 
 # Unread counts follow every new item; as text they only repeat what the

@@ -33,6 +33,8 @@ def worker_table(workers: list[control_pb2.Worker], processes: dict[str, str] | 
             f"{_mib(w.stats.browser_rss_bytes):>8} {len(w.account_ids):>5} "
             f"{w.outbox_pending:>6} {_age(w.last_heartbeat_at):>5}"
         )
+        if w.delivery_error:
+            lines.append(f"{'':<14} delivery failing: {w.delivery_error}")
     if not workers:
         lines.append("(no workers have registered yet)")
     return "\n".join(lines)

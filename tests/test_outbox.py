@@ -276,6 +276,21 @@ def test_nack_removes_and_returns_items(outbox: Outbox) -> None:
     assert outbox.add([items[2]]).accepted == 1
 
 
+def test_nack_of_some_items_removes_those_and_rebatches_the_rest_in_order(
+    outbox: Outbox,
+) -> None:
+    items = [make_item(n=i) for i in range(5)]
+    outbox.add(items)
+    first = all_batches(outbox, max_batch_items=5)[0]
+    assert outbox.batch_items(first.seq) == items
+    assert outbox.nack(first.seq, [1, 3]) == [items[1], items[3]]
+    assert outbox.pending_count() == 3
+    assert outbox.unacked_batches() == []  # the rest lost its seq...
+    again = all_batches(outbox, max_batch_items=5)
+    assert again[0].seq > first.seq  # ...and goes out under a new one, in order
+    assert list(again[0].items) == [items[0], items[2], items[4]]
+
+
 def test_max_items_refuses_overflow_in_order(path: Path) -> None:
     items = [make_item(n=i) for i in range(8)]
     with Outbox(path, max_items=5) as ob:

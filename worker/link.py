@@ -24,6 +24,7 @@ from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import __version__
 from hiscrm_common.backoff import Backoff
 from hiscrm_common.channel import open_channel
+from hiscrm_common.supervise import FAILURES
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.stats import TreeStats
 
@@ -37,6 +38,7 @@ class LinkHandler(Protocol):
     def held_accounts(self) -> list[gateway_pb2.HeldAccount]: ...
     def account_statuses(self) -> list[gateway_pb2.AccountStatus]: ...
     def outbox_pending(self) -> int: ...
+    def delivery_status(self) -> tuple[str, int]: ...
     async def on_connected(self, link: Link, welcome: gateway_pb2.Welcome) -> None: ...
     async def on_frame(self, frame: gateway_pb2.MasterFrame) -> None: ...
     async def on_disconnected(self) -> None: ...
@@ -105,6 +107,11 @@ class Link:
                 self._log_rpc_error(exc)
             except (ConnectionError, OSError) as exc:
                 log.warning("%s: connection to %s failed: %s", self.log_prefix, self.address, exc)
+            except Exception as exc:
+                # a bug in handling a frame: counted, shown, and the stream
+                # opened again (the master re-sends what is unacked)
+                FAILURES.record("link", f"{type(exc).__name__}: {exc}"[:500])
+                log.exception("%s: the stream to the master failed unexpectedly", self.log_prefix)
             finally:
                 self.connected.clear()
                 self._outbound = None
@@ -253,6 +260,7 @@ class Link:
     async def _beat(self, interval: float) -> None:
         while True:
             stats = self._last_stats
+            error, errors = self.handler.delivery_status()
             self.send(
                 gateway_pb2.WorkerFrame(
                     heartbeat=gateway_pb2.Heartbeat(
@@ -260,6 +268,8 @@ class Link:
                         stats=stats,
                         accounts=self.handler.account_statuses(),
                         outbox_pending=self.handler.outbox_pending(),
+                        delivery_error=error[:500],  # <= 2,000 bytes (master/limits.py)
+                        delivery_errors=errors,
                     )
                 )
             )

@@ -351,22 +351,36 @@ class Outbox:
             self._pending -= removed
         return removed
 
-    def nack(self, seq: int) -> list[common_pb2.Item]:
+    def batch_items(self, seq: int) -> list[common_pb2.Item]:
+        """The items of batch ``seq``, in batch order (nothing changes)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM items WHERE batch_seq = ? ORDER BY id", (seq,)
+            ).fetchall()
+        return [common_pb2.Item.FromString(r[0]) for r in rows]
+
+    def nack(self, seq: int, only: Sequence[int] | None = None) -> list[common_pb2.Item]:
         """The master refused batch ``seq`` for good: remove its items and return them.
+
+        With ``only`` (indexes into the batch, as ``batch_items`` orders it),
+        just those items are removed; the others lose their seq and go out
+        again in a new batch, in their old order (a batch refused for some of
+        its items stored none of them).
 
         The keys are not remembered as delivered: if the item is detected again
         later (say the account came back to this worker) it is sent again.
         """
         with self._lock:
             with self._transaction() as conn:
-                payloads = [
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT payload FROM items WHERE batch_seq = ? ORDER BY id", (seq,)
-                    )
-                ]
-                conn.execute("DELETE FROM items WHERE batch_seq = ?", (seq,))
-            self._pending -= len(payloads)
+                rows = conn.execute(
+                    "SELECT id, payload FROM items WHERE batch_seq = ? ORDER BY id", (seq,)
+                ).fetchall()
+                wanted = set(range(len(rows))) if only is None else set(only)
+                gone = [(row_id, p) for i, (row_id, p) in enumerate(rows) if i in wanted]
+                conn.executemany("DELETE FROM items WHERE id = ?", [(r,) for r, _ in gone])
+                conn.execute("UPDATE items SET batch_seq = NULL WHERE batch_seq = ?", (seq,))
+            self._pending -= len(gone)
+        payloads = [p for _, p in gone]
         items = [common_pb2.Item.FromString(p) for p in payloads]
         if items:
             log.error(

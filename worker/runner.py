@@ -79,6 +79,9 @@ class Runner:
     def outbox_pending(self) -> int:
         return self._pending_total
 
+    def delivery_status(self) -> tuple[str, int]:
+        return self.delivery.status()
+
     async def on_connected(self, link: Link, welcome: gateway_pb2.Welcome) -> None:
         self._frame_limit = welcome.max_message_bytes
         self._pending_total = await asyncio.to_thread(self.outbox.pending_count)

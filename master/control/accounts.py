@@ -5,37 +5,25 @@ from __future__ import annotations
 import grpc
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
-from master.accounts import AlreadyExists, Conflict, NotFound
 from master.control.base import RpcBase, fail
 from master.store.models import AccountRow
-from master.validation import InvalidInput, enum_names
+from master.validation import enum_names
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
 class AccountRpcs(RpcBase):
-    async def _guard(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
-        if isinstance(exc, InvalidInput):
-            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if isinstance(exc, NotFound):
-            await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
-        if isinstance(exc, AlreadyExists):
-            await fail(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
-        if isinstance(exc, Conflict):
-            await fail(context, grpc.StatusCode.ABORTED, str(exc))
-        raise exc
+    """Domain errors (NotFound, InvalidInput, ...) become statuses in
+    master/errors.py; these handlers only raise them."""
 
     async def ListAccounts(
         self, request: control_pb2.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.ListAccountsResponse:
         size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
-        try:
-            states = set(enum_names(common_pb2.RunState, request.states, "states"))
-            platforms = [request.platform] if request.platform else []
-            named = enum_names(common_pb2.Platform, platforms, "platform")
-        except InvalidInput as exc:
-            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        states = set(enum_names(common_pb2.RunState, request.states, "states"))
+        platforms = [request.platform] if request.platform else []
+        named = enum_names(common_pb2.Platform, platforms, "platform")
         platform = named[0] if named else None
         page: list[AccountRow] = []
         more = False
@@ -57,38 +45,26 @@ class AccountRpcs(RpcBase):
     async def GetAccount(
         self, request: control_pb2.GetAccountRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.Account:
-        try:
-            return self.app.accounts.describe(self.app.accounts.get(request.account_id))
-        except Exception as exc:
-            await self._guard(context, exc)
-            raise
+        return self.app.accounts.describe(self.app.accounts.get(request.account_id))
 
     async def CreateAccount(
         self, request: control_pb2.CreateAccountRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.Account:
-        try:
-            spec = common_pb2.AccountSpec()
-            spec.CopyFrom(request.spec)
-            row = await self.app.accounts.create(request.account_id, spec)
-        except Exception as exc:
-            await self._guard(context, exc)
-            raise
+        spec = common_pb2.AccountSpec()
+        spec.CopyFrom(request.spec)
+        row = await self.app.accounts.create(request.account_id, spec)
         self.app.scheduler.poke(row.account_id)
         return self.app.accounts.describe(row)
 
     async def UpdateAccount(
         self, request: control_pb2.UpdateAccountRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.Account:
-        try:
-            row, changed = await self.app.accounts.update(
-                request.account_id,
-                request.spec,
-                list(request.update_mask.paths),
-                request.expected_config_version,
-            )
-        except Exception as exc:
-            await self._guard(context, exc)
-            raise
+        row, changed = await self.app.accounts.update(
+            request.account_id,
+            request.spec,
+            list(request.update_mask.paths),
+            request.expected_config_version,
+        )
         if changed:
             self.app.scheduler.push_config(row, "operator update", changed)
             self.app.scheduler.poke(row.account_id)
@@ -97,11 +73,7 @@ class AccountRpcs(RpcBase):
     async def DeleteAccount(
         self, request: control_pb2.DeleteAccountRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.DeleteAccountResponse:
-        try:
-            row = self.app.accounts.get(request.account_id)
-        except Exception as exc:
-            await self._guard(context, exc)
-            raise
+        row = self.app.accounts.get(request.account_id)
         holder = self.app.registry.workers.get(row.worker_id or "")
         if holder is not None and holder.conn is not None:
             holder.conn.send(
@@ -130,11 +102,7 @@ class AccountRpcs(RpcBase):
     async def AssignAccount(
         self, request: control_pb2.AssignAccountRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.Account:
-        try:
-            row = self.app.accounts.get(request.account_id)
-        except Exception as exc:
-            await self._guard(context, exc)
-            raise
+        row = self.app.accounts.get(request.account_id)
         if request.worker_id:
             worker = self.app.registry.workers.get(request.worker_id)
             if worker is None:

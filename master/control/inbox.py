@@ -5,26 +5,19 @@ from __future__ import annotations
 import grpc
 
 from hiscrm.v1 import control_pb2
-from master.control.base import RpcBase, fail
-from master.validation import InvalidInput
+from master.control.base import RpcBase
 
 
 class InboxRpcs(RpcBase):
     async def ListItems(
         self, request: control_pb2.ListItemsRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.ListItemsResponse:
-        try:
-            return await self.app.inbox.list(request)
-        except InvalidInput as exc:
-            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return await self.app.inbox.list(request)
 
     async def MarkRead(
         self, request: control_pb2.MarkReadRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.MarkReadResponse:
-        try:
-            changed, accounts = await self.app.inbox.mark(request)
-        except InvalidInput as exc:
-            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        changed, accounts = await self.app.inbox.mark(request)
         for account_id in accounts:
             row = self.app.accounts.rows.get(account_id)
             if row is not None:

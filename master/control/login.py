@@ -8,9 +8,8 @@ import grpc
 
 from hiscrm.v1 import control_pb2
 from hiscrm_common.timeutil import to_ts, utcnow
-from master.accounts import NotFound
-from master.control.base import RpcBase, fail
-from master.logins import FINAL, LoginError
+from master.control.base import RpcBase
+from master.logins import FINAL
 
 
 class LoginRpcs(RpcBase):
@@ -18,12 +17,7 @@ class LoginRpcs(RpcBase):
         self, request: control_pb2.StartLoginRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[control_pb2.LoginUpdate]:
         logins = self.app.logins
-        try:
-            session = logins.start(request.account_id)
-        except NotFound as exc:
-            await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
-        except LoginError as exc:
-            await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        session = logins.start(request.account_id)
         # Other consoles follow the login from here; this caller's own stream
         # starts with the QR, as it always has.
         self.app.bus.publish(
@@ -50,18 +44,11 @@ class LoginRpcs(RpcBase):
     async def SubmitVerification(
         self, request: control_pb2.SubmitVerificationRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.SubmitVerificationResponse:
-        try:
-            self.app.logins.submit_code(request.session_id, request.code)
-        except (LoginError, NotFound) as exc:
-            code = getattr(exc, "code", "NOT_FOUND")
-            await fail(context, getattr(grpc.StatusCode, code), str(exc))
+        self.app.logins.submit_code(request.session_id, request.code)
         return control_pb2.SubmitVerificationResponse(session_id=request.session_id)
 
     async def CancelLogin(
         self, request: control_pb2.CancelLoginRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.CancelLoginResponse:
-        try:
-            self.app.logins.cancel(request.session_id)
-        except LoginError as exc:
-            await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        self.app.logins.cancel(request.session_id)
         return control_pb2.CancelLoginResponse(session_id=request.session_id)

@@ -31,12 +31,9 @@ class ProcessRpcs(RpcBase):
     ) -> control_pb2.WorkerActionResponse:
         if not request.all and not request.worker_ids:
             await fail(context, grpc.StatusCode.INVALID_ARGUMENT, "name worker_ids, or set all")
-        try:
-            ids = await self.processes.resolve(list(request.worker_ids), request.all)
-            method = getattr(self.processes.client, f"{op}_many")
-            results = await method([Processes.name_of(w) for w in ids])
-        except SupervisorError as exc:
-            await fail(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        ids = await self.processes.resolve(list(request.worker_ids), request.all)
+        method = getattr(self.processes.client, f"{op}_many")
+        results = await method([Processes.name_of(w) for w in ids])
         return control_pb2.WorkerActionResponse(
             results=[_result(w, r) for w, r in zip(ids, results, strict=True)]
         )
@@ -65,10 +62,7 @@ class ProcessRpcs(RpcBase):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"count {request.count} is over the {MAX_WORKERS} slots in etc/supervisord.conf",
             )
-        try:
-            result = await self.processes.client.scale_group("worker", request.count)
-        except SupervisorError as exc:
-            await fail(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        result = await self.processes.client.scale_group("worker", request.count)
         self.app.remember_worker_count(request.count)
         return control_pb2.WorkerActionResponse(
             results=[
@@ -81,15 +75,7 @@ class ProcessRpcs(RpcBase):
     ) -> AsyncIterator[control_pb2.LogChunk]:
         name = Processes.name_of(request.worker_id)
         client = self.processes.client
-        try:
-            text, offset, overflow = await client.tail_last(name, request.max_bytes or DEFAULT_TAIL)
-        except SupervisorError as exc:
-            code = (
-                grpc.StatusCode.NOT_FOUND
-                if exc.code == "BAD_NAME"
-                else grpc.StatusCode.FAILED_PRECONDITION
-            )
-            await fail(context, code, str(exc))
+        text, offset, overflow = await client.tail_last(name, request.max_bytes or DEFAULT_TAIL)
         yield control_pb2.LogChunk(worker_id=request.worker_id, text=text, overflow=overflow)
         while request.follow:
             await asyncio.sleep(FOLLOW_POLL_S)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import grpc
 
 from hiscrm.v1 import control_pb2
-from master.accounts import NotFound
 from master.control.base import RpcBase, fail
 from master.replies import response_of
-from master.validation import InvalidInput
 
 WAIT_S = 60.0
 
@@ -17,12 +15,7 @@ class ReplyRpcs(RpcBase):
     async def SendReply(
         self, request: control_pb2.SendReplyRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.SendReplyResponse:
-        try:
-            row = await self.app.replies.submit(request)
-        except InvalidInput as exc:
-            await fail(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except NotFound as exc:
-            await fail(context, grpc.StatusCode.NOT_FOUND, str(exc))
+        row = await self.app.replies.submit(request)
         row = await self.app.replies.wait(row, WAIT_S)
         if row.status == "pending":
             await fail(

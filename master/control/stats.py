@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 
 import grpc
@@ -13,6 +15,11 @@ from hiscrm_common import __version__
 from hiscrm_common.timeutil import to_ts
 from master.control.base import RpcBase
 from master.store.models import ItemRow
+
+log = logging.getLogger(__name__)
+# GetStats is where an operator looks during a database outage: the counts
+# from the database are skipped (and the outage listed) rather than waited for.
+DB_FIGURES_WAIT_S = 3.0
 
 
 def _db_figures(session: Session) -> tuple[int, int]:
@@ -28,7 +35,13 @@ class StatsRpcs(RpcBase):
         self, request: control_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
     ) -> control_pb2.Stats:
         app = self.app
-        total, unread = await app.db.run(_db_figures)
+        problems = app.problems()
+        try:
+            total, unread = await asyncio.wait_for(app.db.run(_db_figures), DB_FIGURES_WAIT_S)
+        except Exception as exc:
+            log.warning("GetStats: item counts unavailable: %s", type(exc).__name__)
+            total = unread = 0
+            problems.append(f"database: item counts unavailable ({type(exc).__name__})")
         accounts_by_state = dict(Counter(r.state for r in app.accounts.rows.values()))
         c = app.counters
         return control_pb2.Stats(
@@ -47,4 +60,8 @@ class StatsRpcs(RpcBase):
             stream_connects=app.registry.stream_connects,
             subscribers=app.bus.subscriber_count,
             frames_rejected=c.frames_rejected,
+            task_failures=app.failures.counts(),
+            problems=problems,
+            items_refused=c.items_refused,
+            batches_refused=c.batches_refused,
         )

@@ -36,17 +36,24 @@ def backend_name(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # how long a write waits for another process's lock before it fails
+        # (and is retried by its caller, which shows the outage meanwhile)
+        busy_ms = settings.env_int("HISCRM_SQLITE_BUSY_MS", 30_000)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable across process crashes in WAL mode; only an OS
-            # crash can lose the last commits, and workers resend those.
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: an Ack goes out after the commit, and the worker then
+            # deletes the items from its outbox for good, so a commit must
+            # survive an OS crash or power loss too. NORMAL in WAL mode may
+            # lose the last commits then, and nobody would resend them.
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine

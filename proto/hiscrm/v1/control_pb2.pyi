@@ -35,7 +35,7 @@ EVENT_KIND_NOTICE: EventKind
 EVENT_KIND_UNREAD: EventKind
 
 class Worker(_message.Message):
-    __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id")
+    __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id", "delivery_error", "delivery_errors")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,8 @@ class Worker(_message.Message):
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_PENDING_FIELD_NUMBER: _ClassVar[int]
     BOOT_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ERROR_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ERRORS_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     host: str
     pid: int
@@ -68,7 +70,9 @@ class Worker(_message.Message):
     connections: int
     outbox_pending: int
     boot_id: str
-    def __init__(self, worker_id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., version: _Optional[str] = ..., platforms: _Optional[_Iterable[_Union[_common_pb2.Platform, str]]] = ..., max_accounts: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., process_state: _Optional[_Union[_common_pb2.ProcessState, str]] = ..., stats: _Optional[_Union[_common_pb2.ProcessStats, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_ids: _Optional[_Iterable[str]] = ..., connections: _Optional[int] = ..., outbox_pending: _Optional[int] = ..., boot_id: _Optional[str] = ...) -> None: ...
+    delivery_error: str
+    delivery_errors: int
+    def __init__(self, worker_id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., version: _Optional[str] = ..., platforms: _Optional[_Iterable[_Union[_common_pb2.Platform, str]]] = ..., max_accounts: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., process_state: _Optional[_Union[_common_pb2.ProcessState, str]] = ..., stats: _Optional[_Union[_common_pb2.ProcessStats, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_ids: _Optional[_Iterable[str]] = ..., connections: _Optional[int] = ..., outbox_pending: _Optional[int] = ..., boot_id: _Optional[str] = ..., delivery_error: _Optional[str] = ..., delivery_errors: _Optional[int] = ...) -> None: ...
 
 class ListWorkersRequest(_message.Message):
     __slots__ = ("states",)
@@ -509,7 +513,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("started_at", "master_version", "database", "workers_by_state", "accounts_by_state", "items_total", "items_unread", "items_ingested", "duplicates", "batches", "acks", "pending_config_acks", "stream_connects", "subscribers", "frames_rejected")
+    __slots__ = ("started_at", "master_version", "database", "workers_by_state", "accounts_by_state", "items_total", "items_unread", "items_ingested", "duplicates", "batches", "acks", "pending_config_acks", "stream_connects", "subscribers", "frames_rejected", "task_failures", "problems", "items_refused", "batches_refused")
     class WorkersByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -518,6 +522,13 @@ class Stats(_message.Message):
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     class AccountsByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class TaskFailuresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -539,6 +550,10 @@ class Stats(_message.Message):
     STREAM_CONNECTS_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    TASK_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_REFUSED_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_REFUSED_FIELD_NUMBER: _ClassVar[int]
     started_at: _timestamp_pb2.Timestamp
     master_version: str
     database: str
@@ -554,4 +569,8 @@ class Stats(_message.Message):
     stream_connects: int
     subscribers: int
     frames_rejected: int
-    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ...) -> None: ...
+    task_failures: _containers.ScalarMap[str, int]
+    problems: _containers.RepeatedScalarFieldContainer[str]
+    items_refused: int
+    batches_refused: int
+    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ..., task_failures: _Optional[_Mapping[str, int]] = ..., problems: _Optional[_Iterable[str]] = ..., items_refused: _Optional[int] = ..., batches_refused: _Optional[int] = ...) -> None: ...

@@ -27,6 +27,15 @@ if _version_not_supported:
 
 class ControlStub:
     """Everything an operator can do. The TUI uses nothing else.
+
+    Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
+    account and worker ids 64 bytes, session and request ids 128, page tokens
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
+    128 KiB; every repeated field at most 1,000 entries; every other string
+    4,096; every enum a value this master knows. ListItems pages stop at
+    page_size items or 4 MiB, whichever comes first.
     """
 
     def __init__(self, channel):
@@ -149,6 +158,15 @@ class ControlStub:
 
 class ControlServicer:
     """Everything an operator can do. The TUI uses nothing else.
+
+    Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
+    account and worker ids 64 bytes, session and request ids 128, page tokens
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
+    128 KiB; every repeated field at most 1,000 entries; every other string
+    4,096; every enum a value this master knows. ListItems pages stop at
+    page_size items or 4 MiB, whichever comes first.
     """
 
     def ListWorkers(self, request, context):
@@ -411,6 +429,15 @@ def add_ControlServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Control:
     """Everything an operator can do. The TUI uses nothing else.
+
+    Request limits (master/limits.py; INVALID_ARGUMENT over any of them):
+    account and worker ids 64 bytes, session and request ids 128, page tokens
+    128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
+    demo.username 128, query 200 characters, reply text 2,000 characters,
+    verification code 32 bytes, synthetic.content_bytes
+    128 KiB; every repeated field at most 1,000 entries; every other string
+    4,096; every enum a value this master knows. ListItems pages stop at
+    page_size items or 4 MiB, whichever comes first.
     """
 
     @staticmethod

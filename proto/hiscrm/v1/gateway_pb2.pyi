@@ -89,16 +89,20 @@ class AccountStatus(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., config_version: _Optional[int] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("sent_at", "stats", "accounts", "outbox_pending")
+    __slots__ = ("sent_at", "stats", "accounts", "outbox_pending", "delivery_error", "delivery_errors")
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_PENDING_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ERROR_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ERRORS_FIELD_NUMBER: _ClassVar[int]
     sent_at: _timestamp_pb2.Timestamp
     stats: _common_pb2.ProcessStats
     accounts: _containers.RepeatedCompositeFieldContainer[AccountStatus]
     outbox_pending: int
-    def __init__(self, sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Union[_common_pb2.ProcessStats, _Mapping]] = ..., accounts: _Optional[_Iterable[_Union[AccountStatus, _Mapping]]] = ..., outbox_pending: _Optional[int] = ...) -> None: ...
+    delivery_error: str
+    delivery_errors: int
+    def __init__(self, sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats: _Optional[_Union[_common_pb2.ProcessStats, _Mapping]] = ..., accounts: _Optional[_Iterable[_Union[AccountStatus, _Mapping]]] = ..., outbox_pending: _Optional[int] = ..., delivery_error: _Optional[str] = ..., delivery_errors: _Optional[int] = ...) -> None: ...
 
 class LoginQr(_message.Message):
     __slots__ = ("png", "content", "refresh_count", "expires_at")
@@ -379,14 +383,16 @@ class Ack(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., stored: _Optional[int] = ..., duplicates: _Optional[int] = ...) -> None: ...
 
 class Nack(_message.Message):
-    __slots__ = ("seq", "kind", "reason")
+    __slots__ = ("seq", "kind", "reason", "item_indexes")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ITEM_INDEXES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: _common_pb2.ErrorKind
     reason: str
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+    item_indexes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., reason: _Optional[str] = ..., item_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplyTarget(_message.Message):
     __slots__ = ("kind", "platform_item_id", "post_id", "conversation_id")

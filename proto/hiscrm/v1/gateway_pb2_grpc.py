@@ -27,6 +27,17 @@ if _version_not_supported:
 
 class WorkerGatewayStub:
     """Workers hold one stream to the master for their whole life.
+
+    Field limits (master/limits.py owns them; a frame over one is refused
+    before it touches any state: Register with INVALID_ARGUMENT, an item with
+    a Nack naming it, any other frame is dropped, logged and counted in
+    GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
+    ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
+    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
+    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
+    session ids and request ids 128; sessions and QR PNGs 1 MiB;
+    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    enums: a value this master knows (a newer one is refused, not guessed).
     """
 
     def __init__(self, channel):
@@ -44,6 +55,17 @@ class WorkerGatewayStub:
 
 class WorkerGatewayServicer:
     """Workers hold one stream to the master for their whole life.
+
+    Field limits (master/limits.py owns them; a frame over one is refused
+    before it touches any state: Register with INVALID_ARGUMENT, an item with
+    a Nack naming it, any other frame is dropped, logged and counted in
+    GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
+    ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
+    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
+    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
+    session ids and request ids 128; sessions and QR PNGs 1 MiB;
+    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    enums: a value this master knows (a newer one is refused, not guessed).
     """
 
     def Connect(self, request_iterator, context):
@@ -70,6 +92,17 @@ def add_WorkerGatewayServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WorkerGateway:
     """Workers hold one stream to the master for their whole life.
+
+    Field limits (master/limits.py owns them; a frame over one is refused
+    before it touches any state: Register with INVALID_ARGUMENT, an item with
+    a Nack naming it, any other frame is dropped, logged and counted in
+    GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
+    ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
+    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
+    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
+    session ids and request ids 128; sessions and QR PNGs 1 MiB;
+    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    enums: a value this master knows (a newer one is refused, not guessed).
     """
 
     @staticmethod
