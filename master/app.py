@@ -15,8 +15,10 @@ from hiscrm.v1 import gateway_pb2
 from hiscrm_common import settings
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
+from master.audit import AuditLog
 from master.config import MasterConfig
 from master.counters import Counters
+from master.enrollment import Enrollment
 from master.events import EventBus
 from master.inbox import Inbox
 from master.ingest import Ingest
@@ -27,6 +29,7 @@ from master.replies import Replies
 from master.scheduler import Scheduler
 from master.sessions import SessionRefreshes
 from master.store.database import Database
+from master.tokens import CredentialStore
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,11 @@ class MasterApp:
         self.config = config
         self.db = db
         self.bus = EventBus()
+        self.credentials = CredentialStore(db)
+        self.audit = AuditLog(db)
         self.counters = Counters()
         self.registry = WorkerRegistry(config, db, self.bus)
+        self.enrollment = Enrollment(self.credentials, self.registry)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
         self.inbox = Inbox(db)

@@ -190,6 +190,13 @@ class Cluster:
     def metadata(self) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {self.token()}")]
 
+    def enrollment_token(self) -> str:
+        """What a new worker id registers with (WorkerGateway only)."""
+        return (self.home / "enroll-token").read_text().strip()
+
+    def gateway_metadata(self) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {self.enrollment_token()}")]
+
     def channel(self) -> grpc.Channel:
         if self._channel is None:
             ca = self.extra_env.get("HISCRM_TLS_CA")
