@@ -4,6 +4,8 @@ hiscrm up [--workers N] [--no-follow]   start supervisord with the fleet
 hiscrm status                           supervisord and gateway view
 hiscrm scale N                          run N workers (others untouched)
 hiscrm watch                            follow live events
+hiscrm token create NAME --role agent   operator token (or --worker ID); list; revoke NAME
+hiscrm audit [--account A]              the audit log
 hiscrm down                             stop everything
 """
 
@@ -19,7 +21,7 @@ import grpc
 from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
-from master import demo
+from master import cli_tokens, demo
 from master.console import event_line, worker_table
 from master.fleet import WORKER_GROUP, Fleet
 from master.supervisor_client import SupervisorError
@@ -245,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("watch", help="follow live events")
     login = sub.add_parser("login", help="log an account in by QR code")
     login.add_argument("account")
+    cli_tokens.add_parsers(sub)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
@@ -256,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         "watch": cmd_watch,
         "login": cmd_login,
         "demo": cmd_demo,
+        "token": cli_tokens.handler("token"),
+        "audit": cli_tokens.handler("audit"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))
