@@ -56,6 +56,7 @@ class MasterApp:
         self.sessions = SessionRefreshes(self.accounts, self.counters)
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
+        self.replies.audit = self.audit
         self.processes = Processes()
         self.started_at = utcnow()
         self._tasks: list[asyncio.Task[None]] = []

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts
 from master.store.database import Database
-from master.store.models import ItemRow
+from master.store.models import ItemRow, ReplyRow
 from master.validation import InvalidInput, enum_names
 
 DEFAULT_PAGE = 50
@@ -124,10 +124,37 @@ class Inbox:
 
         rows = await self.db.run(lambda s: list(s.exec(stmt)))
         page = rows[:size]
+        items = [stored_item(r) for r in page]
+        await self._replied_by(page, items)
         return control_pb2.ListItemsResponse(
-            items=[stored_item(r) for r in page],
+            items=items,
             next_page_token=str(page[-1].id) if len(rows) > size else "",
         )
+
+    async def _replied_by(self, page: list[ItemRow], items: list[control_pb2.StoredItem]) -> None:
+        """Which operator replied: on the item replied to, and on the reply
+        itself once the platform shows it (matched by its platform id)."""
+        ids = [r.id for r in page if r.id is not None]
+        ours = [r.platform_item_id for r in page if r.outgoing and r.platform_item_id]
+        if not ids:
+            return
+        stmt = select(ReplyRow).where(
+            ReplyRow.status == "sent",
+            or_(
+                ReplyRow.item_id.in_(ids),  # type: ignore[attr-defined]
+                ReplyRow.platform_item_id.in_(ours),  # type: ignore[attr-defined]
+            ),
+        )
+        replies = await self.db.run(lambda s: list(s.exec(stmt)))
+        by_item = {(r.account_id, r.item_id): r.operator for r in replies if r.operator}
+        by_platform_id = {
+            (r.account_id, r.platform_item_id): r.operator for r in replies if r.operator
+        }
+        for row, msg in zip(page, items, strict=True):
+            who = by_item.get((row.account_id, row.id or 0))
+            if row.outgoing:
+                who = by_platform_id.get((row.account_id, row.platform_item_id), who)
+            msg.replied_by = who or ""
 
     async def get(self, item_id: int) -> ItemRow | None:
         return await self.db.run(lambda s: s.get(ItemRow, item_id))

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hiscrm.v1 import common_pb2
+from master import proxysecret
 
 ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 PROXY_SCHEMES = ("http", "https", "socks5")
@@ -32,24 +33,25 @@ def check_proxy(proxy: str) -> None:
     """Empty, or scheme://[user:pass@]host:port with scheme http, https or socks5."""
     if not proxy:
         return
+    shown = proxysecret.shown(proxy)  # never the password in a message
     try:
         parts = urlsplit(proxy)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"proxy {proxy!r}: {exc}") from None
+        raise InvalidInput(f"proxy {shown!r}: {exc}") from None
     if parts.scheme not in PROXY_SCHEMES:
         raise InvalidInput(
-            f"proxy {proxy!r}: scheme must be one of {', '.join(PROXY_SCHEMES)} "
+            f"proxy {shown!r}: scheme must be one of {', '.join(PROXY_SCHEMES)} "
             "(e.g. socks5://user:pass@10.0.0.5:1080)"
         )
     if not parts.hostname:
-        raise InvalidInput(f"proxy {proxy!r}: missing host (e.g. http://10.0.0.5:8080)")
+        raise InvalidInput(f"proxy {shown!r}: missing host (e.g. http://10.0.0.5:8080)")
     if port is None:
-        raise InvalidInput(f"proxy {proxy!r}: missing port (e.g. http://{parts.hostname}:8080)")
+        raise InvalidInput(f"proxy {shown!r}: missing port (e.g. http://{parts.hostname}:8080)")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InvalidInput(f"proxy {proxy!r}: must not have a path, query or fragment")
+        raise InvalidInput(f"proxy {shown!r}: must not have a path, query or fragment")
     if (parts.username is None) != (parts.password is None):
-        raise InvalidInput(f"proxy {proxy!r}: give both user and password, or neither")
+        raise InvalidInput(f"proxy {shown!r}: give both user and password, or neither")
 
 
 def check_spec(spec: common_pb2.AccountSpec) -> None:
