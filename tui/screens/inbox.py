@@ -384,5 +384,7 @@ class InboxPane(Vertical):
             box.value = ""
             by = f" by {resp.operator}" if resp.operator else ""
             result.update(f"sent ✓{by} (platform id {resp.platform_item_id or '-'})")
+            stored.replied_by = resp.operator
+            self.show_item()
         else:
             result.update(f"not sent: {fmt.error_kind(resp.error_kind)}: {resp.error}")
