@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
+    settings.home()  # owner-only from here on (umask 0077), the run directory too
     handler = {
         "up": cmd_up,
         "scale": cmd_scale,

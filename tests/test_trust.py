@@ -233,3 +233,40 @@ def test_token_commands_and_short_or_open_tokens(cluster: Cluster, tmp_path) -> 
     loose.chmod(0o644)
     refused = hiscrm("status", HISCRM_TOKEN_FILE=str(loose))
     assert refused.returncode != 0 and f"chmod 600 {loose}" in refused.stderr
+
+
+def test_files_under_home_are_owner_only_and_demosite_admin_needs_its_token(
+    cluster: Cluster,
+) -> None:
+    import stat
+    import urllib.error
+    import urllib.request
+
+    from tests.demo_helpers import admin
+
+    base = cluster.start_demosite()
+    cluster.start_master()
+    cluster.start_worker("perm-w", "--platforms", "synthetic")
+    cluster.wait_worker_state("perm-w", common_pb2.WORKER_STATE_ONLINE)
+    # the demo platform's admin API: refused without its token, sessions included
+    for path in ("/admin/sessions?username=demo1", "/admin/users"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + path, timeout=10)
+        assert err.value.code == 401
+    assert admin(base, "/admin/users")  # the tests' helper sends the token
+    # what the master, the worker and the demo platform made is theirs alone
+    made = [
+        p
+        for p in cluster.home.rglob("*")
+        # the test harness makes logs/ and opens the log files itself
+        if p.name != "logs" and p.parent.name != "logs"
+    ]
+    assert any(p.name == "hiscrm.db" for p in made)
+    assert any(p.name == "outbox.db" or p.suffix == ".db" for p in made if "workers" in p.parts)
+    loose = [
+        f"{p.relative_to(cluster.home)} {stat.S_IMODE(p.stat().st_mode):o}"
+        for p in made
+        if p.exists() and stat.S_IMODE(p.stat().st_mode) & 0o077
+    ]
+    assert not loose, loose
+    assert stat.S_IMODE(cluster.home.stat().st_mode) == 0o700
