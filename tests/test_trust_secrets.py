@@ -134,3 +134,66 @@ def test_proxy_passwords_are_never_returned_or_logged(cluster: Cluster) -> None:
     assert len(logs) >= 2
     for path in logs:
         assert PASSWORD not in path.read_text(errors="replace"), f"the password is in {path.name}"
+
+
+def test_chromium_runs_sandboxed_and_cannot_read_the_workers_secrets(cluster: Cluster) -> None:
+    """The worker runs as root here: its Chromium runs as `nobody`, with the
+    sandbox on (seccomp in the renderers), without the worker's environment,
+    and unable to read anything under HISCRM_HOME."""
+    import os
+    import pwd
+    import subprocess
+
+    import psutil
+
+    from tests.demo_helpers import demo_spec, logged_in
+
+    if os.getuid() != 0:
+        pytest.skip("the unprivileged-user path is for root workers")
+    base = cluster.start_demosite()
+    cluster.start_master()
+    worker = cluster.start_worker("sbx-w")
+    cluster.wait_worker_state("sbx-w", common_pb2.WORKER_STATE_ONLINE)
+    logged_in(cluster, base, "sbx-1", demo_spec(base, "demo1", interval_ms=1000))
+    assert "Chromium runs with its sandbox as user nobody" in worker.log_text()
+    nobody = pwd.getpwnam("nobody")
+    browsers = [
+        p
+        for p in psutil.Process(worker.pid).children(recursive=True)
+        if "chrom" in " ".join(p.cmdline()[:1])
+    ]
+    assert browsers, "no Chromium processes found in the worker's group"
+    renderers = []
+    for p in browsers:
+        cmdline = p.cmdline()
+        assert p.uids().real == nobody.pw_uid, cmdline[:2]
+        assert "--no-sandbox" not in cmdline
+        environ = open(f"/proc/{p.pid}/environ", "rb").read()
+        assert b"HISCRM_" not in environ
+        if "--type=renderer" in cmdline:
+            renderers.append(p.pid)
+    assert renderers
+    for pid in renderers:  # the sandbox's seccomp filter is on
+        status = open(f"/proc/{pid}/status").read()
+        assert "Seccomp:\t2" in status, status
+    secrets = [
+        cluster.home / "token",
+        cluster.home / "enroll-token",
+        cluster.home / "secret.key",
+        cluster.home / "workers" / "sbx-w" / "credential",
+        cluster.home / "hiscrm.db",
+    ]
+    for path in secrets:
+        assert path.exists(), path
+        read = subprocess.run(
+            [
+                "setpriv",
+                f"--reuid={nobody.pw_uid}",
+                f"--regid={nobody.pw_gid}",
+                "--clear-groups",
+                "cat",
+                str(path),
+            ],
+            capture_output=True,
+        )
+        assert read.returncode != 0 and not read.stdout, f"the browser's user can read {path}"
