@@ -217,7 +217,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if principal is None:
             counter, key = self.anonymous, f"peer {peer_host(peer)}"
         elif principal.kind == ENROLLMENT:
-            counter, key = self.authenticated, f"enrollment from {peer_host(peer)}"
+            # one enrolling worker's stream lives on under it: counted per
+            # connection (so a fleet enrolling at once is not throttled), and
+            # in the total
+            counter, key = self.authenticated, f"enrollment stream {peer}"
         else:
             counter, key = self.authenticated, f"credential {principal.name}"
         return counter, key, counter.acquire(key)
