@@ -53,4 +53,8 @@ def bind(principal: Principal | None) -> object:
 
 
 def unbind(token: object) -> None:
-    _CURRENT.reset(token)  # type: ignore[arg-type]
+    try:
+        _CURRENT.reset(token)  # type: ignore[arg-type]
+    except ValueError:
+        # a stream finalized from another context: nothing of ours to restore
+        _CURRENT.set(None)
