@@ -28,6 +28,7 @@ import grpc
 
 from master import principals, roles
 from master.audit import AuditLog
+from master.counters import Counters
 from master.limits import CallCounter, Limits
 from master.principals import ENROLLMENT, OPERATOR, Principal
 from master.ratelog import RateLimitedLog
@@ -90,8 +91,11 @@ def _rewrap(handler: grpc.RpcMethodHandler, around: Callable[..., Any]) -> grpc.
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, credentials: CredentialStore, audit: AuditLog, limits: Limits) -> None:
+    def __init__(
+        self, credentials: CredentialStore, audit: AuditLog, limits: Limits, counters: Counters
+    ) -> None:
         self.credentials = credentials
+        self.counters = counters
         self.audit = audit
         self.limits = limits
         self.anonymous = CallCounter(
@@ -99,8 +103,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         )
         self.authenticated = CallCounter(limits.max_calls_per_credential, limits.max_calls)
         self.refusals = RateLimitedLog(log)
-        self.refused = 0
-        self.exhausted = 0
 
     async def intercept_service(
         self,
@@ -185,7 +187,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         async def deny(_request: object, context: grpc.aio.ServicerContext) -> None:
             peer = context.peer()
-            self.refused += 1
+            self.counters.calls_refused += 1
             who = principal.actor if principal else "unauthenticated"
             self.refusals.warning(
                 f"{code.name}:{peer_host(peer)}:{who}",
@@ -237,7 +239,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             peer = context.peer()
             counter, key, refusal = self._admit(principal, peer)
             if refusal:
-                self.exhausted += 1
+                self.counters.calls_exhausted += 1
                 self.refusals.warning(
                     f"exhausted:{key}",
                     "RESOURCE_EXHAUSTED for %s from %s: over %s",

@@ -12,4 +12,6 @@ class Counters:
     batches: int = 0
     acks: int = 0
     frames_rejected: int = 0
+    calls_refused: int = 0  # unauthenticated or without the role
+    calls_exhausted: int = 0  # over a concurrency bound
     logins_by_outcome: dict[str, int] = field(default_factory=dict)

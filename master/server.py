@@ -72,7 +72,9 @@ class MasterServer:
         self.admin_token = admin_token
         self.enrollment_token = enrollment_token
         self.limits = Limits.from_env()
-        self.auth = AuthInterceptor(self.app.credentials, self.app.audit, self.limits)
+        self.auth = AuthInterceptor(
+            self.app.credentials, self.app.audit, self.limits, self.app.counters
+        )
         self.server = grpc.aio.server(
             interceptors=[self.auth, InternalErrorInterceptor()],
             options=server_options(config) + self.limits.server_options(),
