@@ -98,6 +98,13 @@ class AuditLog:
         size = req.page_size or 100
         if size > 1000:
             raise InvalidInput("page_size must be at most 1000")
+        for name, value, most in (
+            ("account_id", req.account_id, 64),
+            ("actor", req.actor, 200),
+            ("action", req.action, 200),
+        ):
+            if len(value) > most:
+                raise InvalidInput(f"{name} is longer than {most} characters")
 
         def read(session: Session) -> list[AuditRow]:
             query = select(AuditRow)
@@ -106,7 +113,7 @@ class AuditLog:
             if req.actor:
                 query = query.where(AuditRow.actor == req.actor)
             if req.action:
-                query = query.where(col(AuditRow.action).startswith(req.action))
+                query = query.where(col(AuditRow.action).startswith(req.action, autoescape=True))
             if req.before_id:
                 query = query.where(col(AuditRow.id) < req.before_id)
             query = query.order_by(col(AuditRow.id).desc()).limit(size + 1)
