@@ -3,7 +3,9 @@ passwords are write-only and never reach a response, an error or a log."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 
 import grpc
 import pytest
@@ -74,6 +76,24 @@ def test_proxy_passwords_are_never_returned_or_logged(cluster: Cluster) -> None:
     cluster.wait_worker_state("px-w", common_pb2.WORKER_STATE_ONLINE)
     spec = synthetic_spec(rate=5, total=0, interval_ms=300)
     spec.proxy = f"http://puser:{PASSWORD}@127.0.0.1:9"
+    # what a live subscriber sees of the account (its events keep coming as
+    # the worker acks and reports)
+    watch = cluster.control().WatchEvents(
+        control_pb2.WatchEventsRequest(account_ids=["px-1"]),
+        metadata=cluster.metadata(),
+        timeout=120,
+    )
+    seen: list[bytes] = []
+
+    def follow() -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for event in watch:
+                seen.append(event.SerializeToString())
+                if event.HasField("account") and event.account.proxy_has_password:
+                    return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
     created = cluster.call(
         "CreateAccount", control_pb2.CreateAccountRequest(account_id="px-1", spec=spec)
     )
@@ -106,6 +126,10 @@ def test_proxy_passwords_are_never_returned_or_logged(cluster: Cluster) -> None:
         ),
         what="the worker acked the config with the proxy",
     )
+    reader.join(60)
+    watch.cancel()
+    assert any(b"puser@127.0.0.1:9" in e for e in seen), "no account event seen"
+    assert not any(PASSWORD.encode() in e for e in seen)
     # every write to accounts now fails: the worker's reports (the gateway
     # path) and an operator's update (the Control path) both hit it
     db = cluster.home / "hiscrm.db"
