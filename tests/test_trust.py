@@ -225,6 +225,22 @@ def test_token_commands_and_short_or_open_tokens(cluster: Cluster, tmp_path) -> 
     assert "carol" not in hiscrm("token", "list").stdout
     audit = hiscrm("audit", "--action", "Control/")
     assert "Control/CreateToken" in audit.stdout and "Control/RevokeToken" in audit.stdout
+    # a worker credential made by an admin, for a worker on another host
+    made = hiscrm("token", "create", "--worker", "remote-w")
+    assert made.returncode == 0, made.stderr
+    credential = made.stdout.strip().splitlines()[-1]
+    cluster.start_worker(
+        "remote-w", "--platforms", "synthetic", HISCRM_WORKER_CREDENTIAL=credential
+    )
+    cluster.wait_worker_state("remote-w", common_pb2.WORKER_STATE_ONLINE)
+    assert not (cluster.home / "workers" / "remote-w" / "credential").exists()  # no enrollment
+    # revoked: its stream ends and it cannot come back with it
+    assert hiscrm("token", "revoke", "worker:remote-w").returncode == 0
+    cluster.wait_worker_state("remote-w", common_pb2.WORKER_STATE_MISSING)
+    wait_for(
+        lambda: "UNAUTHENTICATED" in cluster.workers["remote-w"].log_text(),
+        what="the revoked worker refused",
+    )
     # a token shorter than 32 bytes, or a token file others can read, is refused
     short = hiscrm("status", HISCRM_TOKEN="short")
     assert short.returncode != 0 and "at least 32" in short.stderr
