@@ -217,6 +217,12 @@ class AccountStore:
             self.rows[row.account_id] = row
         self._ordered = sorted(self.rows)
         log.info("%d accounts loaded", len(self.rows))
+        # rows from before passwords were write-only: encrypt them now
+        for row in self.rows.values():
+            if proxysecret.split(row.proxy)[1] is not None:
+                _apply_proxy(row, row.proxy)
+                await self._write(row)
+                log.warning("account %s: proxy password now stored encrypted", row.account_id)
 
     def get(self, account_id: str) -> AccountRow:
         row = self.rows.get(account_id)

@@ -221,3 +221,26 @@ def test_chromium_runs_sandboxed_and_cannot_read_the_workers_secrets(cluster: Cl
             capture_output=True,
         )
         assert read.returncode != 0 and not read.stdout, f"the browser's user can read {path}"
+
+
+def test_a_proxy_password_stored_in_clear_before_is_encrypted_at_start(cluster: Cluster) -> None:
+    cluster.start_master()
+    spec = synthetic_spec(rate=1, total=0)
+    spec.enabled = False
+    create(cluster, "legacy-1", spec)
+    assert cluster.master is not None
+    cluster.master.stop()
+    with sqlite3.connect(cluster.home / "hiscrm.db") as conn:  # as an older master wrote it
+        conn.execute(
+            "UPDATE accounts SET proxy = ?, proxy_secret = NULL WHERE account_id = 'legacy-1'",
+            (f"socks5://old:{PASSWORD}@127.0.0.1:1080",),
+        )
+    cluster.start_master()
+    got = cluster.call("GetAccount", control_pb2.GetAccountRequest(account_id="legacy-1"))
+    assert got.spec.proxy == "socks5://old@127.0.0.1:1080"  # type: ignore[attr-defined]
+    assert got.proxy_has_password  # type: ignore[attr-defined]
+    with sqlite3.connect(cluster.home / "hiscrm.db") as conn:
+        (proxy, secret) = conn.execute(
+            "SELECT proxy, proxy_secret FROM accounts WHERE account_id = 'legacy-1'"
+        ).fetchone()
+    assert PASSWORD not in proxy and secret and PASSWORD.encode() not in secret
