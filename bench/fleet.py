@@ -257,7 +257,7 @@ class FleetBench:
                 "--address",
                 self.cluster.address,
                 "--token-file",
-                str(self.cluster.home / "token"),
+                str(self.cluster.home / "enroll-token"),  # simulated workers enroll
                 "--base",
                 repr(self.base),
                 "--first",

@@ -99,6 +99,8 @@ class SimWorker:
         first = await asyncio.wait_for(call.read(), 60)
         if first is grpc.aio.EOF or first.WhichOneof("frame") != "welcome":
             raise RuntimeError(f"{self.worker_id}: not welcomed: {first}")
+        if first.welcome.credential:
+            self.token = first.welcome.credential  # enrolled: reconnects prove it is us
         interval = max(first.welcome.heartbeat_interval_ms, 100) / 1000
         self._tasks = [
             asyncio.create_task(self._read(call)),

@@ -113,6 +113,8 @@ class FakeWorker:
         first = await call.read()
         if first is grpc.aio.EOF or first.WhichOneof("frame") != "welcome":
             raise RuntimeError(f"{self.worker_id}: master did not welcome us: {first}")
+        if first.welcome.credential:
+            self.token = first.welcome.credential  # enrolled: reconnects prove it is us
         interval = max(first.welcome.heartbeat_interval_ms, 100) / 1000
         self._tasks = [
             asyncio.create_task(self._read(call)),
@@ -352,7 +354,8 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
     token = cluster.token()
     channel = open_channel(cluster.address, token)
     control = control_pb2_grpc.ControlStub(channel)
-    workers = [FakeWorker(f"bench-{i + 1}", cluster.address, token, args.window) for i in range(2)]
+    enroll = cluster.enrollment_token()  # the fake workers enroll like real ones
+    workers = [FakeWorker(f"bench-{i + 1}", cluster.address, enroll, args.window) for i in range(2)]
     try:
         for w in workers:
             await w.connect()

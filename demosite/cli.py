@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import os
 
 from aiohttp import web
 
+from demosite import token as admin_token
 from demosite.app import create_app
 from demosite.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_QR_TTL, DemoConfig
+from hiscrm_common import settings
 from hiscrm_common.logs import setup_logging
 
 log = logging.getLogger("demosite")
@@ -37,9 +38,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--admin-token",
-        default=os.environ.get("HISCRM_DEMOSITE_ADMIN_TOKEN", ""),
+        default="",
         help="require this X-Admin-Token on /admin/* (default $HISCRM_DEMOSITE_ADMIN_TOKEN, "
-        "empty: open)",
+        "else $HISCRM_HOME/demosite-admin-token, made on first start)",
+    )
+    parser.add_argument(
+        "--open-admin",
+        action="store_true",
+        help="no admin token: anyone who reaches the port may read sessions and inject items",
     )
     parser.add_argument(
         "--public-url",
@@ -66,6 +72,10 @@ def _is_loopback(host: str) -> bool:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging("demosite")
+    if not args.open_admin and not args.admin_token:
+        args.admin_token = admin_token.load(create=True)
+    elif args.admin_token:
+        settings.check_token(args.admin_token, "--admin-token")
     config = DemoConfig(
         seed=args.seed,
         qr_ttl=args.qr_ttl,
@@ -74,8 +84,11 @@ def main(argv: list[str] | None = None) -> None:
         users=max(0, args.users),
         sms_users=tuple(u.strip() for u in args.sms_users.split(",") if u.strip()),
     )
-    if not _is_loopback(args.host) and not config.admin_token:
-        log.warning("listening on %s with an open admin API; set --admin-token", args.host)
+    if not config.admin_token:
+        log.warning(
+            "the admin API on %s is open (--open-admin): anyone reaching it reads live sessions",
+            args.host,
+        )
     app = create_app(config)
     log.info(
         "demo platform on http://%s:%d (seed %d, QR ttl %gs, users %d)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,75 @@ DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
 DEFAULT_MAX_BATCH_ITEMS = 2000
 
 
+MIN_TOKEN_BYTES = 32
+
+
 def home() -> Path:
-    """The run directory (database, token, logs, secrets)."""
+    """The run directory (database, token, logs, secrets).
+
+    Everything a hiscrm process creates is owner-only (umask 0077):
+    databases, outboxes, logs, screenshots and sessions are nobody else's.
+    """
+    os.umask(0o077)
     path = Path(os.environ.get("HISCRM_HOME", "./var")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        path.chmod(0o700)
     return path
+
+
+class SecretError(SystemExit):
+    """A token or key that must not be used as it is; the message says how to fix it."""
+
+
+def check_token(token: str, source: str) -> str:
+    if len(token.encode()) < MIN_TOKEN_BYTES:
+        raise SecretError(
+            f"the token from {source} is {len(token.encode())} bytes; at least "
+            f"{MIN_TOKEN_BYTES} are required. Make one with: python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
+
+
+def read_secret_file(path: Path) -> str:
+    """A token or key file's content; refused when others may read it."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretError(
+            f"{path} is readable by other users (mode {stat.S_IMODE(mode):03o}); "
+            f"fix it with: chmod 600 {path}"
+        )
+    return path.read_text().strip()
+
+
+def write_secret_file(path: Path, value: str) -> None:
+    """Owner-only from the first byte; never replaces an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) -> str:
+    """A token from $env, else from the file named by $file_env or the default
+    file; with create=True a missing file is made with a fresh token."""
+    token = os.environ.get(env, "").strip()
+    if token:
+        return check_token(token, f"${env}")
+    path = Path(os.environ.get(file_env, "") or default_file)
+    if path.exists():
+        token = read_secret_file(path)
+        if token:
+            return check_token(token, str(path))
+    if not create:
+        raise SystemExit(
+            f"no token: set {env} or create {path} (the master writes one on first start)"
+        )
+    token = secrets.token_urlsafe(MIN_TOKEN_BYTES)
+    write_secret_file(path, token)
+    return token
 
 
 def env_int(name: str, default: int) -> int:
@@ -51,29 +116,24 @@ def token_file() -> Path:
 
 
 def load_token(*, create: bool = False) -> str:
-    """The shared bearer token: HISCRM_TOKEN, else the token file.
+    """An operator's bearer token: HISCRM_TOKEN, else the token file.
 
-    With create=True (the master on the embedded setup) a missing token file
-    is generated with owner-only permissions.
+    With create=True (the master on its first start) a missing token file is
+    generated, owner-only: the first admin token.
     """
-    token = os.environ.get("HISCRM_TOKEN", "").strip()
-    if token:
-        return token
-    path = token_file()
-    if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token
-    if not create:
-        raise SystemExit(
-            f"no token: set HISCRM_TOKEN or create {path} (the master writes one on first start)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token
+    return load_secret("HISCRM_TOKEN", "HISCRM_TOKEN_FILE", home() / "token", create=create)
+
+
+def enrollment_file() -> Path:
+    return Path(os.environ.get("HISCRM_ENROLL_TOKEN_FILE", "") or home() / "enroll-token")
+
+
+def load_enrollment_token(*, create: bool = False) -> str:
+    """The token a new worker exchanges, once per worker id, for its own
+    credential. The master writes it on first start next to the admin token."""
+    return load_secret(
+        "HISCRM_ENROLL_TOKEN", "HISCRM_ENROLL_TOKEN_FILE", home() / "enroll-token", create=create
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlmodel import Session, delete, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts, utcnow
+from master import proxysecret
 from master.events import EventBus
 from master.store.database import Database, upsert
 from master.store.models import AccountRow, ItemRow
@@ -74,13 +75,17 @@ class Change:
     fields: list[str]
 
 
-def spec_of(row: AccountRow) -> common_pb2.AccountSpec:
+def spec_of(row: AccountRow, *, reveal: bool = False) -> common_pb2.AccountSpec:
+    """The spec as operators see it; reveal=True adds the proxy password
+    (for the account's worker and for validation, never for Control)."""
     spec = common_pb2.AccountSpec(
         platform=common_pb2.Platform.Value(row.platform),
         display_name=row.display_name,
         enabled=row.enabled,
         monitor_interval_ms=row.monitor_interval_ms,
-        proxy=row.proxy,
+        proxy=proxysecret.join(row.proxy, proxysecret.unseal(row.account_id, row.proxy_secret))
+        if reveal
+        else row.proxy,
         monitor_comments=row.monitor_comments,
         monitor_direct_messages=row.monitor_direct_messages,
     )
@@ -108,11 +113,28 @@ def apply_spec(row: AccountRow, spec: common_pb2.AccountSpec, paths: set[str]) -
             row.options_json = json_format.MessageToJson(options, indent=None)
             changed.append(path)
             continue
+        if path == "proxy":
+            if _apply_proxy(row, spec.proxy):
+                changed.append(path)
+            continue
         new = getattr(spec, path)
         if getattr(row, path) != new:
             setattr(row, path, new)
             changed.append(path)
     return changed
+
+
+def _apply_proxy(row: AccountRow, proxy: str) -> bool:
+    """The password goes to proxy_secret, encrypted. A URL written back as it
+    was read (no password, same user and host) keeps the stored password."""
+    public, password = proxysecret.split(proxy)
+    if password is None and public == row.proxy:
+        return False
+    if public == row.proxy and password == proxysecret.unseal(row.account_id, row.proxy_secret):
+        return False
+    row.proxy = public
+    row.proxy_secret = proxysecret.seal(row.account_id, password) if password else None
+    return True
 
 
 def state_after_enabling(row: AccountRow) -> str:
@@ -134,7 +156,7 @@ def user_of(row: AccountRow) -> common_pb2.UserInfo:
 def config_of(row: AccountRow) -> common_pb2.AccountConfig:
     return common_pb2.AccountConfig(
         account_id=row.account_id,
-        spec=spec_of(row),
+        spec=spec_of(row, reveal=True),
         config_version=row.config_version,
         session=row.session or b"",
         user=user_of(row),
@@ -157,6 +179,7 @@ def account_of(row: AccountRow, unread: int = 0) -> control_pb2.Account:
         user=user_of(row),
         unread_count=unread,
         screenshot_path=row.screenshot_path,
+        proxy_has_password=row.proxy_secret is not None,
     )
     for name in ("last_cycle_at", "state_changed_at", "created_at", "updated_at"):
         ts = to_ts(aware(getattr(row, name)))
@@ -194,6 +217,12 @@ class AccountStore:
             self.rows[row.account_id] = row
         self._ordered = sorted(self.rows)
         log.info("%d accounts loaded", len(self.rows))
+        # rows from before passwords were write-only: encrypt them now
+        for row in self.rows.values():
+            if proxysecret.split(row.proxy)[1] is not None:
+                _apply_proxy(row, row.proxy)
+                await self._write(row)
+                log.warning("account %s: proxy password now stored encrypted", row.account_id)
 
     def get(self, account_id: str) -> AccountRow:
         row = self.rows.get(account_id)
@@ -277,7 +306,7 @@ class AccountStore:
             )
         candidate = AccountRow.model_validate(row.model_dump())
         changed = apply_spec(candidate, spec, set(paths))
-        check_spec(spec_of(candidate))
+        check_spec(spec_of(candidate, reveal=True))
         if not changed:
             return row, []
         candidate.config_version = row.config_version + 1

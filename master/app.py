@@ -22,8 +22,10 @@ from hiscrm_common.supervise import Failures
 from hiscrm_common.supervise import start as supervised
 from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
+from master.audit import AuditLog
 from master.config import MasterConfig
 from master.counters import Counters
+from master.enrollment import Enrollment
 from master.events import EventBus
 from master.frames import FrameRouter
 from master.inbox import Inbox
@@ -35,6 +37,7 @@ from master.replies import Replies
 from master.scheduler import Scheduler
 from master.sessions import SessionRefreshes
 from master.store.database import Database
+from master.tokens import CredentialStore
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
@@ -47,9 +50,12 @@ class MasterApp:
         self.config = config
         self.db = db
         self.bus = EventBus()
+        self.credentials = CredentialStore(db)
+        self.audit = AuditLog(db)
         self.counters = Counters()
         self.failures = Failures()
         self.registry = WorkerRegistry(config, db, self.bus)
+        self.enrollment = Enrollment(self.credentials, self.registry)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
         self.inbox = Inbox(db)
@@ -61,6 +67,7 @@ class MasterApp:
         self.sessions = SessionRefreshes(self.accounts, self.counters)
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
+        self.replies.audit = self.audit
         self.processes = Processes()
         self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()

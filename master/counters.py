@@ -14,4 +14,6 @@ class Counters:
     frames_rejected: int = 0
     items_refused: int = 0  # single items Nacked as never storable
     batches_refused: int = 0  # whole batches Nacked (account unknown / never held)
+    calls_refused: int = 0  # unauthenticated or without the role
+    calls_exhausted: int = 0  # over a concurrency bound
     logins_by_outcome: dict[str, int] = field(default_factory=dict)

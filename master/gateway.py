@@ -19,6 +19,8 @@ import grpc
 
 from hiscrm.v1 import gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import __version__
+from master import principals
+from master.enrollment import certificate_identity
 from master.limits import LimitError, check_register
 from master.registry import Connection, RegistrationError, WorkerRecord
 
@@ -57,15 +59,36 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             )
             return
         reg = first.register
+        principal = principals.current()
+        cert = certificate_identity(context)
         try:
             check_register(reg)
+            self.app.enrollment.check(principal, reg, cert)
             record, conn = self.app.registry.attach(reg)
+            if principal is not None:
+                try:
+                    credential = await self.app.enrollment.issue(principal, reg.worker_id, cert)
+                except RegistrationError:
+                    self.app.registry.detach(record, conn, graceful=True, why="enrollment failed")
+                    raise
         except (LimitError, RegistrationError) as exc:
             code = getattr(exc, "code", "INVALID_ARGUMENT")
             log.warning("worker %.64r refused from %s: %s", reg.worker_id, peer, exc)
             self.app.counters.frames_rejected += 1
+            self.app.audit.record_later(
+                "worker/register",
+                principal=principal,
+                worker_id=reg.worker_id[:64],
+                outcome=code,
+                detail=str(exc)[:512],
+                peer=peer,
+            )
             await context.abort(getattr(grpc.StatusCode, code), str(exc))
             return
+        if credential:
+            self.app.audit.record_later(
+                "worker/enrolled", principal=principal, worker_id=reg.worker_id, peer=peer
+            )
         cfg = self.app.config
         await context.write(
             gateway_pb2.MasterFrame(
@@ -76,6 +99,7 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                     max_batch_bytes=cfg.max_batch_bytes,
                     max_batch_items=cfg.max_batch_items,
                     master_version=__version__,
+                    credential=credential,
                 )
             )
         )

@@ -16,7 +16,7 @@ from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts
 from master.limits import MAX_LIST_RESPONSE_BYTES
 from master.store.database import Database
-from master.store.models import ItemRow
+from master.store.models import ItemRow, ReplyRow
 from master.validation import InvalidInput, enum_names
 
 DEFAULT_PAGE = 50
@@ -126,6 +126,7 @@ class Inbox:
         rows = await self.db.run(lambda s: list(s.exec(stmt)))
         # Cut by bytes too, so a page of large items always fits a message.
         items: list[control_pb2.StoredItem] = []
+        taken = []
         budget = MAX_LIST_RESPONSE_BYTES
         for r in rows[:size]:
             item = stored_item(r)
@@ -133,11 +134,38 @@ class Inbox:
             if items and budget < 0:
                 break
             items.append(item)
+            taken.append(r)
+        await self._replied_by(taken, items)
         more = len(rows) > len(items)
         return control_pb2.ListItemsResponse(
             items=items,
             next_page_token=str(items[-1].id) if more and items else "",
         )
+
+    async def _replied_by(self, page: list[ItemRow], items: list[control_pb2.StoredItem]) -> None:
+        """Which operator replied: on the item replied to, and on the reply
+        itself once the platform shows it (matched by its platform id)."""
+        ids = [r.id for r in page if r.id is not None]
+        ours = [r.platform_item_id for r in page if r.outgoing and r.platform_item_id]
+        if not ids:
+            return
+        stmt = select(ReplyRow).where(
+            ReplyRow.status == "sent",
+            or_(
+                ReplyRow.item_id.in_(ids),  # type: ignore[attr-defined]
+                ReplyRow.platform_item_id.in_(ours),  # type: ignore[attr-defined]
+            ),
+        )
+        replies = await self.db.run(lambda s: list(s.exec(stmt)))
+        by_item = {(r.account_id, r.item_id): r.operator for r in replies if r.operator}
+        by_platform_id = {
+            (r.account_id, r.platform_item_id): r.operator for r in replies if r.operator
+        }
+        for row, msg in zip(page, items, strict=True):
+            who = by_item.get((row.account_id, row.id or 0))
+            if row.outgoing:
+                who = by_platform_id.get((row.account_id, row.platform_item_id), who)
+            msg.replied_by = who or ""
 
     async def get(self, item_id: int) -> ItemRow | None:
         return await self.db.run(lambda s: s.get(ItemRow, item_id))

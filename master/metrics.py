@@ -52,6 +52,18 @@ def render(app: MasterApp) -> str:
         [_line("hiscrm_acks_total", c.acks)],
     )
     metric(
+        "hiscrm_calls_refused_total",
+        "counter",
+        "RPCs refused: no or a wrong token, or a role that does not allow the method.",
+        [_line("hiscrm_calls_refused_total", c.calls_refused)],
+    )
+    metric(
+        "hiscrm_calls_exhausted_total",
+        "counter",
+        "RPCs refused with RESOURCE_EXHAUSTED: over a concurrent-call bound.",
+        [_line("hiscrm_calls_exhausted_total", c.calls_exhausted)],
+    )
+    metric(
         "hiscrm_frames_rejected_total",
         "counter",
         "Frames refused (size, auth, account).",

@@ -17,7 +17,9 @@ from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import utcnow
+from master import principals
 from master.accounts import AccountStore
+from master.audit import AuditLog
 from master.events import EventBus
 from master.registry import ONLINE, WorkerRecord, WorkerRegistry
 from master.store.database import Database, upsert
@@ -37,6 +39,7 @@ def response_of(row: ReplyRow) -> control_pb2.SendReplyResponse:
         error_kind=common_pb2.ErrorKind.Value(row.error_kind),
         error=row.error,
         platform_item_id=row.platform_item_id,
+        operator=row.operator,
     )
 
 
@@ -51,6 +54,8 @@ class Replies:
         self.pending: dict[str, ReplyRow] = {}
         self._waiters: dict[str, list[asyncio.Future[ReplyRow]]] = {}
         self._sent_at: dict[str, float] = {}
+        self.audit: AuditLog | None = None
+        self.refused_results = 0
 
     async def load(self) -> None:
         def read(session: Session) -> list[ReplyRow]:
@@ -78,7 +83,11 @@ class Replies:
             raise InvalidInput(f"no stored item {req.item_id}")
         self.accounts.get(item.account_id)
         row = ReplyRow(
-            request_id=req.request_id, account_id=item.account_id, item_id=req.item_id, text=text
+            request_id=req.request_id,
+            account_id=item.account_id,
+            item_id=req.item_id,
+            text=text,
+            operator=principals.actor(),
         )
         values = row.model_dump()
         await self.db.run(lambda s: (upsert(s, ReplyRow, values), s.commit()))
@@ -117,6 +126,9 @@ class Replies:
             )
         )
         self._sent_at[row.request_id] = time.monotonic()
+        # only this worker may settle it (kept in memory; a master restart
+        # re-sends, and the account's worker is then the one asked)
+        row.worker_id = record.worker_id
         log.info(
             "account %s: reply %s sent to worker %s",
             row.account_id,
@@ -135,7 +147,36 @@ class Replies:
             if item is not None:
                 self._dispatch(row, item)
 
+    def _forged(self, record: WorkerRecord, row: ReplyRow) -> bool:
+        """A result from a worker the reply was not sent to."""
+        account = self.accounts.rows.get(row.account_id)
+        expected = row.worker_id or (account.worker_id if account else "") or ""
+        return record.worker_id != expected
+
     async def on_result(self, record: WorkerRecord, result: gateway_pb2.CommandResult) -> None:
+        pending = self.pending.get(result.request_id)
+        if pending is not None and self._forged(record, pending):
+            log.error(
+                "worker %s: refused a result for reply %s of account %s: it was sent to "
+                "worker %s",
+                record.worker_id,
+                result.request_id,
+                pending.account_id,
+                pending.worker_id or "(none yet)",
+            )
+            self.refused_results += 1
+            if self.audit is not None:
+                self.audit.record_later(
+                    "worker/command_result",
+                    actor=f"worker:{record.worker_id}",
+                    account_id=pending.account_id,
+                    item_id=pending.item_id,
+                    worker_id=record.worker_id,
+                    outcome="PERMISSION_DENIED",
+                    detail=f"result for reply {result.request_id}, sent to "
+                    f"{pending.worker_id or '(none yet)'}",
+                )
+            return
         row = self.pending.pop(result.request_id, None)
         if row is None:
             log.info(

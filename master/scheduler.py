@@ -176,7 +176,12 @@ class Scheduler:
             holder = self.registry.workers.get(row.worker_id) if row and row.worker_id else None
             if row is None or not row.enabled or not placement.eligible(record, row):
                 revoke.append(h.account_id)
-            elif row.worker_id == record.worker_id or holder is None or holder.state != ONLINE:
+            elif row.worker_id == record.worker_id or (
+                (holder is None or holder.state != ONLINE)
+                # only a worker the master gave it to before may take it back
+                # on its word: a claim is not a way to a session
+                and record.worker_id in row.past_worker_ids.split(",")
+            ):
                 if row.worker_id != record.worker_id:
                     self._assign(row, record.worker_id)
                     changed.append(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 
 import grpc
@@ -17,7 +18,8 @@ from hiscrm_common import settings
 from hiscrm_common.logs import setup_logging
 from hiscrm_common.supervise import start as supervised
 from master.app import MasterApp
-from master.auth import TokenAuthInterceptor
+from master.auth import AuthInterceptor
+from master.call_limits import Limits
 from master.config import MasterConfig
 from master.control import ControlService
 from master.errors import InternalErrorInterceptor
@@ -64,12 +66,20 @@ def server_credentials() -> grpc.ServerCredentials | None:
 
 
 class MasterServer:
-    def __init__(self, config: MasterConfig, db: Database, token: str) -> None:
+    def __init__(
+        self, config: MasterConfig, db: Database, admin_token: str, enrollment_token: str | None
+    ) -> None:
         self.config = config
         self.app = MasterApp(config, db)
+        self.admin_token = admin_token
+        self.enrollment_token = enrollment_token
+        self.limits = Limits.from_env()
+        self.auth = AuthInterceptor(
+            self.app.credentials, self.app.audit, self.limits, self.app.counters
+        )
         self.server = grpc.aio.server(
-            interceptors=[TokenAuthInterceptor(token), InternalErrorInterceptor()],
-            options=server_options(config),
+            interceptors=[self.auth, InternalErrorInterceptor()],
+            options=server_options(config) + self.limits.server_options(),
         )
         self.health = health.aio.HealthServicer()
         self.metrics: web.AppRunner | None = None
@@ -77,6 +87,8 @@ class MasterServer:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.app.db.migrate)
+        await self.app.credentials.load()
+        await self.app.credentials.bootstrap(self.admin_token, self.enrollment_token)
         await self.app.start()
         gateway_pb2_grpc.add_WorkerGatewayServicer_to_server(WorkerGateway(self.app), self.server)
         control_pb2_grpc.add_ControlServicer_to_server(ControlService(self.app), self.server)
@@ -102,10 +114,13 @@ class MasterServer:
             context="master",
         )
         log.info(
-            "master listening on %s (%s, database %s)",
+            "master listening on %s (%s, database %s, at most %d connections, "
+            "worker enrollment %s)",
             self.config.listen,
             "TLS" if creds else "plaintext",
             self.app.db.backend,
+            self.limits.max_connections,
+            "on" if self.enrollment_token else "off",
         )
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -120,8 +135,13 @@ class MasterServer:
 
 
 async def serve(config: MasterConfig) -> None:
-    token = settings.load_token(create=True)
-    master = MasterServer(config, Database(), token)
+    admin_token = settings.load_token(create=True)
+    # HISCRM_ENROLLMENT=off: only workers with a credential from
+    # `hiscrm token create --worker ID` may connect
+    enrollment = None
+    if os.environ.get("HISCRM_ENROLLMENT", "on").lower() not in ("off", "0", "false", "no"):
+        enrollment = settings.load_enrollment_token(create=True)
+    master = MasterServer(config, Database(), admin_token, enrollment)
     await master.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hiscrm.v1 import common_pb2
+from master import proxysecret
 from master.limits import ID_RE as ACCOUNT_ID_RE
 from master.limits import MAX_DISPLAY_NAME, MAX_SYNTHETIC_CONTENT
 
@@ -37,12 +38,12 @@ def check_proxy(proxy: str) -> None:
     never repeat the password."""
     if not proxy:
         return
+    shown = proxysecret.shown(proxy)  # never the password in a message
     try:
         parts = urlsplit(proxy)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"proxy {_shown(proxy)!r}: {exc}") from None
-    shown = _shown(proxy)
+        raise InvalidInput(f"proxy {shown!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme in PROXY_INSTEAD:
         raise InvalidInput(f"proxy {shown!r}: {PROXY_INSTEAD[scheme]}")
@@ -75,16 +76,6 @@ PROXY_INSTEAD = {
     "socks": "say which SOCKS: socks5://user:pass@host:port",
 }
 
-
-def _shown(proxy: str) -> str:
-    """The proxy URL with its password replaced by ***."""
-    head, sep, rest = proxy.partition("://")
-    if not sep:
-        head, rest = "", proxy
-    userinfo, at, hostport = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return proxy
-    return f"{head}{sep}{userinfo.split(':', 1)[0]}:***@{hostport}"
 
 
 def check_spec(spec: common_pb2.AccountSpec) -> None:

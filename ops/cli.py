@@ -4,6 +4,8 @@ hiscrm up [--workers N] [--no-follow]   start supervisord with the fleet
 hiscrm status                           supervisord and gateway view
 hiscrm scale N                          run N workers (others untouched)
 hiscrm watch                            follow live events
+hiscrm token create NAME --role agent   operator token (or --worker ID); list; revoke NAME
+hiscrm audit [--account A]              the audit log
 hiscrm down                             stop everything
 """
 
@@ -20,7 +22,7 @@ from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
-from ops import demo
+from ops import cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 
@@ -258,9 +260,11 @@ def main(argv: list[str] | None = None) -> None:
     command("watch", "follow live events")
     login = command("login", "log an account in by QR code")
     login.add_argument("account")
+    cli_tokens.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
+    settings.home()  # owner-only from here on (umask 0077), the run directory too
     handler = {
         "up": cmd_up,
         "scale": cmd_scale,
@@ -269,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
         "watch": cmd_watch,
         "login": cmd_login,
         "demo": cmd_demo,
+        "token": cli_tokens.handler("token"),
+        "audit": cli_tokens.handler("audit"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))

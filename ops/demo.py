@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import grpc
 
+from demosite import token as admin_token
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def account_id_of(username: str) -> str:
 
 async def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
     timeout = aiohttp.ClientTimeout(total=15)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with aiohttp.ClientSession(timeout=timeout, headers=admin_token.headers()) as http:
         if body is None:
             async with http.get(base + path) as resp:
                 resp.raise_for_status()

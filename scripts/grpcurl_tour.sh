@@ -14,6 +14,9 @@ MASTER="${1:-${HISCRM_MASTER:-127.0.0.1:50051}}"
 SITE="${2:-http://127.0.0.1:8300}"
 TOKEN="${HISCRM_TOKEN:-$(cat "${HISCRM_HOME:-./var}/token")}"
 GRPCURL="${GRPCURL:-grpcurl}"
+# the demo platform's admin API wants its token (written next to the master's)
+ADMIN_TOKEN="${HISCRM_DEMOSITE_ADMIN_TOKEN:-$(cat "${HISCRM_HOME:-./var}/demosite-admin-token" 2>/dev/null || true)}"
+ADMIN_H="X-Admin-Token: $ADMIN_TOKEN"
 ACCOUNT="tour-$RANDOM"
 USERNAME="${TOUR_USER:-demo2}"
 work=$(mktemp -d)
@@ -43,7 +46,7 @@ call StartLogin "{\"account_id\":\"$ACCOUNT\"}" >"$work/login.json" 2>&1 &
 has_qr() { grep -q '"content"' "$work/login.json"; }
 wait_for 60 has_qr
 qr_url=$(field "$work/login.json" content)
-curl -fsS -X POST -H 'Content-Type: application/json' \
+curl -fsS -X POST -H 'Content-Type: application/json' -H "$ADMIN_H" \
     -d "{\"username\":\"$USERNAME\",\"token\":\"${qr_url##*token=}\"}" "$SITE/admin/scan" >/dev/null
 logged_in() { grep -q '"success"' "$work/login.json"; }
 wait_for 60 logged_in
@@ -51,7 +54,7 @@ echo "logged in as $(field "$work/login.json" nickname)"
 
 echo "== inject a comment on the platform and find it with ListItems"
 marker="tour-comment-$RANDOM"
-curl -fsS -X POST -H 'Content-Type: application/json' \
+curl -fsS -X POST -H 'Content-Type: application/json' -H "$ADMIN_H" \
     -d "{\"username\":\"$USERNAME\",\"text\":\"$marker\"}" "$SITE/admin/comments" >/dev/null
 listed() { call ListItems "{\"account_ids\":[\"$ACCOUNT\"],\"query\":\"$marker\"}" >"$work/items.json" && grep -q "$marker" "$work/items.json"; }
 wait_for 60 listed
@@ -66,5 +69,5 @@ call SendReply "{\"request_id\":\"tour-$RANDOM$RANDOM\",\"item_id\":\"$item_id\"
 grep -q '"ok": true' "$work/reply.json"
 
 echo "== the reply is on the platform"
-curl -fsS "$SITE/admin/replies?username=$USERNAME" | grep -q "thanks $marker"
+curl -fsS -H "$ADMIN_H" "$SITE/admin/replies?username=$USERNAME" | grep -q "thanks $marker"
 echo "tour complete"

@@ -10,7 +10,12 @@ from typing import Any
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
 from tests.delivery_helpers import account, create
-from tests.harness import Cluster, wait_for
+from tests.harness import DEMOSITE_TOKENS, Cluster, wait_for
+
+
+def admin_headers(base: str) -> dict[str, str]:
+    token = DEMOSITE_TOKENS.get(base.rstrip("/"))
+    return {"X-Admin-Token": token} if token else {}
 
 
 def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -19,7 +24,7 @@ def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
         f"{base}{path}",
         data=data,
         method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **admin_headers(base)},
     )
     with urllib.request.urlopen(req, timeout=15) as resp:
         return json.loads(resp.read() or b"null")

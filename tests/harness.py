@@ -23,6 +23,7 @@ import grpc
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 
 T = TypeVar("T")
+DEMOSITE_TOKENS: dict[str, str] = {}  # base URL -> the admin token it requires
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -182,6 +183,13 @@ class Cluster:
                 return r.status == 200
 
         wait_for(up, what="demosite health")
+        # the site requires its admin token; tests' admin calls look it up by URL
+        token_file = self.home / "demosite-admin-token"
+        if token_file.exists():
+            DEMOSITE_TOKENS[url] = token_file.read_text().strip()
+            # for hiscrm code running in the test process (the console's demo
+            # scan, ops.demo): the newest site's token
+            os.environ["HISCRM_DEMOSITE_ADMIN_TOKEN"] = DEMOSITE_TOKENS[url]
         return url
 
     def token(self) -> str:
@@ -189,6 +197,13 @@ class Cluster:
 
     def metadata(self) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {self.token()}")]
+
+    def enrollment_token(self) -> str:
+        """What a new worker id registers with (WorkerGateway only)."""
+        return (self.home / "enroll-token").read_text().strip()
+
+    def gateway_metadata(self) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {self.enrollment_token()}")]
 
     def channel(self) -> grpc.Channel:
         if self._channel is None:

@@ -15,6 +15,9 @@ from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from tests.harness import Cluster
 
 SYNTHETIC = common_pb2.PLATFORM_SYNTHETIC
+# A worker id enrolls once with the enrollment token; its own credential (from
+# Welcome) is what it reconnects with, as the real worker does.
+CREDENTIALS: dict[tuple[str, str], str] = {}
 
 
 def register(worker_id: str, **fields: object) -> gateway_pb2.WorkerFrame:
@@ -50,8 +53,12 @@ class RawWorker:
         self.received: list[gateway_pb2.MasterFrame] = []
         self.error: grpc.RpcError | None = None
         self.ended = threading.Event()
+        self._key = (str(cluster.home), first.register.worker_id)
+        token = CREDENTIALS.get(self._key) or cluster.enrollment_token()
         stub = gateway_pb2_grpc.WorkerGatewayStub(cluster.channel())
-        self._call = stub.Connect(iter(self._out.get, None), metadata=cluster.metadata())
+        self._call = stub.Connect(
+            iter(self._out.get, None), metadata=[("authorization", f"Bearer {token}")]
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._beating = threading.Thread(target=self._beat, daemon=True)
@@ -68,6 +75,8 @@ class RawWorker:
     def _read(self) -> None:
         try:
             for frame in self._call:
+                if frame.WhichOneof("frame") == "welcome" and frame.welcome.credential:
+                    CREDENTIALS[self._key] = frame.welcome.credential
                 self.received.append(frame)
         except grpc.RpcError as exc:
             self.error = exc

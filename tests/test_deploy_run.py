@@ -166,7 +166,7 @@ def test_systemd_units_run_as_written(prefix: Path, tmp_path: Path, cleanup: lis
     running = asyncio.run(SupervisorClient(home / "supervisor.sock").group_processes("worker"))
     assert [p.process for p in running if p.active] == ["worker-0"], "fleet.json's count not kept"
 
-    # A worker host, told the master's address, token and key as docs/deploy.md says.
+    # A worker host, told the master's address, enrollment token and key as docs/deploy.md says.
     key = wait_for(lambda: (home / "secret.key").exists(), timeout=60, what="secret.key")
     assert key
     worker = read_unit(
@@ -179,7 +179,7 @@ def test_systemd_units_run_as_written(prefix: Path, tmp_path: Path, cleanup: lis
         {
             "HISCRM_MASTER": f"127.0.0.1:{port}",
             "HISCRM_WORKER_PREFIX": "hostb",
-            "HISCRM_TOKEN": cluster.token(),
+            "HISCRM_ENROLL_TOKEN": cluster.enrollment_token(),
             "HISCRM_SECRET_KEY": (home / "secret.key").read_text().strip(),
         },
     )
@@ -281,7 +281,7 @@ def test_image_entrypoint_and_healthcheck(
             HISCRM_ROLE="worker",
             HISCRM_MASTER=master,
             HISCRM_WORKER_PREFIX="box",
-            HISCRM_TOKEN=cluster.token(),
+            HISCRM_ENROLL_TOKEN=cluster.enrollment_token(),
             HISCRM_SECRET_KEY=(home / "secret.key").read_text().strip(),
         )
         wlog = (tmp_path / "workers.log").open("w")

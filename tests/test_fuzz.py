@@ -133,7 +133,7 @@ def test_random_worker_frames_never_take_the_master_down(cluster: Cluster) -> No
     @given(st.lists(messages(gateway_pb2.WorkerFrame.DESCRIPTOR), min_size=1, max_size=4))
     def stream(frames: list[gateway_pb2.WorkerFrame]) -> None:
         try:
-            for _ in stub.Connect(iter(frames), metadata=cluster.metadata(), timeout=5):
+            for _ in stub.Connect(iter(frames), metadata=cluster.gateway_metadata(), timeout=5):
                 pass
             outcomes.add("OK")
         except grpc.RpcError as exc:

@@ -96,13 +96,13 @@ def test_wrong_or_missing_token_is_unauthenticated(cluster: Cluster) -> None:
             stub.ListWorkers(control_pb2.ListWorkersRequest(), metadata=metadata, timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "token" in err.value.details()
-    proc = cluster.start_worker("worker-t", HISCRM_TOKEN="not-the-token")
+    proc = cluster.start_worker("worker-t", HISCRM_WORKER_CREDENTIAL="not-the-credential-" * 3)
     wait_for(lambda: "UNAUTHENTICATED" in proc.log_text(), what="worker told it is unauthenticated")
     assert "worker-t" not in cluster.workers_by_id()
 
 
 async def _send_oversized(cluster: Cluster, size: int) -> grpc.aio.AioRpcError:
-    async with open_channel(cluster.address, cluster.token()) as channel:
+    async with open_channel(cluster.address, cluster.enrollment_token()) as channel:
         call = gateway_pb2_grpc.WorkerGatewayStub(channel).Connect()
         await call.write(
             gateway_pb2.WorkerFrame(

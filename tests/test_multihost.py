@@ -45,7 +45,7 @@ def test_tls_delivery_and_failover_across_hosts(tmp_path: Path) -> None:
                 worker_home = tmp_path / wid
                 worker_home.mkdir()
                 env = cluster.env(
-                    HISCRM_TOKEN=cluster.token(),
+                    HISCRM_ENROLL_TOKEN=cluster.enrollment_token(),
                     HISCRM_HOME=str(worker_home),
                     HISCRM_SECRET_KEY=session_key,
                 )

@@ -73,6 +73,10 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
         cluster.start_worker("tls-w")
         cluster.wait_worker_state("tls-w", common_pb2.WORKER_STATE_ONLINE)
         assert "(TLS," in master.log_text()
+        # the worker's credential is bound to the client certificate it enrolled with
+        tokens = cluster.call("ListTokens", control_pb2.ListTokensRequest()).tokens  # type: ignore[attr-defined]
+        bound = {t.worker_id: t.cert_identity for t in tokens if t.worker_id}
+        assert bound.get("tls-w"), bound
         # plaintext is refused by a TLS port
         with grpc.insecure_channel(cluster.address) as plain:
             with pytest.raises(grpc.RpcError):

@@ -119,8 +119,10 @@ async def until(pilot: Pilot[Any], probe: Callable[[], T], what: str, within: fl
 
 
 @contextlib.asynccontextmanager
-async def console(cluster: Cluster) -> AsyncIterator[tuple[HiscrmApp, Pilot[Any]]]:
-    app = HiscrmApp(cluster.address, cluster.token())
+async def console(
+    cluster: Cluster, token: str | None = None
+) -> AsyncIterator[tuple[HiscrmApp, Pilot[Any]]]:
+    app = HiscrmApp(cluster.address, token or cluster.token())
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.pump.connected and app.full_refreshes, "connected")
         yield app, pilot
@@ -249,6 +251,42 @@ async def test_reply_box_sends_to_the_platform(live: Live) -> None:
 
         replies = await asyncio.to_thread(admin, live.base, "/admin/replies?username=demo1")
         assert answer in [r["text"] for r in replies["replies"]]
+
+
+async def test_console_works_with_an_agent_token(live: Live) -> None:
+    """An agent reads, replies and marks read; the console names who replied."""
+    cluster = live.cluster
+    made = cluster.call(
+        "CreateToken",
+        control_pb2.CreateTokenRequest(name="tui-agent", role=control_pb2.ROLE_AGENT),
+    )
+    async with console(cluster, made.secret) as (app, pilot):  # type: ignore[attr-defined]
+        question = f"tui-agent-{uuid.uuid4().hex[:8]}"
+        await inject_comment(live, question)
+        key, _ = await until(pilot, lambda: inbox_row(app, question), "the comment in Inbox")
+        items = app.inbox.query_one("#items", DataTable)
+        await select_row(pilot, items, key)
+        answer = f"agent-{uuid.uuid4().hex[:8]}"
+        await pilot.press("r")
+        await pilot.press(*(KEY_OF.get(ch, ch) for ch in answer), "enter")
+        result = app.inbox.query_one("#reply-result", Static)
+        await until(pilot, lambda: "sent ✓ by tui-agent" in str(result.content), "sent", 100)
+        # the master says who replied (a fresh list), and the detail shows it
+        app.inbox.items[int(key)].replied_by = ""  # what the console set itself
+        app.inbox.reload()
+        await until(
+            pilot,
+            lambda: app.inbox.items[int(key)].replied_by == "tui-agent",
+            "replied_by from the master",
+        )
+        detail = app.inbox.query_one("#conversation-text", Static)
+        await until(
+            pilot, lambda: "replied by tui-agent" in str(detail.content), "who replied, shown"
+        )
+        await pilot.press("m")
+        await until(pilot, lambda: str(inbox_row(app, question)[1][1]) == "", "marked read")  # type: ignore[index]
+    replies = await asyncio.to_thread(admin, live.base, "/admin/replies?username=demo1")
+    assert answer in [r["text"] for r in replies["replies"]]
 
 
 async def test_login_screen_shows_qr_and_completes_after_scan(live: Live) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -63,8 +64,10 @@ class Link:
         handler: LinkHandler,
         *,
         max_message_bytes: int,
+        on_credential: Callable[[str], None] | None = None,
     ) -> None:
         self.identity = identity
+        self.on_credential = on_credential
         self.address = address
         self.token = token
         self.handler = handler
@@ -194,6 +197,11 @@ class Link:
                 log.error("%s: master did not answer Register with Welcome", self.log_prefix)
                 return False
             self.welcome = first.welcome
+            if self.welcome.credential:
+                # enrolled: from now on this worker id's own credential
+                if self.on_credential is not None:
+                    self.on_credential(self.welcome.credential)
+                self.token = self.welcome.credential
             self.connects += 1
             log.info(
                 "%s: connected to %s (connection %s, heartbeat %d ms)",

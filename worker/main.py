@@ -7,9 +7,9 @@ import contextlib
 import logging
 import signal
 
-from hiscrm_common import settings
 from hiscrm_common.logs import setup_logging
 from worker.config import WorkerConfig
+from worker.credential import WorkerCredential
 from worker.link import Link, WorkerIdentity, platform_values
 from worker.runner import Runner
 
@@ -17,15 +17,23 @@ log = logging.getLogger(__name__)
 
 
 async def run(config: WorkerConfig) -> None:
-    token = settings.load_token()
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    credential = WorkerCredential(config.data_dir, config.worker_id)
+    token = await credential.token()
     runner = Runner(config)
     identity = WorkerIdentity(
         worker_id=config.worker_id,
         platforms=platform_values(config.platforms),
         max_accounts=config.max_accounts,
     )
-    link = Link(identity, config.master, token, runner, max_message_bytes=config.max_message_bytes)
+    link = Link(
+        identity,
+        config.master,
+        token,
+        runner,
+        max_message_bytes=config.max_message_bytes,
+        on_credential=credential.save,
+    )
     runner.attach(link)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -5,7 +5,7 @@
 #
 #   HISCRM_ROLE=main    (default) master + workers + demo platform
 #   HISCRM_ROLE=worker  workers only, for a master elsewhere (HISCRM_MASTER,
-#                       HISCRM_TOKEN, HISCRM_SECRET_KEY, HISCRM_WORKER_PREFIX)
+#                       HISCRM_ENROLL_TOKEN, HISCRM_SECRET_KEY, HISCRM_WORKER_PREFIX)
 #   HISCRM_WORKERS      main role: workers on the very first start (default 2);
 #                       afterwards the master restores the count an operator
 #                       last chose ($HISCRM_HOME/fleet.json, `hiscrm scale`).

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from hiscrm.v1 import control_pb2_grpc
 from master.control.accounts import AccountRpcs
+from master.control.credentials import CredentialRpcs
 from master.control.fleet import FleetRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
@@ -27,6 +28,7 @@ class ControlService(
     ReplyRpcs,
     LiveRpcs,
     StatsRpcs,
+    CredentialRpcs,
     control_pb2_grpc.ControlServicer,
 ):
     def __init__(self, app: MasterApp) -> None:

@@ -40,7 +40,9 @@ def make_engine(url: str) -> Engine:
         # (and is retried by its caller, which shows the outage meanwhile)
         busy_ms = settings.env_int("HISCRM_SQLITE_BUSY_MS", 30_000)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -61,7 +63,10 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("postgresql+psycopg"):
         _require_psycopg()
-    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    # hide_parameters: a failed statement's error never carries row values
+    # (sessions, proxy secrets) into a message or a log line, whichever
+    # path logs it
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, hide_parameters=True)
 
 
 def _require_psycopg() -> None:

@@ -46,7 +46,8 @@ class AccountRow(SQLModel, table=True):
     display_name: str = ""
     enabled: bool = True
     monitor_interval_ms: int = 30_000
-    proxy: str = ""
+    proxy: str = ""  # without its password (write-only, in proxy_secret)
+    proxy_secret: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     monitor_comments: bool = True
     monitor_direct_messages: bool = True
     options_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
@@ -131,3 +132,46 @@ class ReplyRow(SQLModel, table=True):
     platform_item_id: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    operator: str = ""  # the name of the token that asked for it
+    worker_id: str = ""  # the worker it was last sent to: the only one that may settle it
+
+
+class CredentialRow(SQLModel, table=True):
+    """Operator tokens, worker credentials and the enrollment token: only a
+    SHA-256 of each secret is kept."""
+
+    __tablename__ = "credentials"
+
+    token_id: str = Field(primary_key=True, max_length=32)
+    secret_hash: str = Field(max_length=64, unique=True)
+    kind: str  # CredentialKind name
+    name: str = Field(max_length=128, index=True)
+    role: str = "ROLE_UNSPECIFIED"
+    worker_id: str = Field(default="", index=True, max_length=64)
+    cert_identity: str = ""
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_account", "account_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(default="", index=True)
+    role: str = "ROLE_UNSPECIFIED"
+    action: str = ""
+    account_id: str = ""
+    item_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    worker_id: str = ""
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    outcome: str = "OK"
+    peer: str = ""

@@ -262,7 +262,8 @@ class InboxPane(Vertical):
         item = stored.item
         if item.kind != DM:
             title.update(f"comment on {item.post_title or item.post_id} ({item.account_id})")
-            text.update(f"{item.author_name}: {item.content}")
+            replied = f"\n\n(replied by {stored.replied_by})" if stored.replied_by else ""
+            text.update(f"{item.author_name}: {item.content}{replied}")
             return
         title.update(f"conversation {item.conversation_id} ({item.account_id})")
         req = control_pb2.ListItemsRequest(
@@ -274,7 +275,8 @@ class InboxPane(Vertical):
             text.update(f"{item.author_name}: {item.content}\n\n(could not load the rest: {exc})")
             return
         lines = [
-            f"{'→ me' if s.item.outgoing else s.item.author_name}: {s.item.content}"
+            f"{'→ ' + (s.replied_by or 'me') if s.item.outgoing else s.item.author_name}: "
+            f"{s.item.content}"
             for s in reversed(resp.items)
         ]
         text.update("\n".join(lines) or f"{item.author_name}: {item.content}")
@@ -380,6 +382,9 @@ class InboxPane(Vertical):
             box.disabled = False
         if resp.ok:
             box.value = ""
-            result.update(f"sent ✓ (platform id {resp.platform_item_id or '-'})")
+            by = f" by {resp.operator}" if resp.operator else ""
+            result.update(f"sent ✓{by} (platform id {resp.platform_item_id or '-'})")
+            stored.replied_by = resp.operator
+            self.show_item()
         else:
             result.update(f"not sent: {fmt.error_kind(resp.error_kind)}: {resp.error}")

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
+from demosite import token as admin_token
 from hiscrm.v1 import control_pb2
 from hiscrm_common import qrterm
 from tui import format as fmt
@@ -43,7 +44,7 @@ async def demo_scan(base_url: str, username: str, qr_content: str) -> None:
     body = {"username": username, "token": qr_token(qr_content)}
     timeout = aiohttp.ClientTimeout(total=10)
     async with (
-        aiohttp.ClientSession(timeout=timeout) as http,
+        aiohttp.ClientSession(timeout=timeout, headers=admin_token.headers()) as http,
         http.post(f"{base_url.rstrip('/')}/admin/scan", json=body) as resp,
     ):
         if resp.status >= 400:

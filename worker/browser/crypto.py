@@ -114,7 +114,10 @@ def load_key(home: Path | None = None, *, create: bool = True) -> bytes:
         _create_key_file(path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("secret key file %s is readable by others; chmod 600 it", path)
+        raise SecretKeyError(
+            f"secret key file {path} is readable by other users (mode "
+            f"{stat.S_IMODE(mode):03o}); fix it with: chmod 600 {path}"
+        )
     return _decode_key(path.read_text(), str(path))
 
 

@@ -36,6 +36,7 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from hiscrm.v1 import common_pb2
+from worker.browser import sandbox
 from worker.browser.account_context import AccountContext
 from worker.browser.fingerprint import DEFAULT_CHROME_MAJOR, Fingerprint
 from worker.browser.headless_shell import PARITY_JS, is_headless_shell, user_agent_override
@@ -65,8 +66,8 @@ DEBIAN_HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 # Tried in this order when HISCRM_CHROMIUM is not set.
 DEFAULT_EXECUTABLES = (DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM)
+# --no-sandbox only where the sandbox cannot run (worker/browser/sandbox.py)
 CHROMIUM_ARGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -149,6 +150,7 @@ class BrowserPool:
         self._watcher: asyncio.Task[None] | None = None
         # Local relays for the proxies Chromium cannot use itself (socks5, https).
         self.relays = ProxyRelays(worker_id)
+        self._sandbox: sandbox.SandboxPlan | None = None
 
     # ------------------------------------------------------------ browser
 
@@ -219,10 +221,15 @@ class BrowserPool:
             return browser
 
     async def _launch(self, playwright: Playwright) -> Browser:
+        if self._sandbox is None:
+            self._sandbox = await asyncio.to_thread(sandbox.plan, self.launch_path, self.data_dir)
+        sandbox.announce(self._sandbox, self.worker_id)
         return await playwright.chromium.launch(
-            executable_path=self.launch_path,
+            executable_path=self._sandbox.executable,
             headless=self.headless,
-            args=[*CHROMIUM_ARGS, *self.extra_args, self._marker],
+            args=[*CHROMIUM_ARGS, *self._sandbox.args(), *self.extra_args, self._marker],
+            env=self._sandbox.env(),
+            chromium_sandbox=self._sandbox.sandboxed,
             timeout=self.launch_timeout * 1000,
             handle_sigint=False,
             handle_sigterm=False,

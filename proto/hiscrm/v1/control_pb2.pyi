@@ -24,6 +24,20 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_REPLY: _ClassVar[EventKind]
     EVENT_KIND_NOTICE: _ClassVar[EventKind]
     EVENT_KIND_UNREAD: _ClassVar[EventKind]
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    ROLE_VIEWER: _ClassVar[Role]
+    ROLE_AGENT: _ClassVar[Role]
+    ROLE_ADMIN: _ClassVar[Role]
+
+class CredentialKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_KIND_UNSPECIFIED: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_OPERATOR: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_WORKER: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_ENROLLMENT: _ClassVar[CredentialKind]
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_ITEM: EventKind
 EVENT_KIND_WORKER: EventKind
@@ -33,6 +47,14 @@ EVENT_KIND_LOGIN: EventKind
 EVENT_KIND_REPLY: EventKind
 EVENT_KIND_NOTICE: EventKind
 EVENT_KIND_UNREAD: EventKind
+ROLE_UNSPECIFIED: Role
+ROLE_VIEWER: Role
+ROLE_AGENT: Role
+ROLE_ADMIN: Role
+CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
+CREDENTIAL_KIND_OPERATOR: CredentialKind
+CREDENTIAL_KIND_WORKER: CredentialKind
+CREDENTIAL_KIND_ENROLLMENT: CredentialKind
 
 class Worker(_message.Message):
     __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id", "delivery_error", "delivery_errors")
@@ -145,7 +167,7 @@ class LogChunk(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., text: _Optional[str] = ..., overflow: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path")
+    __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path", "proxy_has_password")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +185,7 @@ class Account(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    PROXY_HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     spec: _common_pb2.AccountSpec
     config_version: int
@@ -180,7 +203,8 @@ class Account(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     screenshot_path: str
-    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
+    proxy_has_password: bool
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ..., proxy_has_password: _Optional[bool] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
     __slots__ = ("platform", "worker_id", "states", "page_size", "page_token")
@@ -319,18 +343,20 @@ class CancelLoginResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class StoredItem(_message.Message):
-    __slots__ = ("id", "item", "read", "received_at", "worker_id")
+    __slots__ = ("id", "item", "read", "received_at", "worker_id", "replied_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLIED_BY_FIELD_NUMBER: _ClassVar[int]
     id: int
     item: _common_pb2.Item
     read: bool
     received_at: _timestamp_pb2.Timestamp
     worker_id: str
-    def __init__(self, id: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., read: _Optional[bool] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    replied_by: str
+    def __init__(self, id: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., read: _Optional[bool] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_id: _Optional[str] = ..., replied_by: _Optional[str] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
     __slots__ = ("account_ids", "kinds", "unread_only", "query", "since", "until", "conversation_id", "post_id", "page_size", "page_token")
@@ -417,18 +443,20 @@ class SendReplyRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., item_id: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SendReplyResponse(_message.Message):
-    __slots__ = ("request_id", "ok", "error_kind", "error", "platform_item_id")
+    __slots__ = ("request_id", "ok", "error_kind", "error", "platform_item_id", "operator")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     ok: bool
     error_kind: _common_pb2.ErrorKind
     error: str
     platform_item_id: str
-    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., error: _Optional[str] = ..., platform_item_id: _Optional[str] = ...) -> None: ...
+    operator: str
+    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., error: _Optional[str] = ..., platform_item_id: _Optional[str] = ..., operator: _Optional[str] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("kinds", "account_ids")
@@ -574,3 +602,117 @@ class Stats(_message.Message):
     items_refused: int
     batches_refused: int
     def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ..., task_failures: _Optional[_Mapping[str, int]] = ..., problems: _Optional[_Iterable[str]] = ..., items_refused: _Optional[int] = ..., batches_refused: _Optional[int] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenInfo(_message.Message):
+    __slots__ = ("token_id", "name", "kind", "role", "worker_id", "created_at", "revoked_at", "created_by", "last_used_at", "cert_identity")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    CERT_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    name: str
+    kind: CredentialKind
+    role: Role
+    worker_id: str
+    created_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    created_by: str
+    last_used_at: _timestamp_pb2.Timestamp
+    cert_identity: str
+    def __init__(self, token_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[CredentialKind, str]] = ..., role: _Optional[_Union[Role, str]] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cert_identity: _Optional[str] = ...) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("name", "role", "worker_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: Role
+    worker_id: str
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("token", "secret")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    token: TokenInfo
+    secret: str
+    def __init__(self, token: _Optional[_Union[TokenInfo, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListTokensRequest(_message.Message):
+    __slots__ = ("include_revoked",)
+    INCLUDE_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    include_revoked: bool
+    def __init__(self, include_revoked: _Optional[bool] = ...) -> None: ...
+
+class ListTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenInfo]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[TokenInfo, _Mapping]]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("token_id", "name")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    name: str
+    def __init__(self, token_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("id", "at", "actor", "role", "action", "account_id", "item_id", "worker_id", "detail", "outcome", "peer")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    role: Role
+    action: str
+    account_id: str
+    item_id: int
+    worker_id: str
+    detail: str
+    outcome: str
+    peer: str
+    def __init__(self, id: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., action: _Optional[str] = ..., account_id: _Optional[str] = ..., item_id: _Optional[int] = ..., worker_id: _Optional[str] = ..., detail: _Optional[str] = ..., outcome: _Optional[str] = ..., peer: _Optional[str] = ...) -> None: ...
+
+class ListAuditLogRequest(_message.Message):
+    __slots__ = ("account_id", "actor", "action", "before_id", "page_size")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    actor: str
+    action: str
+    before_id: int
+    page_size: int
+    def __init__(self, account_id: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., before_id: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ListAuditLogResponse(_message.Message):
+    __slots__ = ("entries", "next_before_id")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    next_before_id: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...

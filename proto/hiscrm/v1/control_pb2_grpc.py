@@ -154,6 +154,31 @@ class ControlStub:
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=hiscrm_dot_v1_dot_control__pb2.Stats.FromString,
                 _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/hiscrm.v1.Control/WhoAmI',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.TokenInfo.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/hiscrm.v1.Control/CreateToken',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/hiscrm.v1.Control/ListTokens',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/hiscrm.v1.Control/RevokeToken',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.TokenInfo.FromString,
+                _registered_method=True)
+        self.ListAuditLog = channel.unary_unary(
+                '/hiscrm.v1.Control/ListAuditLog',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -306,6 +331,37 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """Credentials and audit (admin; WhoAmI for any operator)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditLog(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -418,6 +474,31 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=hiscrm_dot_v1_dot_control__pb2.GetStatsRequest.FromString,
                     response_serializer=hiscrm_dot_v1_dot_control__pb2.Stats.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.WhoAmIRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.TokenInfo.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.CreateTokenRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListTokensRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.TokenInfo.SerializeToString,
+            ),
+            'ListAuditLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLog,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1024,6 +1105,141 @@ class Control:
             '/hiscrm.v1.Control/GetStats',
             hiscrm_dot_v1_dot_control__pb2.GetStatsRequest.SerializeToString,
             hiscrm_dot_v1_dot_control__pb2.Stats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/WhoAmI',
+            hiscrm_dot_v1_dot_control__pb2.WhoAmIRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.TokenInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/CreateToken',
+            hiscrm_dot_v1_dot_control__pb2.CreateTokenRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListTokens',
+            hiscrm_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/RevokeToken',
+            hiscrm_dot_v1_dot_control__pb2.RevokeTokenRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.TokenInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListAuditLog',
+            hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

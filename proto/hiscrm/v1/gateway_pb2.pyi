@@ -307,20 +307,22 @@ class MasterFrame(_message.Message):
     def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., assign: _Optional[_Union[Assign, _Mapping]] = ..., revoke: _Optional[_Union[Revoke, _Mapping]] = ..., config_update: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., login_start: _Optional[_Union[LoginStart, _Mapping]] = ..., login_cancel: _Optional[_Union[LoginCancel, _Mapping]] = ..., verification_code: _Optional[_Union[VerificationCode, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., nack: _Optional[_Union[Nack, _Mapping]] = ..., send_reply: _Optional[_Union[SendReply, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("connection_id", "heartbeat_interval_ms", "max_message_bytes", "max_batch_bytes", "max_batch_items", "master_version")
+    __slots__ = ("connection_id", "heartbeat_interval_ms", "max_message_bytes", "max_batch_bytes", "max_batch_items", "master_version", "credential")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MASTER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     heartbeat_interval_ms: int
     max_message_bytes: int
     max_batch_bytes: int
     max_batch_items: int
     master_version: str
-    def __init__(self, connection_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_batch_bytes: _Optional[int] = ..., max_batch_items: _Optional[int] = ..., master_version: _Optional[str] = ...) -> None: ...
+    credential: str
+    def __init__(self, connection_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_batch_bytes: _Optional[int] = ..., max_batch_items: _Optional[int] = ..., master_version: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
 
 class Assign(_message.Message):
     __slots__ = ("accounts",)
