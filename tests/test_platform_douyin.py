@@ -27,7 +27,6 @@ from playwright.async_api import Route
 
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc, gateway_pb2
 from hiscrm_common.channel import open_channel
-from hiscrm_common.settings import load_token
 from tests import douyin_wire
 from tests.delivery_helpers import account, create
 from tests.harness import Cluster, wait_for
@@ -756,7 +755,11 @@ async def routed_worker(
         worker_id=config.worker_id, platforms=platform_values(config.platforms), max_accounts=5
     )
     link = Link(
-        identity, config.master, load_token(), runner, max_message_bytes=config.max_message_bytes
+        identity,
+        config.master,
+        cluster.enrollment_token(),  # a new worker id enrolls, as hiscrm-worker does
+        runner,
+        max_message_bytes=config.max_message_bytes,
     )
     runner.attach(link)
     task = asyncio.create_task(link.run())
