@@ -77,12 +77,13 @@ def client_options(max_message_bytes: int = settings.DEFAULT_MAX_MESSAGE_BYTES) 
 
 def open_channel(
     address: str,
-    token: str,
+    token: str | None,
     *,
     max_message_bytes: int = settings.DEFAULT_MAX_MESSAGE_BYTES,
 ) -> grpc.aio.Channel:
+    """token None: no authorization header at all (the health service is open)."""
     tls = settings.tls_settings()
-    interceptors = token_interceptors(token)
+    interceptors = token_interceptors(token) if token is not None else []
     options = client_options(max_message_bytes)
     if not tls.enabled:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

@@ -153,3 +153,21 @@ def tls_settings() -> TlsSettings:
         return Path(raw) if raw else None
 
     return TlsSettings(opt("HISCRM_TLS_CERT"), opt("HISCRM_TLS_KEY"), opt("HISCRM_TLS_CA"))
+
+
+def server_tls_settings() -> TlsSettings:
+    """The master's own certificate. supervisord gives the master and the
+    workers one environment, and under mTLS the workers present
+    HISCRM_TLS_CERT/KEY as their client certificate (enrollment binds a
+    worker's credential to its CN), so the master may take a separate server
+    certificate from HISCRM_TLS_SERVER_CERT/KEY; without them it serves
+    HISCRM_TLS_CERT/KEY (then a certificate with both serverAuth and
+    clientAuth usages serves both roles)."""
+    client = tls_settings()
+    cert = os.environ.get("HISCRM_TLS_SERVER_CERT", "").strip()
+    key = os.environ.get("HISCRM_TLS_SERVER_KEY", "").strip()
+    if not cert and not key:
+        return client
+    if not (cert and key):
+        raise SystemExit("HISCRM_TLS_SERVER_CERT and HISCRM_TLS_SERVER_KEY go together")
+    return TlsSettings(Path(cert), Path(key), client.ca_file)

@@ -52,11 +52,14 @@ def server_options(config: MasterConfig) -> list[tuple[str, int]]:
 
 
 def server_credentials() -> grpc.ServerCredentials | None:
-    tls = settings.tls_settings()
+    tls = settings.server_tls_settings()
     if not tls.enabled:
         return None
     if tls.cert_file is None or tls.key_file is None:
-        raise SystemExit("TLS needs both HISCRM_TLS_CERT and HISCRM_TLS_KEY")
+        raise SystemExit(
+            "TLS needs both HISCRM_TLS_CERT and HISCRM_TLS_KEY "
+            "(or HISCRM_TLS_SERVER_CERT and HISCRM_TLS_SERVER_KEY)"
+        )
     ca = tls.ca_file.read_bytes() if tls.ca_file else None
     return grpc.ssl_server_credentials(
         [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],

@@ -25,6 +25,7 @@ from hiscrm_common.supervisor_client import SupervisorError
 from ops import cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
+from ops.health import NO_TOKEN
 
 MAX_WORKERS = 16
 
@@ -44,7 +45,9 @@ async def _wait_master(fleet: Fleet, within_s: float = 60.0) -> None:
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
-    async with grpc.aio.insecure_channel(fleet.master_address) as channel:
+    # The health service needs no token, but it needs the same TLS as every
+    # other client (open_channel reads HISCRM_TLS_*).
+    async with open_channel(fleet.master_address, NO_TOKEN) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < deadline:
             try:

@@ -16,9 +16,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hiscrm_common.channel import master_address, open_channel
 
-# The health service is open (master/auth.py); the channel helper always
-# sends a bearer header, and an empty one is ignored there.
-NO_TOKEN = ""
+# The health service is open (master/auth.py): no authorization header.
+NO_TOKEN = None
 
 
 async def check(address: str, timeout_s: float) -> str:

@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import psutil
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hiscrm.v1 import common_pb2, control_pb2
+from tests.certs import make_certs
 from tests.harness import Cluster, free_port, wait_for
 
 BIN = Path(sys.executable).parent
@@ -158,6 +162,39 @@ def test_supervisord_reload_brings_back_the_chosen_worker_count(cluster: Cluster
 
         wait_for(all_back, timeout=120, what="three workers back after the reload")
         assert "worker-3" not in cluster.workers_by_id()
+    finally:
+        down = hiscrm(cluster, "down")
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
+
+
+def test_up_with_tls_and_client_certificates(cluster: Cluster, tmp_path: Path) -> None:
+    """supervisord gives the master and the workers one environment: the
+    workers (and `hiscrm` itself) present HISCRM_TLS_CERT as their client
+    certificate, the master serves HISCRM_TLS_SERVER_CERT."""
+    certs = make_certs(tmp_path / "certs", ["127.0.0.1"])
+    cluster.extra_env.update(
+        HISCRM_TLS_CA=str(certs["ca"]),
+        HISCRM_TLS_CERT=str(certs["client_cert"]),
+        HISCRM_TLS_KEY=str(certs["client_key"]),
+        HISCRM_TLS_SERVER_CERT=str(certs["server_cert"]),
+        HISCRM_TLS_SERVER_KEY=str(certs["server_key"]),
+    )
+    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "1")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        assert "hiscrm is up" in up.stdout
+        cluster.wait_worker_state("worker-0", common_pb2.WORKER_STATE_ONLINE, timeout=60)
+        assert "TLS" in (cluster.home / "logs" / "master.log").read_text()
+        # and plaintext is refused: the master really serves TLS only
+        with grpc.insecure_channel(cluster.address) as plain:
+            with pytest.raises(grpc.RpcError):
+                health_pb2_grpc.HealthStub(plain).Check(
+                    health_pb2.HealthCheckRequest(), timeout=5
+                )
+        shown = hiscrm(cluster, "status")
+        assert shown.returncode == 0, shown.stderr
+        assert "worker-0" in shown.stdout
     finally:
         down = hiscrm(cluster, "down")
     assert down.returncode == 0, down.stderr
