@@ -11,9 +11,15 @@ import grpc
 from hiscrm_common import settings
 
 
+def bearer_metadata(token: str) -> tuple[tuple[str, str], ...]:
+    """The call metadata that carries a token, for a call made on a channel
+    without token interceptors (see open_channel)."""
+    return (("authorization", f"Bearer {token}"),)
+
+
 class _AddsToken:
     def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
+        (self._header,) = bearer_metadata(token)
 
     def _with_token(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = list(details.metadata or ())
@@ -81,7 +87,12 @@ def open_channel(
     *,
     max_message_bytes: int = settings.DEFAULT_MAX_MESSAGE_BYTES,
 ) -> grpc.aio.Channel:
-    """token None: no authorization header at all (the health service is open)."""
+    """token None: no interceptors, so no authorization header (the health
+    service is open), or the caller passes bearer_metadata() per call. A
+    long-lived bidirectional stream should do the latter: grpc.aio proxies
+    the writes of an intercepted stream through a task that it leaves
+    pending when the call ends by an error, and that task is then destroyed
+    pending ("Task was destroyed but it is pending!") with the channel."""
     tls = settings.tls_settings()
     interceptors = token_interceptors(token) if token is not None else []
     options = client_options(max_message_bytes)

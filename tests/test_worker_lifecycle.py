@@ -13,7 +13,7 @@ MISSING = common_pb2.WORKER_STATE_MISSING
 
 LEAKED_TASK = "Task was destroyed but it is pending"
 # the transport's anonymous cancellation used to be explained as an oversized frame
-OVERSIZE_HINTS = ("RESOURCE_EXHAUSTED", "hard limit", "over the")
+OVERSIZE_HINTS = ("RESOURCE_EXHAUSTED", "hard limit", "oversized", "over gRPC")
 
 
 def _connections(cluster: Cluster, worker_id: str) -> int:

@@ -24,7 +24,7 @@ import grpc
 from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import __version__
 from hiscrm_common.backoff import Backoff
-from hiscrm_common.channel import open_channel
+from hiscrm_common.channel import bearer_metadata, open_channel
 from hiscrm_common.supervise import FAILURES
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.stats import TreeStats
@@ -160,8 +160,9 @@ class Link:
 
     async def _session(self) -> bool:
         """One stream's life. Returns whether the master welcomed us."""
+        # The token goes on the call, not through interceptors: see open_channel.
         async with open_channel(
-            self.address, self.token, max_message_bytes=self.max_message_bytes
+            self.address, None, max_message_bytes=self.max_message_bytes
         ) as channel:
             try:
                 await asyncio.wait_for(channel.channel_ready(), CONNECT_TIMEOUT_S)
@@ -174,7 +175,7 @@ class Link:
                 )
                 return False
             stub = gateway_pb2_grpc.WorkerGatewayStub(channel)
-            call = stub.Connect()
+            call = stub.Connect(metadata=bearer_metadata(self.token))
             self._call = call
             try:
                 # A call that fails while it is being set up can leave write()
