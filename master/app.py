@@ -71,6 +71,7 @@ class MasterApp:
         self.processes = Processes()
         self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
+        self.stopping = False  # the gRPC server is closing its streams
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -114,12 +114,21 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             if conn.goodbye:
                 graceful, why = True, "goodbye"
                 raise
-            log.warning(
-                "worker %s: stream cancelled by the transport: the worker went away, or it "
-                "sent a frame over gRPC's hard limit of %d bytes (RESOURCE_EXHAUSTED)",
-                record.worker_id,
-                transport_limit(cfg.max_message_bytes),
-            )
+            if self.app.stopping:
+                why = "the master is stopping"
+                log.info("worker %s: stream closed: the master is stopping", record.worker_id)
+            else:
+                # gRPC cancels the handler without saying why. A frame over
+                # the transport's limit cannot be the reason in practice: the
+                # worker refuses to send one over Welcome.max_message_bytes,
+                # half the transport's limit, and it is the worker that gets
+                # the RESOURCE_EXHAUSTED status when one is sent anyway.
+                why = "connection lost without a goodbye"
+                log.warning(
+                    "worker %s: stream cancelled by the transport: the worker's connection "
+                    "closed or broke without a goodbye (process killed, host or network down)",
+                    record.worker_id,
+                )
             raise
         finally:
             reader.cancel()

@@ -130,6 +130,7 @@ class MasterServer:
         if self._watchdog is not None:
             self._watchdog.cancel()
         await self.health.enter_graceful_shutdown()
+        self.app.stopping = True
         await self.server.stop(grace)
         if self.metrics is not None:
             await self.metrics.cleanup()
