@@ -317,6 +317,9 @@ class WorkerRegistry:
         record.state = state
         record.state_changed_at = utcnow()
         record.dirty_full = True
+        if state == OFFLINE:
+            # figures of a process that is gone would read as a live one's
+            record.stats = common_pb2.ProcessStats()
         if state != ONLINE:
             log.warning(
                 "worker %s %s -> %s: %s",
