@@ -199,3 +199,47 @@ def test_up_with_tls_and_client_certificates(cluster: Cluster, tmp_path: Path) -
         down = hiscrm(cluster, "down")
     assert down.returncode == 0, down.stderr
     wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
+
+
+def test_stopping_workers_get_no_accounts(cluster: Cluster) -> None:
+    """A worker that stops says goodbye before its browser closes, and the
+    master places nothing on a worker that is going away: one graceful stop
+    moves its accounts to the other worker, and `hiscrm down` (every worker
+    stopping at once) sends no account into a closing browser pool."""
+    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        for wid in ("worker-0", "worker-1"):
+            cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)
+
+        def accounts() -> list[control_pb2.Account]:
+            return list(cluster.call("ListAccounts", control_pb2.ListAccountsRequest()).accounts)
+
+        def running_on(workers: set[str]) -> bool:
+            listed = accounts()
+            return len(listed) == 3 and all(
+                a.state == common_pb2.RUN_STATE_RUNNING and a.worker_id in workers
+                for a in listed
+            )
+
+        wait_for(lambda: running_on({"worker-0", "worker-1"}), timeout=90, what="demo running")
+        stopping = accounts()[0].worker_id
+        other = ({"worker-0", "worker-1"} - {stopping}).pop()
+        stopped = cluster.call("StopWorker", control_pb2.WorkerTargets(worker_ids=[stopping]))
+        assert stopped.results[0].ok
+        cluster.wait_worker_state(stopping, common_pb2.WORKER_STATE_OFFLINE, timeout=60)
+        wait_for(lambda: running_on({other}), timeout=90, what=f"all accounts on {other}")
+        started = cluster.call("StartWorker", control_pb2.WorkerTargets(worker_ids=[stopping]))
+        assert started.results[0].ok
+        cluster.wait_worker_state(stopping, common_pb2.WORKER_STATE_ONLINE, timeout=60)
+    finally:
+        down = hiscrm(cluster, "down")
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
+    logs = {p.name: p.read_text(errors="replace") for p in (cluster.home / "logs").glob("*.log")}
+    worker_logs = "".join(text for name, text in logs.items() if name.startswith("worker"))
+    assert worker_logs.count("worker stopping") >= 3  # three stops happened
+    assert not [n for n, text in logs.items() if "browser pool is closed" in text]
+    # every stop reached the master as a goodbye, which is what keeps the
+    # master from placing accounts on a worker that is stopping
+    assert logs["master.log"].count("said goodbye") >= 3

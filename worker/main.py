@@ -44,8 +44,12 @@ async def run(config: WorkerConfig) -> None:
     log.info("worker %s starting (master %s)", config.worker_id, config.master)
     await stop.wait()
     log.info("worker %s stopping", config.worker_id)
-    await runner.shutdown()
+    # Goodbye first: the master then marks this worker offline and places
+    # its accounts elsewhere at once, and sends it nothing new while its
+    # browser closes (an Assign already on the way is refused by the runner).
+    runner.stopping = True
     await link.stop("worker stopping")
+    await runner.shutdown()
     link_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await link_task

@@ -53,6 +53,10 @@ class Runner:
         self._frame_limit = 0  # the master's, from Welcome
         self._counter: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # set at the stop signal: from then on no account is taken, because
+        # the browser pool is about to close (the master learns it from the
+        # goodbye that follows and places the accounts elsewhere)
+        self.stopping = False
 
     def attach(self, link: Link) -> None:
         self.link = link
@@ -100,6 +104,13 @@ class Runner:
             await self.delivery.on_ack(frame.ack)
         elif kind == "nack":
             await self.delivery.on_nack(frame.nack)
+        elif kind in ("assign", "config_update") and self.stopping:
+            log.info(
+                "worker %s: stopping; %s for %s not applied",
+                self.worker_id,
+                kind,
+                ", ".join(c.account_id for c in _configs(frame)),
+            )
         elif kind == "assign":
             for config in frame.assign.accounts:
                 await self._apply(config, "assigned")
@@ -299,3 +310,9 @@ class Runner:
     def close(self) -> None:
         self.outbox.close()
         self.cursors.close()
+
+
+def _configs(frame: gateway_pb2.MasterFrame) -> list[common_pb2.AccountConfig]:
+    if frame.WhichOneof("frame") == "assign":
+        return list(frame.assign.accounts)
+    return [frame.config_update.config]
