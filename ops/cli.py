@@ -22,6 +22,7 @@ from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
+from hiscrm_common.worker_counts import count_workers
 from ops import cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
@@ -74,6 +75,7 @@ async def _print_status(fleet: Fleet) -> None:
         workers = await stub.ListWorkers(control_pb2.ListWorkersRequest(), timeout=10)
         stats = await stub.GetStats(control_pb2.GetStatsRequest(), timeout=10)
     _out(worker_table(list(workers.workers), await _process_states(fleet)))
+    _out(count_workers(workers.workers).text())
     _out(
         f"items {stats.items_total} ({stats.items_unread} unread), "
         f"accounts {dict(stats.accounts_by_state) or 0}, "

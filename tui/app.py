@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common import settings
 from hiscrm_common.channel import master_address
+from hiscrm_common.worker_counts import count_workers
 from tui.client import ControlClient, ControlError, EventPump
 from tui.messages import ConnectionChanged, EventsArrived, Link
 from tui.screens.accounts import AccountsPane
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 WORKER_POLL_S = 2.0  # heartbeat figures are not pushed as events; poll them
 ACCOUNT_POLL_S = 15.0  # a safety net: creates, changes and deletes all come as events
+STATS_POLL_S = 5.0  # the master's problems are not pushed as events; poll them
 TABS = ("fleet", "accounts", "inbox", "login")
 
 
@@ -102,6 +104,7 @@ class HiscrmApp(App[None]):
         self.set_interval(1.0, self._tick)
         self.set_interval(WORKER_POLL_S, self._poll_workers)
         self.set_interval(ACCOUNT_POLL_S, self._poll_accounts)
+        self.set_interval(STATS_POLL_S, self._poll_stats)
         self.action_tab(self.initial_tab)
 
     async def on_unmount(self) -> None:
@@ -159,13 +162,12 @@ class HiscrmApp(App[None]):
 
     def _show_summary(self) -> None:
         store = self.store
-        online = sum(1 for w in store.workers.values() if w.state == common_pb2.WORKER_STATE_ONLINE)
         needs_login = sum(
             1 for a in store.accounts.values() if a.state == common_pb2.RUN_STATE_NEEDS_LOGIN
         )
         unread = store.unread_total()
         self.status.summary = (
-            f"workers {online}/{len(store.workers)} online · accounts {len(store.accounts)}"
+            f"{count_workers(store.workers.values()).text()} · accounts {len(store.accounts)}"
             + (f" ({needs_login} need login)" if needs_login else "")
             + f" · unread {unread.total}"
         )
@@ -277,6 +279,7 @@ class HiscrmApp(App[None]):
         self.store.set_unread(unread)
         self._show_all()
         self.inbox.reload()
+        self.refresh_stats()
         self.full_refreshes += 1
 
     def _poll_workers(self) -> None:
@@ -286,6 +289,23 @@ class HiscrmApp(App[None]):
     def _poll_accounts(self) -> None:
         if self.pump.connected and self.is_running:
             self.refresh_accounts()
+
+    def _poll_stats(self) -> None:
+        if self.pump.connected and self.is_running:
+            self.refresh_stats()
+
+    @work(exclusive=True, group="refresh-stats", exit_on_error=False)
+    async def refresh_stats(self) -> None:
+        try:
+            stats = await self.client.get_stats()
+        except ControlError as exc:
+            log.info("stats poll failed: %s", exc)
+            return
+        if not self.is_running:
+            return
+        self.store.set_stats(stats)
+        self.status.show_problems(self.store.problems, self.store.task_failures)
+        self.fleet.show()
 
     @work(exclusive=True, group="refresh-workers", exit_on_error=False)
     async def refresh_workers(self) -> None:

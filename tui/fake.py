@@ -126,6 +126,9 @@ class FakeClient(ControlClient):
         super().__init__("fake:0", "")
         self.items = items()
         self.calls: list[tuple[str, Any]] = []
+        # what GetStats answers; tests put problems and task failures in it
+        self.stats = control_pb2.Stats(master_version="0.1.0", database="sqlite")
+        self.workers = workers()
 
     async def open(self) -> None:
         pass
@@ -136,9 +139,9 @@ class FakeClient(ControlClient):
     async def _unary(self, method: str, request: Any, deadline: float = 0.0) -> Any:
         self.calls.append((method, request))
         if method == "GetStats":
-            return control_pb2.Stats(master_version="0.1.0", database="sqlite")
+            return self.stats
         if method == "ListWorkers":
-            return control_pb2.ListWorkersResponse(workers=workers())
+            return control_pb2.ListWorkersResponse(workers=self.workers)
         if method == "ListAccounts":
             return control_pb2.ListAccountsResponse(accounts=accounts())
         if method == "ListItems":

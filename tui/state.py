@@ -34,6 +34,23 @@ class Store:
     mem: dict[str, deque[float]] = field(default_factory=dict)
     accounts: dict[str, control_pb2.Account] = field(default_factory=dict)
     unread: dict[str, Unread] = field(default_factory=dict)
+    # from GetStats (polled): what the master says an operator must look at
+    problems: list[str] = field(default_factory=list)
+    task_failures: dict[str, int] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ master
+
+    def set_stats(self, stats: control_pb2.Stats) -> None:
+        self.problems = list(stats.problems)
+        self.task_failures = {task: n for task, n in sorted(stats.task_failures.items()) if n}
+
+    def delivery_errors(self) -> list[str]:
+        """Workers whose outbox fails, as the worker reports it."""
+        return [
+            f"{wid}: delivery failing: {w.delivery_error}"
+            for wid, w in sorted(self.workers.items())
+            if w.delivery_error and w.state == common_pb2.WORKER_STATE_ONLINE
+        ]
 
     # ------------------------------------------------------------ workers
 

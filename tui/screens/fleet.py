@@ -44,6 +44,9 @@ class FleetPane(Vertical):
     FleetPane #fleet-detail { height: 4; padding: 0 1; }
     FleetPane #fleet-detail Vertical { width: 1fr; }
     FleetPane #fleet-detail Sparkline { height: 2; }
+    FleetPane #fleet-problems { height: auto; max-height: 8; padding: 0 1; color: $error;
+        display: none; }
+    FleetPane.-problems #fleet-problems { display: block; }
     FleetPane #worker-log { height: 1fr; border: round $primary; display: none; }
     FleetPane.-log #worker-log { display: block; }
     FleetPane.-log #workers { height: 12; }
@@ -70,6 +73,8 @@ class FleetPane(Vertical):
         table: DataTable[object] = DataTable(id="workers", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
+        # what the master reports (GetStats) and workers whose outbox fails
+        yield Label("", id="fleet-problems", markup=False)
         with Horizontal(id="fleet-detail"):
             with Vertical():
                 yield Label("CPU", id="cpu-label", markup=False)
@@ -109,7 +114,19 @@ class FleetPane(Vertical):
                 )
             )
         sync(self.query_one("#workers", DataTable), rows)
+        self._show_problems()
         self._show_detail()
+
+    def _show_problems(self) -> None:
+        store = self.hiscrm.store
+        lines = [f"⚠ {p}" for p in store.problems]
+        # GetStats.problems names failing deliveries too; list those not named there
+        lines += [f"⚠ {e}" for e in store.delivery_errors() if not _named(e, store.problems)]
+        if store.task_failures:
+            failed = ", ".join(f"{task} {n}x" for task, n in store.task_failures.items())
+            lines.append(f"task failures since the master started (see its log): {failed}")
+        self.query_one("#fleet-problems", Label).update("\n".join(lines))
+        self.set_class(bool(lines), "-problems")
 
     def _show_detail(self) -> None:
         store = self.hiscrm.store
@@ -240,3 +257,8 @@ class FleetPane(Vertical):
                 log_view.write(chunk.text)
         except ControlError as exc:
             log_view.write_line(f"\n[log tail stopped: {exc.code}: {exc.details}]")
+
+
+def _named(delivery_error: str, problems: list[str]) -> bool:
+    wid = delivery_error.split(":", 1)[0]
+    return any(f"worker {wid}:" in p for p in problems)

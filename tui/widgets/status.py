@@ -19,11 +19,13 @@ class StatusBar(Static):
     StatusBar.-connected { background: $success 30%; }
     StatusBar.-connecting { background: $warning 30%; }
     StatusBar.-reconnecting { background: $error 40%; }
+    StatusBar.-problems { background: $error 40%; }
     """
 
     link: reactive[Link] = reactive(Link.CONNECTING)
     link_text: reactive[str] = reactive("connecting…")
     summary: reactive[str] = reactive("")
+    problems: reactive[str] = reactive("")  # the master's problems, one line
 
     def __init__(self, address: str, **kwargs: object) -> None:
         # Server text (error details) goes in here: never parse it as markup.
@@ -56,5 +58,19 @@ class StatusBar(Static):
                 f"reconnecting in {change.retry_in_s:.1f}s, attempt {change.attempt}"
             )
 
+    def show_problems(self, problems: list[str], task_failures: dict[str, int]) -> None:
+        """GetStats.problems first (what needs an operator now), then task
+        failures since the master started; details are in the Fleet pane."""
+        parts = []
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            parts.append(f"⚠ {problems[0]}{more}")
+        if task_failures:
+            failed = ", ".join(f"{task} {n}x" for task, n in task_failures.items())
+            parts.append(f"task failures: {failed}")
+        self.problems = " · ".join(parts)
+        self.set_class(bool(problems), "-problems")
+
     def render(self) -> str:
-        return f"{self.link_text}   {self.summary}" if self.summary else self.link_text
+        text = f"{self.link_text}   {self.summary}" if self.summary else self.link_text
+        return f"{text}   {self.problems}" if self.problems else text
