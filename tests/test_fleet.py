@@ -111,6 +111,8 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
 
         shown = hiscrm(cluster, "status")
         assert shown.returncode == 0 and "worker-2" in shown.stdout and "STOPPED" in shown.stdout
+        # the stopped worker is neither online nor missing from the count
+        assert "workers 2/2 online (1 stopped)" in shown.stdout, shown.stdout
     finally:
         down = hiscrm(cluster, "down")
     assert down.returncode == 0, down.stderr
