@@ -25,8 +25,8 @@ from pathlib import Path
 import grpc
 import psutil
 
+from demosite.client import DemoAdmin
 from hiscrm.v1 import control_pb2, control_pb2_grpc
-from ops import demo
 from tests.harness import Cluster
 
 LOGIN_TIMEOUT_S = 120.0
@@ -77,9 +77,11 @@ async def login(
     """StartLogin, scan the first QR like a phone would, answer an SMS step;
     returns the last event kind (success / failed / expired / cancelled) or a
     timeout note. A bench counts a failed login as a problem and reports the
-    others too, so unlike ops.demo.login this never raises for one."""
+    others too, so unlike ops.demo.login this never raises for one. The
+    demo platform is driven through demosite/client.py, like everywhere."""
     last = ""
     scanned = False
+    phone = DemoAdmin(base)
     call = control.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
     try:
         async with asyncio.timeout(within_s):
@@ -89,13 +91,11 @@ async def login(
                     # Once: a QR that comes again after the scan means the scan did not take,
                     # and scanning the new one would hide that.
                     scanned = True
-                    token = update.qr.content.split("token=", 1)[-1]
-                    await demo.admin(base, "/admin/scan", {"username": username, "token": token})
+                    await phone.scan(username, update.qr.content)
                 elif last == "verification_required":
-                    code = await demo.admin(base, f"/admin/sms_code?username={username}")
                     await control.SubmitVerification(
                         control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=str(code["code"])
+                            session_id=update.session_id, code=await phone.sms_code(username)
                         )
                     )
                 elif last in LOGIN_ENDS:

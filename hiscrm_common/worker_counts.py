@@ -38,8 +38,7 @@ class WorkerCounts:
 
 def is_stopped(worker: control_pb2.Worker) -> bool:
     return (
-        worker.state == common_pb2.WORKER_STATE_OFFLINE
-        and worker.process_state not in MEANT_TO_RUN
+        worker.state == common_pb2.WORKER_STATE_OFFLINE and worker.process_state not in MEANT_TO_RUN
     )
 
 

@@ -8,10 +8,9 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp
 import grpc
 
-from demosite import token as admin_token
+from demosite.client import DemoAdmin
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -24,28 +23,15 @@ def account_id_of(username: str) -> str:
 
 
 async def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    timeout = aiohttp.ClientTimeout(total=15)
-    async with aiohttp.ClientSession(timeout=timeout, headers=admin_token.headers()) as http:
-        if body is None:
-            async with http.get(base + path) as resp:
-                resp.raise_for_status()
-                return await resp.json()
-        async with http.post(base + path, json=body) as resp:
-            resp.raise_for_status()
-            return await resp.json()
+    """One admin call with this host's token (demosite/client.py)."""
+    return await DemoAdmin(base).call(path, body)
 
 
 async def wait_for_demosite(base: str, within_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while True:
-        try:
-            await admin(base, "/admin/health")
-            return
-        except (aiohttp.ClientError, OSError):
-            if loop.time() > deadline:
-                raise SystemExit(f"the demo platform at {base} did not come up") from None
-            await asyncio.sleep(0.3)
+    try:
+        await DemoAdmin(base).wait_up(within_s)
+    except TimeoutError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 async def ensure_accounts(
@@ -87,17 +73,16 @@ async def login(
     stub: control_pb2_grpc.ControlStub, account_id: str, base: str, username: str
 ) -> str:
     """Log a demo account in, scanning its QR through the demo platform."""
+    phone = DemoAdmin(base)
     stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
     async for update in stream:
         kind = update.WhichOneof("event")
         if kind == "qr":
-            token = update.qr.content.split("token=", 1)[-1]
-            await admin(base, "/admin/scan", {"username": username, "token": token})
+            await phone.scan(username, update.qr.content)
         elif kind == "verification_required":
-            code = await admin(base, f"/admin/sms_code?username={username}")
             await stub.SubmitVerification(
                 control_pb2.SubmitVerificationRequest(
-                    session_id=update.session_id, code=str(code["code"])
+                    session_id=update.session_id, code=await phone.sms_code(username)
                 ),
                 timeout=10,
             )
@@ -120,4 +105,4 @@ async def log_in_all(stub: control_pb2_grpc.ControlStub, base: str, out: Any) ->
 
 
 async def traffic(base: str, per_minute: int) -> None:
-    await admin(base, "/admin/traffic", {"on": per_minute > 0, "per_minute": per_minute})
+    await DemoAdmin(base).traffic(per_minute)

@@ -3,37 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from typing import Any
 
+from demosite.client import DemoAdmin, call_sync, qr_token
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
 from tests.delivery_helpers import account, create
 from tests.harness import DEMOSITE_TOKENS, Cluster, wait_for
 
 
-def admin_headers(base: str) -> dict[str, str]:
-    token = DEMOSITE_TOKENS.get(base.rstrip("/"))
-    return {"X-Admin-Token": token} if token else {}
+def admin_token(base: str) -> str:
+    """The token of the demo platform at base (each test's site has its own)."""
+    return DEMOSITE_TOKENS.get(base.rstrip("/"), "")
 
 
 def admin(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        f"{base}{path}",
-        data=data,
-        method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json", **admin_headers(base)},
-    )
-    with urllib.request.urlopen(req, timeout=15) as resp:
-        return json.loads(resp.read() or b"null")
+    return call_sync(base, path, body, token=admin_token(base))
 
 
 def scan(base: str, qr_content: str, username: str) -> Any:
     """What the phone does: open the QR's confirm URL as the user."""
-    token = qr_content.split("token=", 1)[1]
-    return admin(base, "/admin/scan", {"username": username, "token": token})
+    return call_sync(
+        base,
+        "/admin/scan",
+        {"username": username, "token": qr_token(qr_content)},
+        token=admin_token(base),
+    )
 
 
 def demo_spec(base: str, username: str, interval_ms: int = 2000) -> common_pb2.AccountSpec:
@@ -59,6 +54,7 @@ async def qr_login(
 ) -> list[control_pb2.LoginUpdate]:
     """Runs a login; scans the (scan_on_qr)-th QR shown; answers SMS codes."""
     updates: list[control_pb2.LoginUpdate] = []
+    phone = DemoAdmin(base, admin_token(base))
     async with open_channel(cluster.address, cluster.token()) as channel:
         stub = control_pb2_grpc.ControlStub(channel)
         stream = stub.StartLogin(control_pb2.StartLoginRequest(account_id=account_id))
@@ -67,14 +63,11 @@ async def qr_login(
                 updates.append(update)
                 kind = update.WhichOneof("event")
                 if kind == "qr" and update.qr.refresh_count == scan_on_qr:
-                    await asyncio.to_thread(scan, base, update.qr.content, username)
+                    await phone.scan(username, update.qr.content)
                 elif kind == "verification_required":
-                    code = await asyncio.to_thread(
-                        admin, base, f"/admin/sms_code?username={username}"
-                    )
                     await stub.SubmitVerification(
                         control_pb2.SubmitVerificationRequest(
-                            session_id=update.session_id, code=code["code"]
+                            session_id=update.session_id, code=await phone.sms_code(username)
                         )
                     )
     return updates

@@ -191,9 +191,7 @@ def test_up_with_tls_and_client_certificates(cluster: Cluster, tmp_path: Path) -
         # and plaintext is refused: the master really serves TLS only
         with grpc.insecure_channel(cluster.address) as plain:
             with pytest.raises(grpc.RpcError):
-                health_pb2_grpc.HealthStub(plain).Check(
-                    health_pb2.HealthCheckRequest(), timeout=5
-                )
+                health_pb2_grpc.HealthStub(plain).Check(health_pb2.HealthCheckRequest(), timeout=5)
         shown = hiscrm(cluster, "status")
         assert shown.returncode == 0, shown.stderr
         assert "worker-0" in shown.stdout
@@ -220,8 +218,7 @@ def test_stopping_workers_get_no_accounts(cluster: Cluster) -> None:
         def running_on(workers: set[str]) -> bool:
             listed = accounts()
             return len(listed) == 3 and all(
-                a.state == common_pb2.RUN_STATE_RUNNING and a.worker_id in workers
-                for a in listed
+                a.state == common_pb2.RUN_STATE_RUNNING and a.worker_id in workers for a in listed
             )
 
         wait_for(lambda: running_on({"worker-0", "worker-1"}), timeout=90, what="demo running")

@@ -10,6 +10,7 @@ from typing import Any
 from textual.message import Message
 from textual.widgets import DataTable
 
+from demosite.client import qr_token
 from hiscrm.v1 import common_pb2, control_pb2
 from tui import format as fmt
 from tui.app import HiscrmApp
@@ -17,7 +18,6 @@ from tui.client import ControlClient, ControlError, EventPump
 from tui.fake import NOW, FakeClient, item_event, items, ts
 from tui.messages import ConnectionChanged, EventBatch, EventsArrived, Link
 from tui.screens.inbox import matches
-from tui.screens.login import qr_token
 from tui.state import Store
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING, ClassVar, cast
-from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from textual import work
@@ -16,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
-from demosite import token as admin_token
+from demosite.client import DemoAdmin
 from hiscrm.v1 import control_pb2
 from hiscrm_common import qrterm
 from tui import format as fmt
@@ -31,24 +30,9 @@ FINAL = frozenset({"success", "failed", "expired", "cancelled"})
 ELSEWHERE = " (started by another client)"
 
 
-def qr_token(content: str) -> str:
-    """The one-time token in a demo QR's confirm URL."""
-    query = parse_qs(urlsplit(content).query)
-    if query.get("token"):
-        return query["token"][0]
-    return content.split("token=", 1)[-1]
-
-
 async def demo_scan(base_url: str, username: str, qr_content: str) -> None:
     """What the phone does on the demo platform: confirm the QR as the user."""
-    body = {"username": username, "token": qr_token(qr_content)}
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with (
-        aiohttp.ClientSession(timeout=timeout, headers=admin_token.headers()) as http,
-        http.post(f"{base_url.rstrip('/')}/admin/scan", json=body) as resp,
-    ):
-        if resp.status >= 400:
-            raise RuntimeError(f"demo platform said {resp.status}: {(await resp.text())[:200]}")
+    await DemoAdmin(base_url, timeout_s=10).scan(username, qr_content)
 
 
 class LoginPane(Vertical):
