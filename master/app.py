@@ -71,7 +71,7 @@ class MasterApp:
         self.processes = Processes()
         self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[object]] = []
 
     async def start(self) -> None:
         await self.registry.load()

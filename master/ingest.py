@@ -51,7 +51,7 @@ class Pending:
     conn: Connection
     batch: gateway_pb2.ItemsBatch
     refused: str = ""  # a batch that will never be stored gets Nack, in order
-    kind: int = common_pb2.ERROR_KIND_NOT_ASSIGNED
+    kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_NOT_ASSIGNED
     item_indexes: list[int] = field(default_factory=list)  # only these items refused
 
 
@@ -72,6 +72,7 @@ class Ingest:
         self.inbox = inbox
         self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
+        # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self.failing_since: float | None = None  # monotonic: commits failing since
         self.busy_since: float | None = None  # monotonic: the commit under way began

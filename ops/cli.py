@@ -48,7 +48,8 @@ async def _wait_master(fleet: Fleet, within_s: float = 60.0) -> None:
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < deadline:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                # types-grpcio-health-checking declares HealthStub without its methods.
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.aio.AioRpcError:
@@ -95,7 +96,8 @@ FOLLOWED_KINDS = [
 async def _follow(fleet: Fleet) -> None:
     channel, stub = await _control(fleet)
     async with channel:
-        request = control_pb2.WatchEventsRequest(kinds=FOLLOWED_KINDS)
+        # EventKind.values() is typed list[int] in the generated stubs.
+        request = control_pb2.WatchEventsRequest(kinds=FOLLOWED_KINDS)  # type: ignore[arg-type]
         async for event in stub.WatchEvents(request):
             _out(event_line(event))
 

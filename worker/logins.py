@@ -108,7 +108,11 @@ class LoginRunner:
             self.runs.pop(run.session_id, None)
 
     def _final(
-        self, run: LoginRun, kind: str, reason: str, error: int = common_pb2.ERROR_KIND_INTERNAL
+        self,
+        run: LoginRun,
+        kind: str,
+        reason: str,
+        error: common_pb2.ErrorKind = common_pb2.ERROR_KIND_INTERNAL,
     ) -> None:
         event = gateway_pb2.LoginEvent(
             session_id=run.session_id, account_id=run.account_id, at=to_ts(utcnow())

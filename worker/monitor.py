@@ -123,7 +123,13 @@ class AccountMonitor:
             last_cycle_at=to_ts(self.last_cycle_at),
         )
 
-    def _set_state(self, state: int, kind: int = 0, reason: str = "", screenshot: str = "") -> None:
+    def _set_state(
+        self,
+        state: common_pb2.RunState,
+        kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_UNSPECIFIED,
+        reason: str = "",
+        screenshot: str = "",
+    ) -> None:
         if (state, kind, reason) == (self.state, self.error_kind, self.reason):
             return
         self.state, self.error_kind, self.reason = state, kind, reason

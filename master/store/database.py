@@ -8,11 +8,11 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 from hiscrm_common import settings
@@ -46,7 +46,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             # FULL: an Ack goes out after the commit, and the worker then
@@ -129,10 +129,13 @@ class Database:
 
 def upsert(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
     """Insert or update one row by primary key, without a read first."""
+    # SQLModel sets __table__ on table models at class creation; its stubs omit it.
     table = model.__table__  # type: ignore[attr-defined]
     keys = [c.name for c in table.primary_key.columns]
     where = [table.c[k] == values[k] for k in keys]
     changes = {k: v for k, v in values.items() if k not in keys}
-    result = session.execute(table.update().where(*where).values(**changes))
+    # An UPDATE gives a CursorResult (sqlmodel's Session types it as Result).
+    stmt = table.update().where(*where).values(**changes)
+    result = cast(CursorResult[Any], session.execute(stmt))
     if result.rowcount == 0:
         session.execute(table.insert().values(**values))

@@ -228,7 +228,7 @@ class BrowserPool:
             executable_path=self._sandbox.executable,
             headless=self.headless,
             args=[*CHROMIUM_ARGS, *self._sandbox.args(), *self.extra_args, self._marker],
-            env=self._sandbox.env(),
+            env={**self._sandbox.env()},  # a copy: Playwright types env as str | float | bool
             chromium_sandbox=self._sandbox.sandboxed,
             timeout=self.launch_timeout * 1000,
             handle_sigint=False,
