@@ -9,8 +9,10 @@ expiry waits for a new session instead of retrying (invariant 3).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -36,6 +38,28 @@ NEEDS_OPERATOR = {
     common_pb2.ERROR_KIND_VERIFICATION: common_pb2.RUN_STATE_CAPTCHA,
 }
 SLOW_RETRY_S = 300.0  # layout changed, blocked: look again now and then, never hammer
+JITTER = 0.05  # of the interval, around the account's slot
+
+
+def phase_of(account_id: str) -> float:
+    """The account's fixed place in its interval, in [0, 1): the same on
+    every worker and after every restart, and different between accounts."""
+    digest = hashlib.sha256(account_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def cycle_wait(phase: float, interval_s: float, now: float, jitter: float = 0.0) -> float:
+    """Seconds until the account's next slot, at least half an interval away.
+
+    Slots sit at phase * interval past each multiple of the interval on the
+    wall clock, so accounts that start together (a worker's restart, a
+    failover) still poll spread over the interval instead of in lockstep,
+    and a slow cycle does not push the next ones later. `jitter` (a fraction
+    of the interval, +-) keeps the rhythm from looking machine-made."""
+    wait = (phase * interval_s - now) % interval_s
+    if wait < interval_s / 2:
+        wait += interval_s
+    return max(0.0, wait + jitter * interval_s)
 
 StateSink = Callable[[gateway_pb2.AccountState], None]
 
@@ -67,6 +91,7 @@ class AccountMonitor:
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(base=1.0, cap=120.0)
         self._rng = random.Random(adapter.account_id)
+        self._phase = phase_of(adapter.account_id)
         self._live_tasks: set[asyncio.Task[None]] = set()
         adapter.live_sink = self._live
         adapter.proxy_sink = self._proxy_checked
@@ -157,6 +182,10 @@ class AccountMonitor:
         base = max(self.config.spec.monitor_interval_ms, 100) / 1000
         return base * self._rng.uniform(0.9, 1.1)  # jitter: accounts drift apart
 
+    def _next_cycle(self) -> float:
+        base = max(self.config.spec.monitor_interval_ms, 100) / 1000
+        return cycle_wait(self._phase, base, time.time(), self._rng.uniform(-JITTER, JITTER))
+
     async def _run(self) -> None:
         local = await asyncio.to_thread(self.cursors.get, self.account_id)
         cursor = self.adapter.newer_cursor(local, self.config.cursor)
@@ -191,7 +220,7 @@ class AccountMonitor:
                 )
                 await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
                 continue
-            await self._sleep(self._interval())
+            await self._sleep(self._next_cycle())
 
     async def _cycle(self, cursor: str) -> str:
         result = await self.adapter.fetch_new(cursor)

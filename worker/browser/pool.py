@@ -23,6 +23,7 @@ for memory; headless_shell.py covers what it would give away to a page.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -56,6 +57,7 @@ from worker.browser.proxy_check import (
     check_proxy,
     parse_proxy,
 )
+from worker.browser.resource_policy import ResourcePolicy, install_policy
 from worker.browser.storage import account_dir_name
 from worker.platforms.base import PlatformError, ProxyFailed
 
@@ -143,6 +145,11 @@ class BrowserPool:
         self._browser: Browser | None = None
         self._contexts: dict[str, AccountContext] = {}
         self._account_locks: dict[str, asyncio.Lock] = {}
+        # Logins running per account: their contexts block nothing (the QR
+        # is an image); resource_policy.py blocks the rest for monitoring. A
+        # count, as a new login may start before the one it replaces ended.
+        self.logins: collections.Counter[str] = collections.Counter()
+        self.policies: dict[str, ResourcePolicy] = {}
         self._launch_lock = asyncio.Lock()
         self._closing = False
         self._dead_groups: set[int] = set()
@@ -259,6 +266,7 @@ class BrowserPool:
         for actx in lost:
             actx.closed = True
         self._contexts.clear()
+        self.policies.clear()
         if self.browser_pgid is not None:
             self._dead_groups.add(self.browser_pgid)
         if self._closing:
@@ -375,6 +383,7 @@ class BrowserPool:
         try:
             engine_js = PARITY_JS if self.headless_shell else ""
             await context.add_init_script(fingerprint.init_script(engine_js))
+            policy = await install_policy(context, account_id, lambda: self.logins[account_id] > 0)
         except BaseException:
             with contextlib.suppress(Exception):
                 await context.close()
@@ -391,6 +400,8 @@ class BrowserPool:
             actx.ua_override = user_agent_override(fingerprint, self.chrome_version)
             context.on("page", actx._on_page)
         self._contexts[account_id] = actx
+        if policy is not None:
+            self.policies[account_id] = policy
         log.info(
             "account %s on worker %s: context created (generation %d, %s, %dx%d, proxy %s, %s)",
             account_id,
@@ -407,6 +418,7 @@ class BrowserPool:
     async def _close(self, actx: AccountContext, reason: str) -> None:
         if self._contexts.get(actx.account_id) is actx:
             del self._contexts[actx.account_id]
+            self.policies.pop(actx.account_id, None)
         if actx.closed:
             return
         actx.closed = True
