@@ -39,6 +39,9 @@ NEEDS_OPERATOR = {
 }
 SLOW_RETRY_S = 300.0  # layout changed, blocked: look again now and then, never hammer
 JITTER = 0.05  # of the interval, around the account's slot
+# A cycle that starts this much after its slot, or takes longer than the
+# interval, is logged: the worker holds more accounts than it can poll.
+OVERRUN_SLACK_S = 5.0
 
 
 def phase_of(account_id: str) -> float:
@@ -60,6 +63,7 @@ def cycle_wait(phase: float, interval_s: float, now: float, jitter: float = 0.0)
     if wait < interval_s / 2:
         wait += interval_s
     return max(0.0, wait + jitter * interval_s)
+
 
 StateSink = Callable[[gateway_pb2.AccountState], None]
 
@@ -92,6 +96,8 @@ class AccountMonitor:
         self._backoff = Backoff(base=1.0, cap=120.0)
         self._rng = random.Random(adapter.account_id)
         self._phase = phase_of(adapter.account_id)
+        self._due: float | None = None  # wall-clock time the next cycle is due
+        self.overruns = 0
         self._live_tasks: set[asyncio.Task[None]] = set()
         adapter.live_sink = self._live
         adapter.proxy_sink = self._proxy_checked
@@ -184,7 +190,29 @@ class AccountMonitor:
 
     def _next_cycle(self) -> float:
         base = max(self.config.spec.monitor_interval_ms, 100) / 1000
-        return cycle_wait(self._phase, base, time.time(), self._rng.uniform(-JITTER, JITTER))
+        wait = cycle_wait(self._phase, base, time.time(), self._rng.uniform(-JITTER, JITTER))
+        self._due = time.time() + wait
+        return wait
+
+    def _check_overrun(self, due: float | None, started: float) -> None:
+        """Log a cycle that started well after its slot (the page slots were
+        all busy, the event loop lagged) or took longer than the interval."""
+        took = time.time() - started
+        late = started - due if due is not None else 0.0
+        interval = max(self.config.spec.monitor_interval_ms, 100) / 1000
+        if late <= OVERRUN_SLACK_S and took <= interval:
+            return
+        self.overruns += 1
+        log.warning(
+            "account %s on worker %s: cycle overran: started %.1f s late, took %.1f s "
+            "(interval %.0f s, %d overruns)",
+            self.account_id,
+            self.worker_id,
+            late,
+            took,
+            interval,
+            self.overruns,
+        )
 
     async def _run(self) -> None:
         local = await asyncio.to_thread(self.cursors.get, self.account_id)
@@ -207,6 +235,8 @@ class AccountMonitor:
                 )
                 await self._sleep(3600)
                 continue
+            due, self._due = self._due, None
+            started = time.time()
             try:
                 cursor = await self._cycle(cursor)
             except asyncio.CancelledError:
@@ -220,6 +250,7 @@ class AccountMonitor:
                 )
                 await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
                 continue
+            self._check_overrun(due, started)
             await self._sleep(self._next_cycle())
 
     async def _cycle(self, cursor: str) -> str:
