@@ -205,9 +205,6 @@ class Soak:
         self.args = args
         self.plan = Plan.of(args)
         self.injector = SteadyInjector(base, MARK, args.per_account_min)
-        self.channel = open_channel(cluster.address, cluster.token())
-        self.control = control_pb2_grpc.ControlStub(self.channel)
-        self.watcher = MarkWatcher(self.control, MARK)
         self.t0 = 0.0
         self.proc_rows: list[dict[str, object]] = []
         self.sys_rows: list[dict[str, object]] = []
@@ -249,6 +246,10 @@ class Soak:
         self.injector.accounts.update(accounts)
 
     async def run(self) -> int:
+        # opened here: a grpc.aio channel belongs to the loop that made it
+        self.channel = open_channel(self.cluster.address, self.cluster.token())
+        self.control = control_pb2_grpc.ControlStub(self.channel)
+        self.watcher = MarkWatcher(self.control, MARK)
         await self.setup()
         out(
             f"{self.args.accounts} accounts RUNNING on {len(self.cluster.workers)} workers; "
@@ -269,7 +270,7 @@ class Soak:
                     await (self.restart_master() if what == "restart master" else self.kill())
                 if self.now() >= next_sample:
                     sent_mark = await self.sample(sent_mark)
-                    next_sample += self.args.sample_every_s
+                    next_sample = max(next_sample + self.args.sample_every_s, self.now())
                 await asyncio.sleep(1.0)
             await self.injector.stop()
             await self.watcher.wait_for(
@@ -367,10 +368,21 @@ class Soak:
         )
         return len(self.injector.sent)
 
-    async def fate(self) -> int:
+    async def drain(self, within: float) -> collections.Counter[tuple[str, str, int]]:
+        """Until every injected item is in the database, or `within` s passed;
+        returns what is stored. The stream is no judge here: it is down while
+        the master restarts, and the resent items come back only to the database."""
+        wanted = {s.text for s in self.injector.sent if not s.error}
+        deadline = time.monotonic() + within
+        while True:
+            stored = await stored_texts(self.control)
+            if wanted <= {text for text, _, _ in stored} or time.monotonic() > deadline:
+                return stored
+            await asyncio.sleep(5.0)
+
+    async def fate(self, stored: collections.Counter[tuple[str, str, int]]) -> int:
         sent = [s for s in self.injector.sent if not s.error]
         failed_sends = len(self.injector.sent) - len(sent)
-        stored = await stored_texts(self.control)
         by_text: dict[str, list[tuple[str, int, int]]] = collections.defaultdict(list)
         for (text, account, kind), n in stored.items():
             by_text[text].append((account, kind, n))

@@ -42,6 +42,7 @@ JITTER = 0.05  # of the interval, around the account's slot
 # A cycle that starts this much after its slot, or takes longer than the
 # interval, is logged: the worker holds more accounts than it can poll.
 OVERRUN_SLACK_S = 5.0
+LOGIN_RECHECK_S = 1.0
 
 
 def phase_of(account_id: str) -> float:
@@ -224,8 +225,11 @@ class AccountMonitor:
                 continue
             if self.adapter.logging_in:
                 # a cycle now would open the login's fresh, not yet logged-in
-                # context and report the account logged out
-                await self._sleep(self._interval())
+                # context and report the account logged out. Looked at again
+                # soon: the login's new session (a ConfigUpdate) can arrive
+                # while the login still closes its page, and its first cycle
+                # should not then wait a whole interval.
+                await self._sleep(min(self._interval(), LOGIN_RECHECK_S))
                 continue
             if self.adapter.needs_login():
                 self._set_state(
