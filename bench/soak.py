@@ -209,6 +209,7 @@ class Soak:
         self.proc_rows: list[dict[str, object]] = []
         self.sys_rows: list[dict[str, object]] = []
         self.notes: list[str] = []
+        self.windows: list[tuple[int, int]] = []  # injector.sent slice per sample
         self.kills = 0
         self.restarts = 0
 
@@ -339,20 +340,10 @@ class Soak:
             stats = await self.control.GetStats(control_pb2.GetStatsRequest(), timeout=5)
             pending, subscribers = stats.pending_config_acks, stats.subscribers
             total = stats.items_total
-        window = self.injector.sent[sent_mark:]
-        lag = [
-            self.watcher.arrived[s.text] - s.t_send
-            for s in window
-            if s.text in self.watcher.arrived
-        ]
+        self.windows.append((sent_mark, len(self.injector.sent)))
         self.sys_rows.append(
             {
                 "t_s": t,
-                "sent": len(window),
-                "arrived_on_stream": len(lag),
-                "lag_p50_ms": round(percentile(lag, 0.5) * 1000, 1),
-                "lag_p99_ms": round(percentile(lag, 0.99) * 1000, 1),
-                "lag_max_ms": round(max(lag, default=math.nan) * 1000, 1),
                 "outbox_pending": outbox,
                 "pending_config_acks": pending,
                 "subscribers": subscribers,
@@ -360,6 +351,7 @@ class Soak:
                 "load_1min": round(os.getloadavg()[0], 2),
             }
         )
+        self.sys_rows[-1].update(self.lag(len(self.windows) - 1))
         row = self.sys_rows[-1]
         out(
             f"{t / 60:6.2f} min: sent {row['sent']}, on stream {row['arrived_on_stream']}, lag "
@@ -367,6 +359,22 @@ class Soak:
             f"outbox {outbox}, pending acks {pending}, load {row['load_1min']}"
         )
         return len(self.injector.sent)
+
+    def lag(self, index: int) -> dict[str, object]:
+        """Stream lag of the items sent in sampling window `index`, as far as
+        they arrived so far (write_csv asks again at the end: an item held up
+        by a kill arrives after the next sample)."""
+        first, last = self.windows[index]
+        window = self.injector.sent[first:last]
+        arrived = self.watcher.arrived
+        lag = [arrived[s.text] - s.t_send for s in window if s.text in arrived]
+        return {
+            "sent": len(window),
+            "arrived_on_stream": len(lag),
+            "lag_p50_ms": round(percentile(lag, 0.5) * 1000, 1),
+            "lag_p99_ms": round(percentile(lag, 0.99) * 1000, 1),
+            "lag_max_ms": round(max(lag, default=math.nan) * 1000, 1),
+        }
 
     async def drain(self, within: float) -> collections.Counter[tuple[str, str, int]]:
         """Until every injected item is in the database, or `within` s passed;
@@ -412,6 +420,8 @@ class Soak:
     def write_csv(self) -> None:
         prefix = self.args.csv_prefix
         prefix.parent.mkdir(parents=True, exist_ok=True)
+        for index, row in enumerate(self.sys_rows):
+            row.update(self.lag(index))  # with the items that arrived late
         for suffix, rows in (("processes", self.proc_rows), ("system", self.sys_rows)):
             if not rows:
                 continue
