@@ -274,19 +274,16 @@ class Soak:
                     next_sample = max(next_sample + self.args.sample_every_s, self.now())
                 await asyncio.sleep(1.0)
             await self.injector.stop()
-            await self.watcher.wait_for(
-                [s.text for s in self.injector.sent if not s.error],
-                self.args.interval_ms / 1000 + 60,
-            )
-            await asyncio.sleep(self.args.interval_ms / 1000)  # resends after the last fault
+            stored = await self.drain(self.args.interval_ms / 1000 + 60)
             await self.sample(sent_mark)
-            fate = await self.fate()
+            fate = await self.fate(stored)
         finally:
             await self.injector.stop()
             await self.watcher.stop()
             await self.channel.close()
-        self.write_csv()
-        self.report_growth()
+            # whatever happened, what was measured is kept
+            self.write_csv()
+            self.report_growth()
         return fate
 
     async def kill(self) -> None:
