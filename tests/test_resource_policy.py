@@ -32,7 +32,11 @@ body { font-family: probe, sans-serif; }</style></head>
 <body><p>字体 probe</p><img id="pic" src="/pic.png"><video src="/clip.mp4" autoplay muted></video>
 <script>fetch('/api/data').then(r => r.json()).then(j => { document.body.dataset.got = j.ok; });
 </script></body></html>"""
-AVATAR_SHOWN = "[...document.querySelectorAll('img.avatar')].some(i => i.naturalWidth > 0)"
+# every avatar requested and answered: the server's count is final
+AVATARS_DONE = (
+    "document.querySelectorAll('img.avatar').length > 0 && "
+    "[...document.querySelectorAll('img.avatar')].every(i => i.complete && i.naturalWidth > 0)"
+)
 
 
 def counting(app: web.Application) -> collections.Counter[str]:
@@ -119,7 +123,7 @@ async def test_demo_qr_shows_in_a_login_and_creator_avatars_are_not_fetched(
         token = await login.get_attribute("#qr", "data-token")
         await asyncio.to_thread(scan, base, f"{base}/api/login/scan?token={token}", "demo1")
         await login.wait_for_url(base + "/creator", timeout=10_000)
-        await login.wait_for_function(AVATAR_SHOWN)
+        await login.wait_for_function(AVATARS_DONE)
         await login.close()
         pool.logins["acct-demo"] -= 1
         # The login is over: the same context now monitors.
