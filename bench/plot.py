@@ -1,10 +1,10 @@
 """bench/plot: PNGs for docs/performance.md from the capacity and soak CSVs.
 
-    .venv/bin/pip install -e '.[bench]'      # matplotlib, not a runtime dependency
-    .venv/bin/python bench/plot.py capacity bench/results/capacity.csv docs/img/capacity.png
-    .venv/bin/python bench/plot.py soak bench/results/soak docs/img/soak
-        (reads soak-processes.csv and soak-system.csv; writes soak-rss.png,
-         soak-fds.png and soak-lag.png)
+.venv/bin/pip install -e '.[bench]'      # matplotlib, not a runtime dependency
+.venv/bin/python bench/plot.py capacity bench/results/capacity.csv docs/img/capacity.png
+.venv/bin/python bench/plot.py soak bench/results/soak docs/img/soak
+    (reads soak-processes.csv and soak-system.csv; writes soak-rss.png,
+     soak-fds.png and soak-lag.png)
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ def capacity(csv_path: Path, png: Path) -> None:
             continue
         n = [int(r["accounts"]) for r in points]
         mem.plot(n, [number(r["pss_mib"]) for r in points], style, label=design)
-        cpu.plot(
-            n, [number(r["cpu_core_pct_per_account"]) for r in points], style, label=design
-        )
+        cpu.plot(n, [number(r["cpu_core_pct_per_account"]) for r in points], style, label=design)
     mem.set(xlabel="accounts", ylabel="PSS of the workers' trees (MiB)", title="memory")
     cpu.set(xlabel="accounts", ylabel="% of one core per account", title="CPU")
     for ax in (mem, cpu):

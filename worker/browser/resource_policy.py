@@ -89,9 +89,7 @@ class ResourcePolicy:
 
     async def handle(self, route: Route, request: Request) -> None:
         try:
-            if not self.login_running() and blocked(
-                request.resource_type, request.url, self.hosts
-            ):
+            if not self.login_running() and blocked(request.resource_type, request.url, self.hosts):
                 self.blocked += 1
                 await route.abort("blockedbyclient")
                 return
