@@ -38,6 +38,8 @@ from master.store.models import ItemRow
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
+# by number, looked up per item on the hot path (check_item has refused unknown ones)
+KIND_NAMES = {v.number: v.name for v in common_pb2.ItemKind.DESCRIPTOR.values}
 
 # Short transactions: a long one holds SQLite's write lock against every
 # other write (an UpdateAccount waits behind it) and delays every ack in it.
@@ -187,7 +189,7 @@ class Ingest:
                     {
                         "platform": common_pb2.Platform.Name(item.platform),
                         "account_id": item.account_id,
-                        "kind": common_pb2.ItemKind.Name(item.kind),
+                        "kind": KIND_NAMES[item.kind],
                         "platform_item_id": item.platform_item_id,
                         "author_id": item.author_id,
                         "author_name": item.author_name,
@@ -291,7 +293,7 @@ class Ingest:
                 continue
             stored = 0
             for item in p.batch.items:
-                ikey = (item.account_id, common_pb2.ItemKind.Name(item.kind), item.platform_item_id)
+                ikey = (item.account_id, KIND_NAMES[item.kind], item.platform_item_id)
                 item_id = inserted.pop(ikey, None)
                 if item_id is None:
                     continue
