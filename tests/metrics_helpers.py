@@ -19,7 +19,9 @@ def scrape(port: int) -> dict[str, Metric]:
 def value(families: dict[str, Metric], sample: str, **labels: str) -> float:
     """The value of one sample (e.g. hiscrm_items_ingested_total); KeyError
     when the series is missing, so that a dropped series fails loudly."""
-    family = sample.removesuffix("_total").removesuffix("_count").removesuffix("_sum")
+    family = sample
+    for suffix in ("_total", "_count", "_sum", "_bucket"):
+        family = family.removesuffix(suffix)
     for s in families[family].samples:
         if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
             return s.value
