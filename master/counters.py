@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from prometheus_client import Histogram
 
 from hiscrm.v1 import common_pb2, gateway_pb2
@@ -26,20 +27,10 @@ EVENT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 
 # A cycle is a browser fetching a few lists: tenths of a second to a minute.
 CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 
-ITEM_KINDS = [
-    common_pb2.ItemKind.Name(v).removeprefix("ITEM_KIND_").lower()
-    for v in common_pb2.ItemKind.values()
-    if v != common_pb2.ITEM_KIND_UNSPECIFIED
-]
-PLATFORMS = [
-    common_pb2.Platform.Name(v).removeprefix("PLATFORM_").lower()
-    for v in common_pb2.Platform.values()
-    if v != common_pb2.PLATFORM_UNSPECIFIED
-]
 
-
-def _label(name: str, prefix: str) -> str:
-    return name.removeprefix(prefix).lower()
+def _labels(enum: EnumTypeWrapper, prefix: str) -> dict[str, str]:
+    """name -> label value (lower case, no prefix) of every value but 0."""
+    return {name: name.removeprefix(prefix).lower() for name in enum.keys() if enum.Value(name)}
 
 
 class Latencies:
@@ -71,8 +62,16 @@ class Latencies:
             buckets=CYCLE_BUCKETS,
             registry=None,
         )
-        self._by_kind = {k: self.item_to_event.labels(k) for k in ITEM_KINDS}
-        self._by_platform = {p: self.cycle.labels(p) for p in PLATFORMS}
+        # children made once: every label value exported from the start, and
+        # no label lookup per item on ingest's hot path
+        self._by_kind = {
+            common_pb2.ItemKind.Value(name): self.item_to_event.labels(label)
+            for name, label in _labels(common_pb2.ItemKind, "ITEM_KIND_").items()
+        }
+        self._by_platform = {
+            name: self.cycle.labels(label)
+            for name, label in _labels(common_pb2.Platform, "PLATFORM_").items()
+        }
         # worker -> account -> last_cycle_at (seconds, nanos) already observed
         self._cycles_seen: dict[str, dict[str, tuple[int, int]]] = {}
 
@@ -80,12 +79,13 @@ class Latencies:
         return [self.ingest_to_ack, self.item_to_event, self.cycle]
 
     def item_published(self, item: common_pb2.Item, now_wall: float) -> None:
+        """Per stored item, on ingest's hot path: a few field reads and one
+        observe (about 1 µs here, against some 40 µs for ingesting the item)."""
         if not item.HasField("detected_at"):
             return  # an older worker: nothing to measure from
-        detected = item.detected_at.seconds + item.detected_at.nanos / 1e9
-        kind = _label(common_pb2.ItemKind.Name(item.kind), "ITEM_KIND_")
-        child = self._by_kind.get(kind) or self.item_to_event.labels(kind)
-        child.observe(max(0.0, now_wall - detected))
+        at = item.detected_at
+        # check_item has refused kinds this master does not know
+        self._by_kind[item.kind].observe(max(0.0, now_wall - at.seconds - at.nanos / 1e9))
 
     def heartbeat(
         self, worker_id: str, hb: gateway_pb2.Heartbeat, platform_of: Callable[[str], str | None]
@@ -107,8 +107,9 @@ class Latencies:
             name = platform_of(status.account_id)
             if name is None:
                 continue  # deleted meanwhile
-            platform = _label(name, "PLATFORM_")
-            child = self._by_platform.get(platform) or self.cycle.labels(platform)
+            child = self._by_platform.get(name)
+            if child is None:  # not a platform name: never a label of its own
+                continue
             child.observe(status.last_cycle_ms / 1000)
         # only the accounts in this heartbeat: bounded by what the worker holds
         self._cycles_seen[worker_id] = now
