@@ -97,6 +97,11 @@ class FrameRouter:
 
     async def _heartbeat(self, record: WorkerRecord, conn: Connection, frame: Frame) -> None:
         self.app.registry.heartbeat(record, frame.heartbeat)
+        self.app.counters.latencies.heartbeat(record.worker_id, frame.heartbeat, self._platform_of)
+
+    def _platform_of(self, account_id: str) -> str | None:
+        row = self.app.accounts.rows.get(account_id)
+        return row.platform if row is not None else None
 
     async def _items(self, record: WorkerRecord, conn: Connection, frame: Frame) -> None:
         await self.app.ingest.submit(record, conn, frame.items)

@@ -55,6 +55,8 @@ class Pending:
     refused: str = ""  # a batch that will never be stored gets Nack, in order
     kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_NOT_ASSIGNED
     item_indexes: list[int] = field(default_factory=list)  # only these items refused
+    # monotonic: the frame's receipt (hiscrm_ingest_to_ack_seconds)
+    received: float = field(default_factory=time.monotonic)
 
 
 class Ingest:
@@ -117,6 +119,7 @@ class Ingest:
     ) -> None:
         """Called by the gateway's reader; waits when ingest is behind, which
         slows that worker's stream (backpressure) instead of growing memory."""
+        received = time.monotonic()
         reason = self.refuse_reason(record, batch)
         indexes: list[int] = []
         kind = common_pb2.ERROR_KIND_NOT_ASSIGNED
@@ -124,7 +127,7 @@ class Ingest:
             indexes, reason = self.bad_items(batch)
             kind = common_pb2.ERROR_KIND_INVALID_REQUEST
         if not reason:
-            await self.queue.put(Pending(record, conn, batch))
+            await self.queue.put(Pending(record, conn, batch, received=received))
             return
         what = f"{len(indexes)} of its {len(batch.items)} items" if indexes else "the batch"
         log.error(
@@ -257,6 +260,8 @@ class Ingest:
 
     def _after_commit(self, work: list[Pending], inserted: dict[tuple[str, str, str], int]) -> None:
         counters = self.counters
+        latencies = counters.latencies
+        now_wall = time.time()
         received = to_ts(utcnow())
         want_events = self.bus.subscriber_count > 0
         # One Ack per stream per commit (acks are cumulative), flushed before
@@ -300,6 +305,8 @@ class Ingest:
                 stored += 1
                 if self.inbox is not None and not item.outgoing:
                     self.inbox.added(item.account_id, item.kind)
+                # its event is on the bus now (or would be, had it a subscriber)
+                latencies.item_published(item, now_wall)
                 if want_events:
                     counted.add(item.account_id)
                     self.bus.publish(
@@ -320,5 +327,9 @@ class Ingest:
             pending[key] = (p, p.batch.seq, s0 + stored, d0 + duplicates)
         for key in list(pending):
             flush(key)
+        acked_at = time.monotonic()
+        for p in work:
+            if not p.refused:
+                latencies.ingest_to_ack.observe(acked_at - p.received)
         if counted and self.unread is not None:
             self.unread.changed(counted)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
 from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.backoff import Backoff
@@ -93,6 +96,7 @@ class AccountMonitor:
         self.error_kind = common_pb2.ERROR_KIND_UNSPECIFIED
         self.reason = ""
         self.last_cycle_at: datetime | None = None
+        self.last_cycle_ms = 0  # how long that cycle took (Heartbeat, the master's histogram)
         self.cycles = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -143,6 +147,7 @@ class AccountMonitor:
             state=self.state,
             config_version=self.config.config_version,
             last_cycle_at=to_ts(self.last_cycle_at),
+            last_cycle_ms=self.last_cycle_ms,
         )
 
     def state_frame(self) -> gateway_pb2.AccountState:
@@ -182,6 +187,7 @@ class AccountMonitor:
         task.add_done_callback(self._live_tasks.discard)
 
     async def _store_live(self, items: list[common_pb2.Item]) -> None:
+        _stamp_detected(items)
         added = await asyncio.to_thread(self.outbox.add, items)
         if added.accepted:
             self.on_items()
@@ -271,6 +277,7 @@ class AccountMonitor:
     async def _cycle(self, cursor: str) -> tuple[str, PlatformError | None]:
         """One fetch; the new cursor, and the failure of the steps that failed
         while others delivered (their items are stored all the same)."""
+        started = time.monotonic()
         result = await self.adapter.fetch_new(cursor)
         if result.items and not await self._store(result.items):
             # The cursor stays: the refused items are fetched again next
@@ -280,6 +287,8 @@ class AccountMonitor:
             await asyncio.to_thread(self.cursors.put, self.account_id, result.cursor)
         self.cycles += 1
         self.last_cycle_at = utcnow()
+        # rounded up: 0 stays "not measured" (before the first cycle, older workers)
+        self.last_cycle_ms = min(math.ceil((time.monotonic() - started) * 1000), 2**32 - 1)
         failure = merge_failures(result.failures) if result.failures else None
         if failure is None:
             self._backoff.reset()
@@ -293,6 +302,7 @@ class AccountMonitor:
         return result.cursor, failure
 
     async def _store(self, items: list[common_pb2.Item]) -> bool:
+        _stamp_detected(items)
         added = await asyncio.to_thread(self.outbox.add, items)
         if added.accepted:
             self.on_items()
@@ -339,3 +349,13 @@ class AccountMonitor:
             delay = self._interval() if partial else SLOW_RETRY_S
             self._set_state(common_pb2.RUN_STATE_ERROR, kind, reason, exc.screenshot)
         await self._sleep(delay)
+
+
+def _stamp_detected(items: list[common_pb2.Item]) -> None:
+    """Detection time, kept in the outbox with the item, so that the master's
+    detection-to-event latency includes any wait for an ack or a reconnect."""
+    now = Timestamp()
+    now.GetCurrentTime()
+    for item in items:
+        if not item.HasField("detected_at"):
+            item.detected_at.CopyFrom(now)
