@@ -70,7 +70,7 @@ def markdown() -> str:
         "settings file, else the default. The settings file is `$HISCRM_CONFIG_FILE`, "
         "else `$HISCRM_HOME/hiscrm.toml` (TOML); `hiscrm init` writes a commented one "
         "(mode 0600), and `hiscrm config` prints the effective values, where each came "
-        "from, with secrets masked. An empty variable (`HISCRM_X=`) means the default, "
+        "from, with secrets masked. An empty variable (`HISCRM_<NAME>=`) means the default, "
         "except `HISCRM_METRICS_LISTEN=`, which disables metrics. A bad value stops the "
         "process with a message naming the setting; a settings file that holds a secret "
         "must be owner-only.",
@@ -91,9 +91,9 @@ def markdown() -> str:
             example = model.extra(field).get("example")
             if example:
                 doc += f" Example: `{example}`."
-            out.append(
-                f"| `{model.env_name(field)}` | {key} | {kind} | {_default_text(field)} | {doc} |"
-            )
+            cells = [f"`{model.env_name(field)}`", key, kind, _default_text(field), doc]
+            # <id>, <worker data>: text, not HTML
+            out.append("| " + " | ".join(c.replace("<", "&lt;") for c in cells) + " |")
         out.append("")
     return "\n".join(out)
 

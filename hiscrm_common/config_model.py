@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -328,7 +329,7 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _empty_is_unset(cls, data: Any) -> Any:
-        """HISCRM_X= (empty) means the default, as it always did, except
+        """HISCRM_<NAME>= (empty) means the default, as it always did, except
         where empty is a value of its own (metrics_listen: disabled)."""
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if not (v == "" and k not in EMPTY_IS_A_VALUE)}
@@ -345,7 +346,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # init carries the settings file's values (read by load(), which
         # checks them first); the environment wins over them.
-        return (env_settings, init_settings)
+        return (_NonEmptyEnv(settings_cls), init_settings)
 
     # -- values derived from others -----------------------------------------
     @property
@@ -366,6 +367,16 @@ class Settings(BaseSettings):
 
 
 EMPTY_IS_A_VALUE = {"metrics_listen"}
+
+
+class _NonEmptyEnv(EnvSettingsSource):
+    """HISCRM_<NAME>= (empty) is as if unset, so the file's value or the default
+    applies, except where empty is a value of its own."""
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if v != "" or k in EMPTY_IS_A_VALUE}
+
+
 FIELDS: dict[str, FieldInfo] = Settings.model_fields
 
 
