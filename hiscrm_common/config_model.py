@@ -423,8 +423,8 @@ def read_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(
-            f"the settings file {path} is not valid TOML ({exc}); fix it, or rewrite it "
-            "with `hiscrm init --force`"
+            f"the settings file {path} is not valid TOML ({exc}); fix it, or move it "
+            "away and write a fresh one with `hiscrm init`"
         ) from None
     for key in data:
         if key not in FIELDS:
