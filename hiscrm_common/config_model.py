@@ -39,7 +39,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
 DEFAULT_MAX_BATCH_ITEMS = 2000
 
-Group = Literal["paths", "secrets", "master", "limits", "worker", "demo", "tls"]
+Group = Literal["paths", "secrets", "master", "limits", "worker", "demo", "tls", "deploy"]
 GROUP_TITLES: dict[str, str] = {
     "paths": "Where things are",
     "secrets": "Tokens and keys",
@@ -48,6 +48,7 @@ GROUP_TITLES: dict[str, str] = {
     "limits": "Connection and call bounds (master)",
     "worker": "Workers",
     "demo": "Demo platform",
+    "deploy": "Deployment (read by supervisord and the container, not by hiscrm processes)",
 }
 
 
@@ -319,6 +320,33 @@ class Settings(BaseSettings):
         "File with the demo platform's admin token (made on its first start).",
         "demo",
         shown_default="$HISCRM_HOME/demosite-admin-token",
+    )
+
+    # -- deployment: read where supervisord's configuration or the container's
+    # entrypoint runs, before any hiscrm process, so only the environment
+    # can set them --------------------------------------------------------
+    worker_prefix: str = setting(
+        "",
+        "Worker-only hosts (etc/supervisord.worker.conf): the worker id prefix, unique per "
+        "host; `hostb` gives hostb-worker-0, hostb-worker-1, ...",
+        "deploy",
+        env_only=True,
+        example="hostb",
+    )
+    role: Literal["main", "worker"] = setting(
+        "main",
+        "The container's role (deploy/docker/entrypoint.sh): main runs master, workers and "
+        "the demo platform; worker runs workers for a master elsewhere.",
+        "deploy",
+        env_only=True,
+    )
+    workers: int = setting(
+        2,
+        "The container's worker count on its very first start; afterwards the count an "
+        "operator last chose ($HISCRM_HOME/fleet.json) applies.",
+        "deploy",
+        env_only=True,
+        ge=0,
     )
 
     @field_validator("log_level", mode="before")

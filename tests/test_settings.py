@@ -16,7 +16,7 @@ from hiscrm_common import config_docs, config_model, settings
 from master.config import MasterConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE_DIRS = ["master", "worker", "tui", "ops", "hiscrm_common", "demosite"]
+CODE_DIRS = ["master", "worker", "tui", "ops", "hiscrm_common", "demosite", "etc", "deploy"]
 TOKEN = "t" * 43
 
 
@@ -41,14 +41,17 @@ def write(home: Path, text: str, mode: int = 0o600) -> Path:
 def test_names_in_code_are_all_in_the_model() -> None:
     used: dict[str, str] = {}
     for top in CODE_DIRS:
-        for path in (ROOT / top).rglob("*.py"):
-            for name in re.findall(r"HISCRM_[A-Z0-9_]*[A-Z0-9]", path.read_text()):
+        for path in (ROOT / top).rglob("*"):
+            if not path.is_file() or path.suffix in {".pyc", ".png", ".db"}:
+                continue
+            text = path.read_text(errors="replace")
+            for name in re.findall(r"HISCRM_[A-Z0-9_]*[A-Z0-9]", text):
                 used.setdefault(name, str(path.relative_to(ROOT)))
     known = {config_model.env_name(f) for f in config_model.FIELDS}
     missing = {name: where for name, where in used.items() if name not in known}
     assert not missing, f"HISCRM_* names used in code but not in config_model.Settings: {missing}"
     # the scan finds what it should (guards against a scan that sees nothing)
-    assert {"HISCRM_HOME", "HISCRM_TOKEN", "HISCRM_CHROMIUM"} <= set(used)
+    assert {"HISCRM_HOME", "HISCRM_TOKEN", "HISCRM_CHROMIUM", "HISCRM_WORKER_PREFIX"} <= set(used)
 
 
 def test_every_setting_is_documented_and_the_doc_is_fresh() -> None:
