@@ -23,7 +23,7 @@ def _write(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _config(home: Path) -> None:
+def _config(home: Path, from_command_line: bool) -> None:
     current = config_model.get(home)
     path = config_model.settings_file(home)
     state = "present" if path.exists() else "absent: defaults and environment only"
@@ -31,7 +31,10 @@ def _config(home: Path) -> None:
     rows = config_docs.effective(current)
     width = max(len(r.variable) for r in rows)
     for row in rows:
-        _write(f"{row.variable:<{width}}  {row.source:<7}  {row.value}")
+        source = row.source
+        if row.variable == config_model.env_name("home") and from_command_line:
+            source = "--home"  # ops/cli.py put it in the environment for the processes
+        _write(f"{row.variable:<{width}}  {source:<7}  {row.value}")
 
 
 def _init(home: Path, force: bool) -> None:
@@ -49,7 +52,7 @@ def handler(command: str) -> Callable[[object, argparse.Namespace], Awaitable[No
     async def call(fleet: object, args: argparse.Namespace) -> None:
         home = Path(getattr(fleet, "home", config_model.get().home))
         if command == "config":
-            await asyncio.to_thread(_config, home)
+            await asyncio.to_thread(_config, home, bool(getattr(args, "home", None)))
         else:
             await asyncio.to_thread(_init, home, args.force)
 

@@ -69,6 +69,7 @@ def test_init_file_setting_reaches_the_master_and_config_shows_it(cluster: Clust
     assert shown.returncode == 0, shown.stderr
     rows = {line.split()[0]: line.split()[1:] for line in shown.stdout.splitlines()[1:]}
     assert rows["HISCRM_HEARTBEAT_MS"] == ["file", "700"]
+    assert rows["HISCRM_HOME"] == ["--home", str(cluster.home.resolve())]
     assert rows["HISCRM_OFFLINE_AFTER_MS"][0] == "env"  # the harness sets it
     assert rows["HISCRM_TOKEN"] == ["env", "***"]
     assert rows["HISCRM_DEMOSITE_ADMIN_TOKEN"] == ["file", "***"]
