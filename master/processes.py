@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from pathlib import Path
 from typing import cast
@@ -27,8 +26,7 @@ RESTORE_ATTEMPTS = 10
 
 
 def socket_path() -> Path:
-    raw = os.environ.get("HISCRM_SUPERVISOR_SOCKET", "")
-    return Path(raw) if raw else settings.home() / "supervisor.sock"
+    return settings.get().supervisor_socket or settings.home() / "supervisor.sock"
 
 
 def process_state(name: str) -> common_pb2.ProcessState:

@@ -22,7 +22,7 @@ from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
-from ops import cli_tokens, demo
+from ops import cli_settings, cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 
@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     login = command("login", "log an account in by QR code")
     login.add_argument("account")
     cli_tokens.add_parsers(command)
+    cli_settings.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
         "demo": cmd_demo,
         "token": cli_tokens.handler("token"),
         "audit": cli_tokens.handler("audit"),
+        "config": cli_settings.handler("config"),
+        "init": cli_settings.handler("init"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))

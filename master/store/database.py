@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +23,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def database_url() -> str:
-    url = os.environ.get("HISCRM_DATABASE_URL", "").strip()
+    secret = settings.get().database_url  # HISCRM_DATABASE_URL
+    url = secret.get_secret_value().strip() if secret is not None else ""
     if url:
         return url
     return f"sqlite:///{settings.home() / 'hiscrm.db'}"
@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # how long a write waits for another process's lock before it fails
         # (and is retried by its caller, which shows the outage meanwhile)
-        busy_ms = settings.env_int("HISCRM_SQLITE_BUSY_MS", 30_000)
+        busy_ms = settings.get().sqlite_busy_ms
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},

@@ -37,6 +37,7 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from hiscrm.v1 import common_pb2
+from hiscrm_common import settings
 from worker.browser import sandbox
 from worker.browser.account_context import AccountContext
 from worker.browser.fingerprint import DEFAULT_CHROME_MAJOR, Fingerprint
@@ -98,7 +99,7 @@ def chromium_executable() -> str | None:
     one renderer per account context where the full Chromium in headless mode
     runs two, about 40 % less memory per account (bench/memory.py). A headed
     browser is never needed."""
-    override = os.environ.get("HISCRM_CHROMIUM", "").strip()
+    override = (settings.get().chromium or "").strip()
     if override:
         if not os.access(override, os.X_OK):
             raise BrowserUnavailable(f"HISCRM_CHROMIUM={override} is not an executable file")
