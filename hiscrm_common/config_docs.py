@@ -136,6 +136,7 @@ def template() -> str:
             out.append(f"# default: {_default_text(field)}")
             example = model.extra(field).get("example")
             default = info.default
+            value: object
             if isinstance(default, bool):
                 value = default
             elif example or default is None or model.is_secret(field):

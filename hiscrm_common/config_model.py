@@ -66,7 +66,7 @@ def setting(
 
     env_only: decides where the settings file is, so the file cannot set it.
     shown_default: the default in words when it is derived at run time."""
-    extra = {
+    extra: dict[str, Any] = {
         "group": group,
         "env_only": env_only,
         "example": example,
@@ -285,6 +285,18 @@ class Settings(BaseSettings):
         ge=1,
     )
     page_concurrency: int = setting(4, "Page loads one worker runs at once.", "worker", ge=1)
+    resource_policy: bool = setting(
+        True,
+        "Monitoring pages skip images, media, fonts and telemetry hosts (never during a login).",
+        "worker",
+        example="false",
+    )
+    block_hosts: str = setting(
+        "",
+        "More hosts (comma-separated) that monitoring pages never fetch from.",
+        "worker",
+        example="stats.example.com,ads.example.com",
+    )
     chromium: str | None = setting(
         None,
         "Browser executable for workers.",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from hiscrm_common import config_docs, config_model
 
@@ -48,7 +49,7 @@ def _init(home: Path, force: bool) -> None:
     _write(f"wrote {path} (mode 0600); edit it, then check with `hiscrm config`")
 
 
-def handler(command: str) -> Callable[[object, argparse.Namespace], Awaitable[None]]:
+def handler(command: str) -> Callable[[object, argparse.Namespace], Coroutine[Any, Any, None]]:
     async def call(fleet: object, args: argparse.Namespace) -> None:
         home = Path(getattr(fleet, "home", config_model.get().home))
         if command == "config":

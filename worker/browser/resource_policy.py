@@ -22,12 +22,13 @@ list is extended with HISCRM_BLOCK_HOSTS (comma-separated host suffixes).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from playwright.async_api import BrowserContext, Request, Route
 from playwright.async_api import Error as PlaywrightError
+
+from hiscrm_common import config_model
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,11 @@ TELEMETRY_HOSTS = (
 
 
 def enabled() -> bool:
-    return os.environ.get("HISCRM_RESOURCE_POLICY", "on").strip().lower() not in {
-        "off",
-        "0",
-        "false",
-        "no",
-    }
+    return config_model.get().resource_policy
 
 
 def telemetry_hosts() -> tuple[str, ...]:
-    extra = os.environ.get("HISCRM_BLOCK_HOSTS", "")
+    extra = config_model.get().block_hosts
     return TELEMETRY_HOSTS + tuple(h.strip().lower() for h in extra.split(",") if h.strip())
 
 
