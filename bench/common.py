@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import os
 import shutil
@@ -20,13 +21,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import psutil
 
 from demosite.client import DemoAdmin
-from hiscrm.v1 import control_pb2, control_pb2_grpc
+from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
+from tests.demo_helpers import admin
 from tests.harness import Cluster
 
 LOGIN_TIMEOUT_S = 120.0
@@ -61,6 +64,27 @@ def percentile(values: Iterable[float], q: float, empty: float = math.nan) -> fl
 def cpu_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of a process and all its descendants, by pid (a
+    worker: itself, the Playwright driver, Chromium and every renderer)."""
+    found: dict[int, float] = {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return found
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            found[proc.pid] = cpu_seconds(proc)
+    return found
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two tree_cpu() readings; a process that
+    started in between counts whole, one that ended in between is lost."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 # ---------------------------------------------------------------- Control
@@ -194,6 +218,124 @@ class EventWatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class MarkWatcher(EventWatcher):
+    """Notes when each text starting with `mark` first arrives as an item
+    event, under which account and kind, and which texts arrived again."""
+
+    def __init__(self, control: control_pb2_grpc.ControlStub, mark: str) -> None:
+        super().__init__(control, [control_pb2.EVENT_KIND_ITEM])
+        self.mark = mark
+        self.arrived: dict[str, float] = {}  # text -> perf_counter
+        self.kinds: dict[str, int] = {}  # text -> ItemKind
+        self.accounts: dict[str, str] = {}  # text -> account id
+        self.repeats: list[str] = []
+        self.changed = asyncio.Event()
+
+    def on_event(self, event: control_pb2.Event, now: float) -> None:
+        item = event.item.item
+        text = next((w for w in item.content.split() if w.startswith(self.mark)), "")
+        if not text:
+            return
+        if text in self.arrived:
+            self.repeats.append(text)
+            return
+        self.arrived[text] = now
+        self.kinds[text] = item.kind
+        self.accounts[text] = item.account_id
+        self.changed.set()
+
+    async def wait_for(self, texts: Iterable[str], within: float) -> None:
+        """Until every text arrived or `within` s passed."""
+        wanted = list(texts)
+        deadline = time.monotonic() + within
+        while not all(t in self.arrived for t in wanted):
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                return
+
+
+@dataclass
+class Sent:
+    """One injected item: its unique text, where it went and when."""
+
+    text: str
+    account_id: str
+    kind: int
+    t_send: float  # perf_counter just before the HTTP request
+    t_return: float = 0.0  # the platform answered
+    error: str = ""
+
+
+async def inject_one(base: str, sent: Sent, username: str) -> None:
+    """One DM (/admin/messages) or comment (/admin/comments) with sent.text."""
+    if sent.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE:
+        path, body = "/admin/messages", {"username": username, "text": f"在吗 {sent.text}"}
+        body["from_name"] = "测"
+    else:
+        path, body = "/admin/comments", {"username": username, "text": f"好看 {sent.text}"}
+    sent.t_send = time.perf_counter()
+    try:
+        await asyncio.to_thread(admin, base, path, body)
+    except Exception as exc:  # the bench reports it; the item counts as never sent
+        sent.error = f"{type(exc).__name__}: {exc}"
+    sent.t_return = time.perf_counter()
+
+
+class SteadyInjector:
+    """Open-loop traffic at `per_account_min` items per account per minute,
+    round-robin over `accounts` (account id -> demo username; may grow while
+    running), DMs and comments alternating, each with a unique marked text."""
+
+    def __init__(self, base: str, mark: str, per_account_min: float) -> None:
+        self.base = base
+        self.mark = mark
+        self.per_account_min = per_account_min
+        self.accounts: dict[str, str] = {}
+        self.sent: list[Sent] = []
+        self._n = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        kinds = itertools.cycle((common_pb2.ITEM_KIND_DIRECT_MESSAGE, common_pb2.ITEM_KIND_COMMENT))
+        turn = 0
+        while True:
+            order = sorted(self.accounts)
+            if not order:
+                await asyncio.sleep(0.5)
+                continue
+            account_id = order[turn % len(order)]
+            turn += 1
+            sent = Sent(f"{self.mark}{next(self._n):07d}", account_id, next(kinds), 0.0)
+            self.sent.append(sent)
+            task = asyncio.create_task(inject_one(self.base, sent, self.accounts[account_id]))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            await asyncio.sleep(60.0 / (self.per_account_min * len(order)))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+
+def latencies(watcher: MarkWatcher, sent: Iterable[Sent], kind: int) -> list[float]:
+    """Seconds from injection to event of the arrived items of one kind."""
+    return [
+        watcher.arrived[s.text] - s.t_send
+        for s in sent
+        if s.kind == kind and s.text in watcher.arrived
+    ]
 
 
 # ---------------------------------------------------------------- the run

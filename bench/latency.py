@@ -28,7 +28,6 @@ import asyncio
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +35,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    EventWatcher,
+    MarkWatcher,
+    Sent,
+    inject_one,
     login,
     machine,
     out,
@@ -46,7 +47,7 @@ from bench.common import (  # noqa: E402
 )
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc  # noqa: E402
 from hiscrm_common.channel import open_channel  # noqa: E402
-from tests.demo_helpers import admin, demo_spec  # noqa: E402
+from tests.demo_helpers import demo_spec  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 
 TARGET_P99_S = 1.0
@@ -60,44 +61,7 @@ async def stored_count(control: control_pb2_grpc.ControlStub) -> int:
     return (await control.GetStats(control_pb2.GetStatsRequest())).items_total
 
 
-# ---------------------------------------------------------------- the watcher
-
-
-class Watcher(EventWatcher):
-    """Notes when each marked text arrives on Control.WatchEvents (items)."""
-
-    def __init__(self, control: control_pb2_grpc.ControlStub) -> None:
-        super().__init__(control, [control_pb2.EVENT_KIND_ITEM])
-        self.arrived: dict[str, float] = {}  # text -> perf_counter
-        self.kinds: dict[str, int] = {}  # text -> ItemKind
-        self.accounts: dict[str, str] = {}  # text -> account id
-        self.repeats: list[str] = []
-        self.changed = asyncio.Event()
-
-    def on_event(self, event: control_pb2.Event, now: float) -> None:
-        item = event.item.item
-        text = next((w for w in item.content.split() if w.startswith(MARK)), "")
-        if not text:
-            return
-        if text in self.arrived:
-            self.repeats.append(text)
-            return
-        self.arrived[text] = now
-        self.kinds[text] = item.kind
-        self.accounts[text] = item.account_id
-        self.changed.set()
-
-
 # ---------------------------------------------------------------- injecting
-
-
-@dataclass
-class Sent:
-    text: str
-    account_id: str
-    kind: int
-    t_send: float  # just before the HTTP request
-    t_return: float = 0.0  # the platform answered 201
 
 
 async def inject(
@@ -114,37 +78,17 @@ async def inject(
     sent: list[Sent] = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def one(s: Sent, body: dict[str, str], path: str) -> None:
-        s.t_send = time.perf_counter()
-        await asyncio.to_thread(admin, base, path, body)
-        s.t_return = time.perf_counter()
-
-    is_dm = kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE
     for i in range(count):
         account_id = order[i % len(order)]
-        text = f"{MARK}{start + i:06d}"
-        if is_dm:
-            path = "/admin/messages"
-            body = {"username": accounts[account_id], "text": f"在吗 {text}", "from_name": "测"}
-        else:
-            path = "/admin/comments"
-            body = {"username": accounts[account_id], "text": f"好看 {text}"}
-        s = Sent(text, account_id, kind, 0.0)
+        s = Sent(f"{MARK}{start + i:06d}", account_id, kind, 0.0)
         sent.append(s)
-        tasks.append(asyncio.create_task(one(s, body, path)))
+        tasks.append(asyncio.create_task(inject_one(base, s, accounts[account_id])))
         await asyncio.sleep(rng.uniform(*gap_ms) / 1000)
     await asyncio.gather(*tasks)
+    failed = [s.error for s in sent if s.error]
+    if failed:
+        raise RuntimeError(f"{len(failed)} injections failed, first: {failed[0]}")
     return sent
-
-
-async def wait_arrivals(watcher: Watcher, texts: list[str], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not all(t in watcher.arrived for t in texts):
-        watcher.changed.clear()
-        try:
-            await asyncio.wait_for(watcher.changed.wait(), deadline - time.monotonic())
-        except TimeoutError:
-            return
 
 
 # ---------------------------------------------------------------- the run
@@ -153,7 +97,7 @@ async def wait_arrivals(watcher: Watcher, texts: list[str], within: float) -> No
 async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
     channel = open_channel(cluster.address, cluster.token())
     control = control_pb2_grpc.ControlStub(channel)
-    watcher = Watcher(control)
+    watcher = MarkWatcher(control, MARK)
     accounts = {f"lat-{n}": f"demo{n}" for n in range(1, args.accounts + 1)}
     rng = random.Random(args.seed)
     problems: list[str] = []
@@ -188,7 +132,7 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
         warm = await inject(
             base, accounts, common_pb2.ITEM_KIND_DIRECT_MESSAGE, len(accounts), (100, 100), 0, rng
         )
-        await wait_arrivals(watcher, [s.text for s in warm], 30)
+        await watcher.wait_for([s.text for s in warm], 30)
         if not all(s.text in watcher.arrived for s in warm):
             raise RuntimeError("warm-up DMs never reached WatchEvents")
 
@@ -203,7 +147,7 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             sent = await inject(base, accounts, kind, count, gap, next_n, rng)
             next_n += count
-            await wait_arrivals(watcher, [s.text for s in sent], args.interval_ms / 1000 + 30)
+            await watcher.wait_for([s.text for s in sent], args.interval_ms / 1000 + 30)
             wall = time.perf_counter() - t0
             phases.append((label, sent))
             got = sum(1 for s in sent if s.text in watcher.arrived)

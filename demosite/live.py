@@ -42,7 +42,7 @@ class _Subscriber:
 class LiveHub:
     def __init__(self, state: DemoState) -> None:
         self._subs: dict[str, set[_Subscriber]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         state.subscribe(self.publish)
 
     def add(self, username: str, ws: web.WebSocketResponse) -> _Subscriber:
@@ -122,7 +122,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data.strip() == "ping":
-                sub.queue.put_nowait(("pong", None))  # type: ignore[arg-type]
+                sub.queue.put_nowait(("pong", None))
     finally:
         hub.remove(sub)
         pump.cancel()

@@ -41,6 +41,7 @@ async def rotate_session(request: web.Request, handler: Handler) -> web.StreamRe
 def _seconds(data: dict[str, object], name: str, default: float) -> float:
     raw = data.get(name, default)
     try:
+        # raw is any JSON value; float() refuses the wrong ones (TypeError, below).
         value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ApiError("bad_request", f"{name} must be a number of seconds") from None

@@ -238,6 +238,7 @@ class LoginTokenStore:
         log.info("login confirmed for %s", user.username)
 
     def _finish(self, token: LoginToken, status: str) -> None:
+        # status is one of LoginToken.status's literals; callers pass them verbatim.
         token.status = status  # type: ignore[assignment]
         token.finished_at = self._clock()
 

@@ -190,6 +190,7 @@ class DemoState:
         conversation_id: str | None = None,
         from_name: str | None = None,
     ) -> Message:
+        conv: Conversation | None
         if conversation_id:
             conv = self.conversation(user, conversation_id)
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -107,4 +106,4 @@ def open_channel(
 
 
 def master_address() -> str:
-    return os.environ.get("HISCRM_MASTER", settings.DEFAULT_MASTER_ADDRESS)
+    return settings.get().master  # HISCRM_MASTER

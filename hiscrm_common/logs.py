@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+from hiscrm_common import config_model
 
 
 def setup_logging(process: str) -> None:
-    level = os.environ.get("HISCRM_LOG_LEVEL", "INFO").upper()
+    level = config_model.get().log_level  # HISCRM_LOG_LEVEL
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s %(levelname)s {process} %(name)s: %(message)s")

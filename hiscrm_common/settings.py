@@ -1,7 +1,8 @@
 """Where things live and how processes find each other.
 
-Everything comes from the environment so that supervisord, the tests and an
-operator's shell all configure processes the same way.
+Every value comes from the settings model (hiscrm_common/config_model.py:
+the environment, then the settings file) so that supervisord, the tests and
+an operator's shell all configure processes the same way.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MASTER_ADDRESS = "127.0.0.1:50051"
-# gRPC's own default is 4 MiB; we state ours so both ends agree and batches
-# are chunked well below it.
-DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
-DEFAULT_MAX_BATCH_ITEMS = 2000
+from hiscrm_common import config_model
+from hiscrm_common.config_model import (  # noqa: F401  (their old home)
+    DEFAULT_MASTER_ADDRESS,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_ITEMS,
+    DEFAULT_MAX_MESSAGE_BYTES,
+)
+
+get = config_model.get  # the effective settings (cached)
 
 
 MIN_TOKEN_BYTES = 32
@@ -30,7 +34,7 @@ def home() -> Path:
     databases, outboxes, logs, screenshots and sessions are nobody else's.
     """
     os.umask(0o077)
-    path = Path(os.environ.get("HISCRM_HOME", "./var")).resolve()
+    path = get().home.expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = path.stat()
     if info.st_mode & 0o077 and info.st_uid == os.getuid():
@@ -74,10 +78,13 @@ def write_secret_file(path: Path, value: str) -> None:
 def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) -> str:
     """A token from $env, else from the file named by $file_env or the default
     file; with create=True a missing file is made with a fresh token."""
-    token = os.environ.get(env, "").strip()
+    current = get()
+    secret = current.by_env(env)
+    token = secret.get_secret_value().strip() if secret is not None else ""
     if token:
-        return check_token(token, f"${env}")
-    path = Path(os.environ.get(file_env, "") or default_file)
+        where = f"${env}" if os.environ.get(env, "").strip() else "the settings file"
+        return check_token(token, where)
+    path = Path(current.by_env(file_env) or default_file)
     if path.exists():
         token = read_secret_file(path)
         if token:
@@ -91,28 +98,8 @@ def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) ->
     return token
 
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not an integer; set it to a whole number") from None
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number; set it to e.g. 2.5") from None
-
-
 def token_file() -> Path:
-    return Path(os.environ.get("HISCRM_TOKEN_FILE", str(home() / "token")))
+    return get().token_file or home() / "token"
 
 
 def load_token(*, create: bool = False) -> str:
@@ -125,7 +112,7 @@ def load_token(*, create: bool = False) -> str:
 
 
 def enrollment_file() -> Path:
-    return Path(os.environ.get("HISCRM_ENROLL_TOKEN_FILE", "") or home() / "enroll-token")
+    return get().enroll_token_file or home() / "enroll-token"
 
 
 def load_enrollment_token(*, create: bool = False) -> str:
@@ -148,11 +135,8 @@ class TlsSettings:
 
 
 def tls_settings() -> TlsSettings:
-    def opt(name: str) -> Path | None:
-        raw = os.environ.get(name, "").strip()
-        return Path(raw) if raw else None
-
-    return TlsSettings(opt("HISCRM_TLS_CERT"), opt("HISCRM_TLS_KEY"), opt("HISCRM_TLS_CA"))
+    current = get()
+    return TlsSettings(current.tls_cert, current.tls_key, current.tls_ca)
 
 
 def server_tls_settings() -> TlsSettings:
@@ -163,11 +147,10 @@ def server_tls_settings() -> TlsSettings:
     certificate from HISCRM_TLS_SERVER_CERT/KEY; without them it serves
     HISCRM_TLS_CERT/KEY (then a certificate with both serverAuth and
     clientAuth usages serves both roles)."""
-    client = tls_settings()
-    cert = os.environ.get("HISCRM_TLS_SERVER_CERT", "").strip()
-    key = os.environ.get("HISCRM_TLS_SERVER_KEY", "").strip()
-    if not cert and not key:
-        return client
-    if not (cert and key):
+    current = get()
+    cert, key = current.tls_server_cert, current.tls_server_key
+    if cert is None and key is None:
+        return tls_settings()
+    if cert is None or key is None:
         raise SystemExit("HISCRM_TLS_SERVER_CERT and HISCRM_TLS_SERVER_KEY go together")
-    return TlsSettings(Path(cert), Path(key), client.ca_file)
+    return TlsSettings(cert, key, current.tls_ca)

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hiscrm_common.backoff import Backoff
 
@@ -149,7 +150,7 @@ async def supervise(
 def start(
     name: str,
     factory: Callable[[], Awaitable[object]],
-    **kwargs: object,
+    **kwargs: Any,  # supervise()'s keyword arguments
 ) -> asyncio.Task[None]:
     """asyncio.create_task(supervise(...)), named after the task."""
-    return asyncio.create_task(supervise(name, factory, **kwargs), name=name)  # type: ignore[arg-type]
+    return asyncio.create_task(supervise(name, factory, **kwargs), name=name)

@@ -175,11 +175,13 @@ class _UnixTransport(xmlrpc.client.Transport):
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        if self._connection[1] is None:
+        conn = self._connection[1]
+        if conn is None:
             # get_host_info turns "user:password@host" into a basic-auth header.
             _, self._extra_headers, _ = self.get_host_info(host)
-            self._connection = host, _UnixConnection(self._path, self._timeout)
-        return self._connection[1]
+            conn = _UnixConnection(self._path, self._timeout)
+            self._connection = host, conn
+        return conn
 
 
 class SupervisorClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -11,6 +12,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_ts(value: datetime) -> Timestamp: ...
+@overload
+def to_ts(value: None) -> None: ...
+@overload
+def to_ts(value: datetime | None) -> Timestamp | None: ...
 def to_ts(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None

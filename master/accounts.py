@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from google.protobuf import json_format
 from sqlalchemy import update as sa_update
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts, utcnow
@@ -79,7 +79,7 @@ def spec_of(row: AccountRow, *, reveal: bool = False) -> common_pb2.AccountSpec:
     """The spec as operators see it; reveal=True adds the proxy password
     (for the account's worker and for validation, never for Control)."""
     spec = common_pb2.AccountSpec(
-        platform=common_pb2.Platform.Value(row.platform),
+        platform=row.platform,  # enum values' names, as stored
         display_name=row.display_name,
         enabled=row.enabled,
         monitor_interval_ms=row.monitor_interval_ms,
@@ -172,8 +172,8 @@ def account_of(row: AccountRow, unread: int = 0) -> control_pb2.Account:
         config_version=row.config_version,
         acked_config_version=row.acked_config_version,
         worker_id=row.worker_id or "",
-        state=common_pb2.RunState.Value(row.state),
-        error_kind=common_pb2.ErrorKind.Value(row.error_kind),
+        state=row.state,  # enum values' names, as stored
+        error_kind=row.error_kind,
         state_reason=row.state_reason,
         has_session=bool(row.session),
         user=user_of(row),
@@ -338,9 +338,9 @@ class AccountStore:
         def write(session: Session) -> int:
             removed = 0
             if not keep_items:
-                result = session.exec(delete(ItemRow).where(ItemRow.account_id == account_id))
+                result = session.exec(delete(ItemRow).where(col(ItemRow.account_id) == account_id))
                 removed = result.rowcount or 0
-            session.exec(delete(AccountRow).where(AccountRow.account_id == account_id))
+            session.exec(delete(AccountRow).where(col(AccountRow.account_id) == account_id))
             session.commit()
             return removed
 
@@ -451,7 +451,7 @@ class AccountStore:
         def write(db: Session) -> None:
             db.execute(
                 sa_update(AccountRow)
-                .where(AccountRow.account_id == account_id)  # type: ignore[arg-type]
+                .where(col(AccountRow.account_id) == account_id)
                 .values(session=session)
             )
             db.commit()

@@ -72,7 +72,7 @@ class MasterApp:
         self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
         self.stopping = False  # the gRPC server is closing its streams
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[object]] = []
 
     async def start(self) -> None:
         await self.registry.load()

@@ -29,7 +29,7 @@ def entry_of(row: AuditRow) -> control_pb2.AuditEntry:
     msg = control_pb2.AuditEntry(
         id=row.id or 0,
         actor=row.actor,
-        role=control_pb2.Role.Value(row.role),
+        role=row.role,  # the enum value's name, as stored
         action=row.action,
         account_id=row.account_id,
         item_id=row.item_id,

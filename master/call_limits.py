@@ -33,18 +33,17 @@ class Limits:
     def from_env(cls) -> Limits:
         files = raise_file_limit()
         # keep descriptors for the database, logs, Chromium-free master work
-        connections = settings.env_int("HISCRM_MAX_CONNECTIONS", max(64, min(8192, files - 256)))
+        current = settings.get()
+        connections = current.max_connections or max(64, min(8192, files - 256))
         return cls(
             max_connections=connections,
-            max_streams_per_connection=settings.env_int("HISCRM_MAX_STREAMS_PER_CONNECTION", 1000),
-            handshake_timeout_ms=settings.env_int("HISCRM_HANDSHAKE_TIMEOUT_MS", 10_000),
-            idle_connection_ms=settings.env_int("HISCRM_IDLE_CONNECTION_MS", 600_000),
-            max_calls=settings.env_int("HISCRM_MAX_CALLS", 20_000),
-            max_calls_per_credential=settings.env_int("HISCRM_MAX_CALLS_PER_CREDENTIAL", 256),
-            max_anonymous_calls=settings.env_int("HISCRM_MAX_ANONYMOUS_CALLS", 256),
-            max_anonymous_calls_per_peer=settings.env_int(
-                "HISCRM_MAX_ANONYMOUS_CALLS_PER_PEER", 32
-            ),
+            max_streams_per_connection=current.max_streams_per_connection,
+            handshake_timeout_ms=current.handshake_timeout_ms,
+            idle_connection_ms=current.idle_connection_ms,
+            max_calls=current.max_calls,
+            max_calls_per_credential=current.max_calls_per_credential,
+            max_anonymous_calls=current.max_anonymous_calls,
+            max_anonymous_calls_per_peer=current.max_anonymous_calls_per_peer,
         )
 
     def server_options(self) -> list[tuple[str, int]]:

@@ -168,12 +168,27 @@ def _rewrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandle
         "response_serializer": handler.response_serializer,
     }
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(guard(method, handler.stream_stream), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(
+            guard(method, _present(handler.stream_stream)), **kwargs
+        )
     if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(guard(method, handler.stream_unary), **kwargs)
+        return grpc.stream_unary_rpc_method_handler(
+            guard(method, _present(handler.stream_unary)), **kwargs
+        )
     if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(guard(method, handler.unary_stream), **kwargs)
-    return grpc.unary_unary_rpc_method_handler(guard(method, handler.unary_unary), **kwargs)
+        return grpc.unary_stream_rpc_method_handler(
+            guard(method, _present(handler.unary_stream)), **kwargs
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        guard(method, _present(handler.unary_unary)), **kwargs
+    )
+
+
+def _present(behavior: Behavior | None) -> Behavior:
+    """grpc sets the one behaviour that the handler's streaming flags name."""
+    if behavior is None:
+        raise TypeError("a method handler without the behaviour its streaming flags name")
+    return behavior
 
 
 class InternalErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -185,9 +200,11 @@ class InternalErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method = details.method or ""
         if handler is None or not method.startswith(OUR_PREFIX):

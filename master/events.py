@@ -163,6 +163,7 @@ class EventBus:
         key: SnapshotKey | None = None
         snapshot_of = _SNAPSHOT_OF.get(field_name)
         if snapshot_of is not None:
+            # payload values are messages; the "worker" snapshot's is a Worker (has worker_id).
             subject = value.worker_id if snapshot_of == "worker" else account_id  # type: ignore[attr-defined]
             key = (snapshot_of, subject)
         event: control_pb2.Event | None = None

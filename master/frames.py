@@ -66,14 +66,16 @@ class FrameRouter:
         try:
             check_frame(kind, frame)
         except LimitError as exc:
-            return self._refuse(record, kind, str(exc))
+            self._refuse(record, kind, str(exc))
+            return None
         if kind == "goodbye":
             log.info("worker %s said goodbye: %s", record.worker_id, frame.goodbye.reason)
             conn.goodbye = True
             return StreamEnd(True, f"goodbye: {frame.goodbye.reason}")
         handler = self.table.get(kind or "")
         if handler is None:  # a second Register
-            return self._refuse(record, kind, f"{kind} is only valid as the first frame")
+            self._refuse(record, kind, f"{kind} is only valid as the first frame")
+            return None
         try:
             await handler(record, conn, frame)
         except Exception as exc:
@@ -90,12 +92,16 @@ class FrameRouter:
     def _refuse(self, record: WorkerRecord, kind: str | None, reason: str) -> None:
         log.error("worker %s: %s frame refused: %s", record.worker_id, kind, reason)
         self.app.counters.frames_rejected += 1
-        return None
 
     # ------------------------------------------------------------ handlers
 
     async def _heartbeat(self, record: WorkerRecord, conn: Connection, frame: Frame) -> None:
         self.app.registry.heartbeat(record, frame.heartbeat)
+        self.app.counters.latencies.heartbeat(record.worker_id, frame.heartbeat, self._platform_of)
+
+    def _platform_of(self, account_id: str) -> str | None:
+        row = self.app.accounts.rows.get(account_id)
+        return row.platform if row is not None else None
 
     async def _items(self, record: WorkerRecord, conn: Connection, frame: Frame) -> None:
         await self.app.ingest.submit(record, conn, frame.items)

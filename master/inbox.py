@@ -7,10 +7,12 @@ accounts never runs 10,000 COUNT queries.
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
+from typing import Any, cast
 
-from sqlalchemy import func, or_, update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, func, or_, update
+from sqlmodel import Session, col, select
 
 from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import aware, from_ts, to_ts
@@ -28,9 +30,9 @@ DM = "ITEM_KIND_DIRECT_MESSAGE"
 
 def stored_item(row: ItemRow) -> control_pb2.StoredItem:
     item = common_pb2.Item(
-        platform=common_pb2.Platform.Value(row.platform),
+        platform=row.platform,  # the enum value's name, as stored
         account_id=row.account_id,
-        kind=common_pb2.ItemKind.Value(row.kind),
+        kind=row.kind,
         platform_item_id=row.platform_item_id,
         author_id=row.author_id,
         author_name=row.author_name,
@@ -96,16 +98,16 @@ class Inbox:
             ) from None
         stmt = select(ItemRow)
         if req.account_ids:
-            stmt = stmt.where(ItemRow.account_id.in_(list(req.account_ids)))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(ItemRow.account_id).in_(list(req.account_ids)))
         if req.kinds:
             kinds = enum_names(common_pb2.ItemKind, req.kinds, "kinds")
-            stmt = stmt.where(ItemRow.kind.in_(kinds))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(ItemRow.kind).in_(kinds))
         if req.unread_only:
             stmt = stmt.where(ItemRow.read == False)  # noqa: E712
         if req.query:
             pattern = f"%{req.query.replace('%', '').replace('_', '')}%"
             stmt = stmt.where(
-                or_(ItemRow.content.ilike(pattern), ItemRow.author_name.ilike(pattern))  # type: ignore[attr-defined]
+                or_(col(ItemRow.content).ilike(pattern), col(ItemRow.author_name).ilike(pattern))
             )
         try:
             since, until = from_ts(req.since, strict=True), from_ts(req.until, strict=True)
@@ -120,8 +122,8 @@ class Inbox:
         if req.post_id:
             stmt = stmt.where(ItemRow.post_id == req.post_id)
         if after is not None:
-            stmt = stmt.where(ItemRow.id < after)  # type: ignore[operator]
-        stmt = stmt.order_by(ItemRow.id.desc()).limit(size + 1)  # type: ignore[union-attr]
+            stmt = stmt.where(col(ItemRow.id) < after)
+        stmt = stmt.order_by(col(ItemRow.id).desc()).limit(size + 1)
 
         rows = await self.db.run(lambda s: list(s.exec(stmt)))
         # Cut by bytes too, so a page of large items always fits a message.
@@ -142,7 +144,9 @@ class Inbox:
             next_page_token=str(items[-1].id) if more and items else "",
         )
 
-    async def _replied_by(self, page: list[ItemRow], items: list[control_pb2.StoredItem]) -> None:
+    async def _replied_by(
+        self, page: builtins.list[ItemRow], items: builtins.list[control_pb2.StoredItem]
+    ) -> None:
         """Which operator replied: on the item replied to, and on the reply
         itself once the platform shows it (matched by its platform id)."""
         ids = [r.id for r in page if r.id is not None]
@@ -152,8 +156,8 @@ class Inbox:
         stmt = select(ReplyRow).where(
             ReplyRow.status == "sent",
             or_(
-                ReplyRow.item_id.in_(ids),  # type: ignore[attr-defined]
-                ReplyRow.platform_item_id.in_(ours),  # type: ignore[attr-defined]
+                col(ReplyRow.item_id).in_(ids),
+                col(ReplyRow.platform_item_id).in_(ours),
             ),
         )
         replies = await self.db.run(lambda s: list(s.exec(stmt)))
@@ -177,17 +181,20 @@ class Inbox:
         if req.conversation_id and not req.account_id:
             raise InvalidInput("conversation_id needs its account_id")
         read = not req.unread
-        where = [ItemRow.read == (not read)]
+        where = [col(ItemRow.read) == (not read)]
         if req.item_ids:
-            where.append(ItemRow.id.in_(list(req.item_ids)))  # type: ignore[union-attr]
+            where.append(col(ItemRow.id).in_(list(req.item_ids)))
         if req.account_id:
-            where.append(ItemRow.account_id == req.account_id)
+            where.append(col(ItemRow.account_id) == req.account_id)
         if req.conversation_id:
-            where.append(ItemRow.conversation_id == req.conversation_id)
+            where.append(col(ItemRow.conversation_id) == req.conversation_id)
 
         def write(session: Session) -> tuple[int, set[str]]:
             accounts = set(session.exec(select(ItemRow.account_id).where(*where).distinct()))
-            result = session.exec(update(ItemRow).where(*where).values(read=read))  # type: ignore[call-overload]
+            # An UPDATE gives a CursorResult (sqlmodel's Session types it as Result).
+            result = cast(
+                CursorResult[Any], session.execute(update(ItemRow).where(*where).values(read=read))
+            )
             session.commit()
             return result.rowcount or 0, accounts
 
@@ -200,7 +207,7 @@ class Inbox:
         def count(session: Session) -> list[tuple[str, str, int]]:
             stmt = (
                 select(ItemRow.account_id, ItemRow.kind, func.count())
-                .where(ItemRow.read == False, ItemRow.account_id.in_(list(accounts)))  # type: ignore[attr-defined]  # noqa: E712
+                .where(col(ItemRow.read) == False, col(ItemRow.account_id).in_(list(accounts)))  # noqa: E712
                 .group_by(ItemRow.account_id, ItemRow.kind)
             )
             return list(session.exec(stmt).all())
@@ -211,7 +218,7 @@ class Inbox:
         for account_id, kind, n in fresh:
             self.unread[account_id][kind] = int(n)
 
-    def counts(self, account_ids: list[str]) -> control_pb2.GetUnreadCountsResponse:
+    def counts(self, account_ids: builtins.list[str]) -> control_pb2.GetUnreadCountsResponse:
         wanted = account_ids or sorted(self.unread)
         resp = control_pb2.GetUnreadCountsResponse()
         for account_id in wanted:

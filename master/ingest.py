@@ -38,6 +38,8 @@ from master.store.models import ItemRow
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
+# by number, looked up per item on the hot path (check_item has refused unknown ones)
+KIND_NAMES = {v.number: v.name for v in common_pb2.ItemKind.DESCRIPTOR.values}
 
 # Short transactions: a long one holds SQLite's write lock against every
 # other write (an UpdateAccount waits behind it) and delays every ack in it.
@@ -51,8 +53,10 @@ class Pending:
     conn: Connection
     batch: gateway_pb2.ItemsBatch
     refused: str = ""  # a batch that will never be stored gets Nack, in order
-    kind: int = common_pb2.ERROR_KIND_NOT_ASSIGNED
+    kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_NOT_ASSIGNED
     item_indexes: list[int] = field(default_factory=list)  # only these items refused
+    # monotonic: the frame's receipt (hiscrm_ingest_to_ack_seconds)
+    received: float = field(default_factory=time.monotonic)
 
 
 class Ingest:
@@ -72,6 +76,7 @@ class Ingest:
         self.inbox = inbox
         self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
+        # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self.failing_since: float | None = None  # monotonic: commits failing since
         self.busy_since: float | None = None  # monotonic: the commit under way began
@@ -114,6 +119,7 @@ class Ingest:
     ) -> None:
         """Called by the gateway's reader; waits when ingest is behind, which
         slows that worker's stream (backpressure) instead of growing memory."""
+        received = time.monotonic()
         reason = self.refuse_reason(record, batch)
         indexes: list[int] = []
         kind = common_pb2.ERROR_KIND_NOT_ASSIGNED
@@ -121,7 +127,7 @@ class Ingest:
             indexes, reason = self.bad_items(batch)
             kind = common_pb2.ERROR_KIND_INVALID_REQUEST
         if not reason:
-            await self.queue.put(Pending(record, conn, batch))
+            await self.queue.put(Pending(record, conn, batch, received=received))
             return
         what = f"{len(indexes)} of its {len(batch.items)} items" if indexes else "the batch"
         log.error(
@@ -186,7 +192,7 @@ class Ingest:
                     {
                         "platform": common_pb2.Platform.Name(item.platform),
                         "account_id": item.account_id,
-                        "kind": common_pb2.ItemKind.Name(item.kind),
+                        "kind": KIND_NAMES[item.kind],
                         "platform_item_id": item.platform_item_id,
                         "author_id": item.author_id,
                         "author_name": item.author_name,
@@ -254,6 +260,8 @@ class Ingest:
 
     def _after_commit(self, work: list[Pending], inserted: dict[tuple[str, str, str], int]) -> None:
         counters = self.counters
+        latencies = counters.latencies
+        now_wall = time.time()
         received = to_ts(utcnow())
         want_events = self.bus.subscriber_count > 0
         # One Ack per stream per commit (acks are cumulative), flushed before
@@ -290,13 +298,15 @@ class Ingest:
                 continue
             stored = 0
             for item in p.batch.items:
-                ikey = (item.account_id, common_pb2.ItemKind.Name(item.kind), item.platform_item_id)
+                ikey = (item.account_id, KIND_NAMES[item.kind], item.platform_item_id)
                 item_id = inserted.pop(ikey, None)
                 if item_id is None:
                     continue
                 stored += 1
                 if self.inbox is not None and not item.outgoing:
                     self.inbox.added(item.account_id, item.kind)
+                # its event is on the bus now (or would be, had it a subscriber)
+                latencies.item_published(item, now_wall)
                 if want_events:
                     counted.add(item.account_id)
                     self.bus.publish(
@@ -317,5 +327,9 @@ class Ingest:
             pending[key] = (p, p.batch.seq, s0 + stored, d0 + duplicates)
         for key in list(pending):
             flush(key)
+        acked_at = time.monotonic()
+        for p in work:
+            if not p.refused:
+                latencies.ingest_to_ack.observe(acked_at - p.received)
         if counted and self.unread is not None:
             self.unread.changed(counted)

@@ -66,6 +66,8 @@ class LimitError(ValueError):
 
 
 def check_str(field: str, value: str, limit: int) -> None:
+    if len(value) * 4 <= limit:  # no code point takes more than 4 bytes: no need to encode
+        return
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise LimitError(f"{field} is {size} bytes, over the limit of {limit}")
@@ -84,7 +86,8 @@ def check_int(field: str, value: int | float, low: int | float, high: int | floa
 def check_enum(field: str, enum: Any, value: int, *, allow_unspecified: bool = True) -> None:
     """A value this master knows; a newer one (a worker of a later release)
     is refused with its number, never looked up by name later."""
-    if value not in enum.values():
+    # values_by_number is the descriptor's own dict: no list built per item
+    if value not in enum.DESCRIPTOR.values_by_number:
         raise LimitError(
             f"{field}={value} is not a {enum.DESCRIPTOR.name} this master knows "
             "(a newer worker? upgrade the master first)"
@@ -242,7 +245,9 @@ def check_item(item: common_pb2.Item) -> None:
     if not item.platform_item_id:
         raise LimitError("Item.platform_item_id is required")
     for name, limit in _ITEM_STRINGS:
-        check_str(f"Item.{name}", getattr(item, name), limit)
+        value = getattr(item, name)
+        if len(value) * 4 > limit:  # the cheap bound first: this runs for every item
+            check_str(f"Item.{name}", value, limit)
     # created_at is not refused: a timestamp out of datetime's range is
     # stored as unknown (timeutil.from_ts), a worker's bad clock loses nothing
 

@@ -1,11 +1,42 @@
-"""Prometheus text-format metrics over HTTP (GET /metrics)."""
+"""The master's Prometheus endpoint (GET /metrics) through prometheus_client.
+
+One private CollectorRegistry per master: the process and platform
+collectors, build info, the latency histograms of master/counters.py, and a
+collector that reads the master's state at scrape time (counters, workers by
+state, accounts by run state, ...). State gauges export every enum value,
+zeros included: a series that disappears when it reaches zero cannot be told
+apart from a master that stopped reporting it.
+
+The scrape runs on the asyncio loop, in an aiohttp handler: the collector
+reads dicts that only the loop mutates, so a scrape thread (prometheus_client's
+start_http_server) could see them change under it. A scrape is a walk over
+the workers and accounts in memory, milliseconds for thousands of accounts.
+"""
 
 from __future__ import annotations
 
 import logging
+import platform
+from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import grpc
 from aiohttp import web
+from google import protobuf
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+
+from hiscrm.v1 import common_pb2
+from hiscrm_common import __version__
 
 if TYPE_CHECKING:
     from master.app import MasterApp
@@ -13,145 +44,166 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    if labels:
-        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        return f"{name}{{{inner}}} {value}"
-    return f"{name} {value}"
+def _states(enum: EnumTypeWrapper, prefix: str) -> list[str]:
+    """Every value of a proto enum but UNSPECIFIED, as its full name."""
+    return [n for n in enum.keys() if n != f"{prefix}UNSPECIFIED"]
 
 
-def render(app: MasterApp) -> str:
-    c = app.counters
-    out: list[str] = []
+WORKER_STATES = _states(common_pb2.WorkerState, "WORKER_STATE_")
+RUN_STATES = _states(common_pb2.RunState, "RUN_STATE_")
 
-    def metric(name: str, kind: str, help_text: str, samples: list[str]) -> None:
-        out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples])
 
-    metric(
-        "hiscrm_items_ingested_total",
-        "counter",
-        "New items stored (duplicates excluded).",
-        [_line("hiscrm_items_ingested_total", c.items_ingested)],
+def _by_state(
+    name: str, help_text: str, known: list[str], prefix: str, counts: Counter[str]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=["state"])
+    # every known state, then whatever else is there (never dropped)
+    for state in [*known, *sorted(set(counts) - set(known))]:
+        family.add_metric([state.removeprefix(prefix).lower()], counts.get(state, 0))
+    return family
+
+
+def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, help_text, value=value)
+
+
+def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, help_text, value=value)
+
+
+class MasterCollector:
+    """The master's own figures, read when scraped."""
+
+    def __init__(self, app: MasterApp) -> None:
+        self.app = app
+
+    def describe(self) -> list[Metric]:
+        return []  # names come from collect(); nothing to check at register time
+
+    def collect(self) -> Iterator[Metric]:
+        app, c = self.app, self.app.counters
+        yield _counter(
+            "hiscrm_items_ingested", "New items stored (duplicates excluded).", c.items_ingested
+        )
+        yield _counter("hiscrm_item_duplicates", "Items received again and ignored.", c.duplicates)
+        yield _counter("hiscrm_batches", "Item batches committed.", c.batches)
+        yield _counter("hiscrm_acks", "Acks sent to workers after commit.", c.acks)
+        yield _counter(
+            "hiscrm_items_refused",
+            "Items Nacked as never storable (limits, unknown enums).",
+            c.items_refused,
+        )
+        yield _counter(
+            "hiscrm_batches_refused",
+            "Whole batches Nacked (account unknown or never held by the worker).",
+            c.batches_refused,
+        )
+        yield _counter(
+            "hiscrm_frames_rejected", "Frames refused (size, limits, account).", c.frames_rejected
+        )
+        yield _counter(
+            "hiscrm_calls_refused",
+            "RPCs refused: no or a wrong token, or a role that does not allow the method.",
+            c.calls_refused,
+        )
+        yield _counter(
+            "hiscrm_calls_exhausted",
+            "RPCs refused with RESOURCE_EXHAUSTED: over a concurrent-call bound.",
+            c.calls_exhausted,
+        )
+        yield _counter(
+            "hiscrm_stream_connects",
+            "Worker streams opened (reconnects incl.).",
+            app.registry.stream_connects,
+        )
+        logins = CounterMetricFamily(
+            "hiscrm_logins", "Finished logins by outcome.", labels=["outcome"]
+        )
+        for outcome, n in sorted(c.logins_by_outcome.items()):
+            logins.add_metric([outcome], n)
+        yield logins
+        failures = CounterMetricFamily(
+            "hiscrm_task_failures",
+            "Unexpected failures of long-lived tasks (logged with traceback, task restarted).",
+            labels=["task"],
+        )
+        for task, n in app.failures.counts().items():
+            failures.add_metric([task], n)
+        yield failures
+        workers = sorted(app.registry.workers.values(), key=lambda w: w.worker_id)
+        delivery = CounterMetricFamily(
+            "hiscrm_worker_delivery_errors",
+            "Outbox failures of each worker's delivery since it started (from heartbeats).",
+            labels=["worker"],
+        )
+        for w in workers:
+            delivery.add_metric([w.worker_id], w.delivery_errors)
+        yield delivery
+        yield _by_state(
+            "hiscrm_workers",
+            "Workers by gateway state.",
+            WORKER_STATES,
+            "WORKER_STATE_",
+            Counter(common_pb2.WorkerState.Name(w.state) for w in workers),
+        )
+        yield _by_state(
+            "hiscrm_accounts",
+            "Accounts by run state (as the console shows them).",
+            RUN_STATES,
+            "RUN_STATE_",
+            Counter(row.state for row in app.accounts.rows.values()),
+        )
+        yield _gauge(
+            "hiscrm_pending_config_acks",
+            "Accounts whose worker has not acked the config.",
+            app.pending_config_acks(),
+        )
+        yield _gauge(
+            "hiscrm_problems",
+            "Problems an operator must look at (GetStats.problems).",
+            len(app.problems()),
+        )
+        yield _gauge(
+            "hiscrm_event_subscribers", "Live WatchEvents subscribers.", app.bus.subscriber_count
+        )
+        yield _counter(
+            "hiscrm_event_subscribers_dropped",
+            "WatchEvents subscribers cut off for falling behind.",
+            app.bus.dropped_subscribers,
+        )
+
+
+def build_registry(app: MasterApp) -> CollectorRegistry:
+    """The master's registry; private, so nothing else in the process (a
+    library's default-registry metrics, another MasterApp in a test) leaks in."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    Info("hiscrm_build", "The master's version and its runtime.", registry=registry).info(
+        {
+            "version": __version__,
+            "python": platform.python_version(),
+            "grpc": grpc.__version__,
+            "protobuf": protobuf.__version__,
+        }
     )
-    metric(
-        "hiscrm_item_duplicates_total",
-        "counter",
-        "Items received again and ignored.",
-        [_line("hiscrm_item_duplicates_total", c.duplicates)],
-    )
-    metric(
-        "hiscrm_batches_total",
-        "counter",
-        "Item batches committed.",
-        [_line("hiscrm_batches_total", c.batches)],
-    )
-    metric(
-        "hiscrm_acks_total",
-        "counter",
-        "Acks sent to workers after commit.",
-        [_line("hiscrm_acks_total", c.acks)],
-    )
-    metric(
-        "hiscrm_calls_refused_total",
-        "counter",
-        "RPCs refused: no or a wrong token, or a role that does not allow the method.",
-        [_line("hiscrm_calls_refused_total", c.calls_refused)],
-    )
-    metric(
-        "hiscrm_calls_exhausted_total",
-        "counter",
-        "RPCs refused with RESOURCE_EXHAUSTED: over a concurrent-call bound.",
-        [_line("hiscrm_calls_exhausted_total", c.calls_exhausted)],
-    )
-    metric(
-        "hiscrm_frames_rejected_total",
-        "counter",
-        "Frames refused (size, auth, account).",
-        [_line("hiscrm_frames_rejected_total", c.frames_rejected)],
-    )
-    metric(
-        "hiscrm_pending_config_acks",
-        "gauge",
-        "Accounts whose worker has not acked the config.",
-        [_line("hiscrm_pending_config_acks", app.pending_config_acks())],
-    )
-    metric(
-        "hiscrm_stream_connects_total",
-        "counter",
-        "Worker streams opened (reconnects incl.).",
-        [_line("hiscrm_stream_connects_total", app.registry.stream_connects)],
-    )
-    metric(
-        "hiscrm_workers",
-        "gauge",
-        "Workers by gateway state.",
-        [
-            _line("hiscrm_workers", n, {"state": s.removeprefix("WORKER_STATE_").lower()})
-            for s, n in sorted(app.registry.counts_by_state().items())
-        ],
-    )
-    metric(
-        "hiscrm_logins_total",
-        "counter",
-        "Finished logins by outcome.",
-        [
-            _line("hiscrm_logins_total", n, {"outcome": o})
-            for o, n in sorted(c.logins_by_outcome.items())
-        ],
-    )
-    metric(
-        "hiscrm_task_failures_total",
-        "counter",
-        "Unexpected failures of long-lived tasks (logged with traceback, task restarted).",
-        [
-            _line("hiscrm_task_failures_total", n, {"task": t})
-            for t, n in app.failures.counts().items()
-        ],
-    )
-    metric(
-        "hiscrm_items_refused_total",
-        "counter",
-        "Items Nacked as never storable (limits, unknown enums).",
-        [_line("hiscrm_items_refused_total", c.items_refused)],
-    )
-    metric(
-        "hiscrm_batches_refused_total",
-        "counter",
-        "Whole batches Nacked (account unknown or never held by the worker).",
-        [_line("hiscrm_batches_refused_total", c.batches_refused)],
-    )
-    metric(
-        "hiscrm_problems",
-        "gauge",
-        "Problems an operator must look at (GetStats.problems).",
-        [_line("hiscrm_problems", len(app.problems()))],
-    )
-    metric(
-        "hiscrm_worker_delivery_errors_total",
-        "counter",
-        "Outbox failures of each worker's delivery since it started (from heartbeats).",
-        [
-            _line("hiscrm_worker_delivery_errors_total", w.delivery_errors, {"worker": w.worker_id})
-            for w in sorted(app.registry.workers.values(), key=lambda w: w.worker_id)
-            if w.delivery_errors
-        ],
-    )
-    metric(
-        "hiscrm_event_subscribers",
-        "gauge",
-        "Live WatchEvents subscribers.",
-        [_line("hiscrm_event_subscribers", app.bus.subscriber_count)],
-    )
-    return "\n".join(out) + "\n"
+    for histogram in app.counters.latencies.collectors():
+        registry.register(histogram)
+    registry.register(MasterCollector(app))
+    return registry
 
 
 async def start_metrics(app: MasterApp, listen: str) -> web.AppRunner | None:
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
+    registry = build_registry(app)
 
-    async def handle(_request: web.Request) -> web.Response:
-        return web.Response(text=render(app), content_type="text/plain", charset="utf-8")
+    async def handle(request: web.Request) -> web.Response:
+        # the text format, or OpenMetrics for a scraper that asks for it
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
 
     web_app = web.Application()
     web_app.router.add_get("/metrics", handle)

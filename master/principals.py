@@ -6,7 +6,7 @@ wrapper runs in, and this keeps principals out of every method signature.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from hiscrm.v1 import control_pb2
@@ -48,13 +48,13 @@ def actor() -> str:
     return principal.actor if principal else ""
 
 
-def bind(principal: Principal | None) -> object:
+def bind(principal: Principal | None) -> Token[Principal | None]:
     return _CURRENT.set(principal)
 
 
-def unbind(token: object) -> None:
+def unbind(token: Token[Principal | None]) -> None:
     try:
-        _CURRENT.reset(token)  # type: ignore[arg-type]
+        _CURRENT.reset(token)
     except ValueError:
         # a stream finalized from another context: nothing of ours to restore
         _CURRENT.set(None)

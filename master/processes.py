@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from pathlib import Path
+from typing import cast
 
 from hiscrm.v1 import common_pb2
 from hiscrm_common import fleet_size, settings
@@ -26,17 +26,15 @@ RESTORE_ATTEMPTS = 10
 
 
 def socket_path() -> Path:
-    raw = os.environ.get("HISCRM_SUPERVISOR_SOCKET", "")
-    return Path(raw) if raw else settings.home() / "supervisor.sock"
+    return settings.get().supervisor_socket or settings.home() / "supervisor.sock"
 
 
-def process_state(name: str) -> int:
+def process_state(name: str) -> common_pb2.ProcessState:
     key = f"PROCESS_STATE_{name}"
-    return (
-        common_pb2.ProcessState.Value(key)
-        if key in common_pb2.ProcessState.keys()
-        else (common_pb2.PROCESS_STATE_UNKNOWN)
-    )
+    if key not in common_pb2.ProcessState.keys():
+        return common_pb2.PROCESS_STATE_UNKNOWN
+    # Value() is typed int in the generated stubs; it is this enum's value.
+    return cast(common_pb2.ProcessState, common_pb2.ProcessState.Value(key))
 
 
 class Processes:
@@ -55,7 +53,7 @@ class Processes:
         self._cached_at = time.monotonic()
         return self._cache
 
-    async def states(self) -> dict[str, int]:
+    async def states(self) -> dict[str, common_pb2.ProcessState]:
         """Process state by worker id; empty when supervisord is not there."""
         if time.monotonic() - self._cached_at > CACHE_S:
             try:

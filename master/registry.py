@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -81,10 +82,10 @@ class WorkerRecord:
     host: str = ""
     pid: int = 0
     version: str = ""
-    platforms: list[int] = field(default_factory=list)
+    platforms: list[common_pb2.Platform] = field(default_factory=list)
     max_accounts: int = 0
     boot_id: str = ""
-    state: int = OFFLINE
+    state: common_pb2.WorkerState = OFFLINE
     state_changed_at: datetime = field(default_factory=utcnow)
     registered_at: datetime = field(default_factory=utcnow)
     connected_at: datetime | None = None
@@ -154,10 +155,15 @@ class WorkerRecord:
             host=row.host,
             pid=row.pid,
             version=row.version,
-            platforms=[common_pb2.Platform.Value(p) for p in row.platforms.split(",") if p],
+            # Value() is typed int in the generated stubs; these are the enums' values.
+            platforms=[
+                cast(common_pb2.Platform, common_pb2.Platform.Value(p))
+                for p in row.platforms.split(",")
+                if p
+            ],
             max_accounts=row.max_accounts,
             boot_id=row.boot_id,
-            state=common_pb2.WorkerState.Value(row.state),
+            state=cast(common_pb2.WorkerState, common_pb2.WorkerState.Value(row.state)),
             state_changed_at=aware(row.state_changed_at) or utcnow(),
             registered_at=aware(row.registered_at) or utcnow(),
             connected_at=aware(row.connected_at),
@@ -310,7 +316,7 @@ class WorkerRegistry:
             ):
                 self._set_state(record, OFFLINE, "missing for too long")
 
-    def _set_state(self, record: WorkerRecord, state: int, why: str) -> None:
+    def _set_state(self, record: WorkerRecord, state: common_pb2.WorkerState, why: str) -> None:
         if record.state == state:
             return
         old = record.state

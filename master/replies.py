@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -36,7 +37,7 @@ def response_of(row: ReplyRow) -> control_pb2.SendReplyResponse:
     return control_pb2.SendReplyResponse(
         request_id=row.request_id,
         ok=row.status == "sent",
-        error_kind=common_pb2.ErrorKind.Value(row.error_kind),
+        error_kind=row.error_kind,  # the enum value's name, as stored
         error=row.error,
         platform_item_id=row.platform_item_id,
         operator=row.operator,
@@ -90,7 +91,7 @@ class Replies:
             operator=principals.actor(),
         )
         values = row.model_dump()
-        await self.db.run(lambda s: (upsert(s, ReplyRow, values), s.commit()))
+        await self.db.run(lambda s: _write(s, values))
         self.pending[row.request_id] = row
         self._dispatch(row, item)
         return row
@@ -117,7 +118,7 @@ class Replies:
                     account_id=row.account_id,
                     text=row.text,
                     target=gateway_pb2.ReplyTarget(
-                        kind=common_pb2.ItemKind.Value(item.kind),
+                        kind=item.kind,  # the enum value's name, as stored
                         platform_item_id=item.platform_item_id,
                         post_id=item.post_id,
                         conversation_id=item.conversation_id,
@@ -143,9 +144,12 @@ class Replies:
         for row in list(self.pending.values()):
             if now - self._sent_at.get(row.request_id, 0.0) < RESEND_AFTER_S:
                 continue
-            item = await self.db.run(lambda s, i=row.item_id: s.get(ItemRow, i))
+            item = await self._item(row.item_id)
             if item is not None:
                 self._dispatch(row, item)
+
+    async def _item(self, item_id: int) -> ItemRow | None:
+        return await self.db.run(lambda s: s.get(ItemRow, item_id))
 
     def _forged(self, record: WorkerRecord, row: ReplyRow) -> bool:
         """A result from a worker the reply was not sent to."""
@@ -191,7 +195,7 @@ class Replies:
         row.platform_item_id = result.platform_item_id
         row.finished_at = utcnow()
         values = row.model_dump()
-        await self.db.run(lambda s: (upsert(s, ReplyRow, values), s.commit()))
+        await self.db.run(lambda s: _write(s, values))
         level = logging.INFO if result.ok else logging.ERROR
         log.log(
             level,
@@ -213,3 +217,8 @@ class Replies:
                 await self.resend_pending()
             except Exception:
                 log.exception("resending pending replies failed")
+
+
+def _write(session: Session, values: dict[str, Any]) -> None:
+    upsert(session, ReplyRow, values)
+    session.commit()

@@ -7,6 +7,8 @@ everyone (fail closed); a test checks every method of the service is listed.
 
 from __future__ import annotations
 
+from typing import cast
+
 from hiscrm.v1 import control_pb2
 
 VIEWER = control_pb2.ROLE_VIEWER
@@ -55,9 +57,10 @@ def role_name(role: int) -> str:
     return control_pb2.Role.Name(role).removeprefix("ROLE_").lower()
 
 
-def parse_role(text: str) -> int:
+def parse_role(text: str) -> control_pb2.Role:
     try:
-        return control_pb2.Role.Value("ROLE_" + text.strip().upper())
+        # Value() is typed int in the generated stubs; it is this enum's value.
+        return cast(control_pb2.Role, control_pb2.Role.Value("ROLE_" + text.strip().upper()))
     except ValueError:
         raise ValueError(f"unknown role {text!r}: use viewer, agent or admin") from None
 

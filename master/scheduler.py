@@ -261,6 +261,7 @@ class Scheduler:
             if now - self._last_sent.get(row.account_id, 0.0) < RESEND_AFTER_S:
                 continue
             if row.acked_config_version == 0:
+                assert row.worker_id  # _still_unacked keeps only rows a worker holds
                 assigns[row.worker_id].append(row)
             else:
                 self.push_config(row, "resend: not yet acknowledged", [])
@@ -320,8 +321,8 @@ class Scheduler:
 
         for row in sorted(self.accounts.rows.values(), key=lambda r: r.account_id):
             holder = online.get(row.worker_id or "")
-            if self._keeps(row, holder, online):
-                members[holder.worker_id].append(row)  # type: ignore[union-attr]
+            if holder is not None and self._keeps(row, holder, online):
+                members[holder.worker_id].append(row)
                 continue
             self._release(row, holder, revokes, changed)
             if row.enabled:

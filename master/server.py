@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 
 import grpc
@@ -143,7 +142,7 @@ async def serve(config: MasterConfig) -> None:
     # HISCRM_ENROLLMENT=off: only workers with a credential from
     # `hiscrm token create --worker ID` may connect
     enrollment = None
-    if os.environ.get("HISCRM_ENROLLMENT", "on").lower() not in ("off", "0", "false", "no"):
+    if settings.get().enrollment:
         enrollment = settings.load_enrollment_token(create=True)
     master = MasterServer(config, Database(), admin_token, enrollment)
     await master.start()

@@ -49,8 +49,8 @@ def info(row: CredentialRow) -> control_pb2.TokenInfo:
     msg = control_pb2.TokenInfo(
         token_id=row.token_id,
         name=row.name,
-        kind=control_pb2.CredentialKind.Value(row.kind),
-        role=control_pb2.Role.Value(row.role),
+        kind=row.kind,  # enum values' names, as stored
+        role=row.role,
         worker_id=row.worker_id,
         created_by=row.created_by,
         cert_identity=row.cert_identity,
@@ -110,10 +110,10 @@ class CredentialStore:
     async def create(
         self,
         *,
-        kind: int,
+        kind: control_pb2.CredentialKind,
         name: str,
         created_by: str,
-        role: int = control_pb2.ROLE_UNSPECIFIED,
+        role: control_pb2.Role = control_pb2.ROLE_UNSPECIFIED,
         worker_id: str = "",
         cert_identity: str = "",
         secret: str | None = None,

@@ -66,5 +66,5 @@ async def watch(
             log.error("health NOT_SERVING: %s", "; ".join(fatal))
 
 
-def _notice(app: MasterApp, level: int, message: str) -> None:
+def _notice(app: MasterApp, level: control_pb2.Notice.Level, message: str) -> None:
     app.bus.publish(notice=control_pb2.Notice(level=level, message=message[:2000]))

@@ -23,7 +23,7 @@ from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
 from hiscrm_common.worker_counts import count_workers
-from ops import cli_tokens, demo
+from ops import cli_settings, cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 from ops.health import NO_TOKEN
@@ -52,7 +52,8 @@ async def _wait_master(fleet: Fleet, within_s: float = 60.0) -> None:
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < deadline:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                # types-grpcio-health-checking declares HealthStub without its methods.
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)  # type: ignore[attr-defined]
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.aio.AioRpcError:
@@ -100,7 +101,8 @@ FOLLOWED_KINDS = [
 async def _follow(fleet: Fleet) -> None:
     channel, stub = await _control(fleet)
     async with channel:
-        request = control_pb2.WatchEventsRequest(kinds=FOLLOWED_KINDS)
+        # EventKind.values() is typed list[int] in the generated stubs.
+        request = control_pb2.WatchEventsRequest(kinds=FOLLOWED_KINDS)  # type: ignore[arg-type]
         async for event in stub.WatchEvents(request):
             _out(event_line(event))
 
@@ -266,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     login = command("login", "log an account in by QR code")
     login.add_argument("account")
     cli_tokens.add_parsers(command)
+    cli_settings.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
     os.environ["HISCRM_HOME"] = str(fleet.home)
@@ -280,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         "demo": cmd_demo,
         "token": cli_tokens.handler("token"),
         "audit": cli_tokens.handler("audit"),
+        "config": cli_settings.handler("config"),
+        "init": cli_settings.handler("init"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import control_pb2, control_pb2_grpc
 from hiscrm_common import settings
@@ -40,8 +42,8 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     audit.add_argument("--limit", type=int, default=50)
 
 
-def _when(ts: object) -> str:
-    at = from_ts(ts)  # type: ignore[arg-type]
+def _when(ts: Timestamp) -> str:
+    at = from_ts(ts)
     return at.strftime("%Y-%m-%d %H:%M:%S") if at else "-"
 
 
@@ -106,7 +108,7 @@ async def _audit(stub: control_pb2_grpc.ControlStub, args: argparse.Namespace) -
         _out(f"{_when(e.at)}  {e.actor:<20} {e.action:<28} {e.outcome:<18} {target} {e.detail}")
 
 
-def handler(command: str) -> Callable[[object, argparse.Namespace], Awaitable[None]]:
+def handler(command: str) -> Callable[[object, argparse.Namespace], Coroutine[Any, Any, None]]:
     run = _token if command == "token" else _audit
 
     async def call(fleet: object, args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hiscrm_common import fleet_size
+from hiscrm_common import fleet_size, settings
 from hiscrm_common.supervisor_client import ScaleResult, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,11 @@ class Fleet:
     def from_env(cls, home: str | None = None) -> Fleet:
         default_home = ROOT / "var" if IN_CHECKOUT else Path.cwd() / "var"
         chosen = home or os.environ.get("HISCRM_HOME") or str(default_home)
+        current = settings.get(Path(chosen).resolve())  # that home's settings file
         return cls(
             Path(chosen).resolve(),
-            master_address=os.environ.get("HISCRM_MASTER", "127.0.0.1:50051"),
-            demosite_port=int(os.environ.get("HISCRM_DEMOSITE_PORT", "8300")),
+            master_address=current.master,
+            demosite_port=current.demosite_port,
         )
 
     @property

@@ -25,7 +25,10 @@ async def check(address: str, timeout_s: float) -> str:
     async with open_channel(address, NO_TOKEN) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
+            # types-grpcio-health-checking declares HealthStub without its methods.
+            reply = await stub.Check(  # type: ignore[attr-defined]
+                health_pb2.HealthCheckRequest(), timeout=timeout_s
+            )
         except grpc.aio.AioRpcError as exc:
             return f"{exc.code().name}: {exc.details()}"
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)

@@ -14,6 +14,8 @@ apt_packages=(python3 python3-venv python3-pip chromium chromium-headless-shell 
 # systemd for `systemd-analyze verify` of deploy/systemd/*.service; tini, the
 # container image's init, for the entrypoint test (tests/test_deploy_*.py).
 if [[ $want_test -eq 1 ]]; then apt_packages+=(postgresql iproute2 procps systemd tini); fi
+# npm for buf (tools/package.json), unless node and npm came from elsewhere.
+if [[ $want_test -eq 1 ]] && ! command -v npm >/dev/null 2>&1; then apt_packages+=(nodejs npm); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -30,7 +32,15 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [[ $want_test -eq 1 ]]; then
-    .venv/bin/python -m pip install -q -e '.[test]'
+    # CI installs the locked versions (requirements/ci.lock; refresh it with
+    # scripts/lock.sh after changing pyproject's dependencies).
+    .venv/bin/python -m pip install -q -c requirements/ci.lock -e '.[test]'
+    # buf, for the protocol's lint and breaking-change tests (tests/test_proto_buf.py).
+    if command -v npm >/dev/null 2>&1; then
+        (cd tools && npm ci --no-audit --no-fund --loglevel=error)
+    else
+        echo "warning: npm is missing: the buf tests (tests/test_proto_buf.py) will be skipped" >&2
+    fi
 else
     .venv/bin/python -m pip install -q -e '.[tools]'
 fi

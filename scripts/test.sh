@@ -12,6 +12,8 @@ if [[ -z "${HISCRM_TEST_DATABASE_URL:-}" ]]; then
     fi
 fi
 .venv/bin/ruff check .
+# The type check ([tool.mypy] in pyproject.toml: master, worker, hiscrm_common, ops).
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest -n "${HISCRM_TEST_JOBS:-3}" --dist loadfile -p no:cacheprovider "$@"
 rc=$?

@@ -4,7 +4,6 @@ clear statuses, and the live event stream."""
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 
 import grpc
 import pytest
@@ -13,6 +12,7 @@ from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc
 from hiscrm_common.channel import open_channel
 from tests.delivery_helpers import create, synthetic_spec
 from tests.harness import Cluster, free_port
+from tests.metrics_helpers import scrape, value
 
 
 def _code(cluster: Cluster, method: str, request: object) -> tuple[grpc.StatusCode, str]:
@@ -86,7 +86,6 @@ def test_watch_events_streams_accounts_acks_and_items(cluster: Cluster) -> None:
     assert (ack.account_id, ack.config_version, ack.ok) == ("live-1", 1, True)
     states = [e.account.state for e in seen["account"]]
     assert common_pb2.RUN_STATE_RUNNING in states
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
-        metrics = r.read().decode()
-    assert "hiscrm_items_ingested_total 10" in metrics
-    assert 'hiscrm_workers{state="online"} 1' in metrics
+    metrics = scrape(metrics_port)
+    assert value(metrics, "hiscrm_items_ingested_total") == 10
+    assert value(metrics, "hiscrm_workers", state="online") == 1

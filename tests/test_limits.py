@@ -8,13 +8,13 @@ import asyncio
 import os
 import resource
 import socket
-import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hiscrm.v1 import control_pb2
 from tests.harness import Cluster, free_port, wait_for
+from tests.metrics_helpers import scrape, value
 
 MAX_CONNECTIONS = 100
 FLOOD = 400
@@ -95,10 +95,8 @@ def test_connection_flood_is_bounded_and_control_still_answers(cluster: Cluster)
         outcomes = asyncio.run(_watch_flood(cluster.address, PER_PEER * 3))
         assert outcomes.get("OPEN") == PER_PEER, outcomes
         assert outcomes.get("RESOURCE_EXHAUSTED") == PER_PEER * 2, outcomes
-        url = f"http://127.0.0.1:{metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            metrics = r.read().decode()
-        assert f"hiscrm_calls_exhausted_total {PER_PEER * 2}" in metrics
+        metrics = scrape(metrics_port)
+        assert value(metrics, "hiscrm_calls_exhausted_total") == PER_PEER * 2
         assert cluster.call("GetStats", control_pb2.GetStatsRequest(), timeout=5)
         # a new operator connection is accepted too
         with grpc.insecure_channel(cluster.address) as fresh:

@@ -181,7 +181,11 @@ class HiscrmApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Panes off screen are redrawn lazily; catch up when one is shown.
-        pane = {"fleet": self.fleet, "accounts": self.accounts, "inbox": self.inbox}
+        pane: dict[str, FleetPane | AccountsPane | InboxPane] = {
+            "fleet": self.fleet,
+            "accounts": self.accounts,
+            "inbox": self.inbox,
+        }
         shown = pane.get(event.pane.id or "")
         if shown is not None and self.full_refreshes:
             shown.show()
@@ -237,6 +241,7 @@ class HiscrmApp(App[None]):
                 control_pb2.Notice.LEVEL_WARNING: "warning",
                 control_pb2.Notice.LEVEL_ERROR: "error",
             }.get(notice.level, "information")
+            # severity is one of the literals notify() takes; the dict types it as str.
             self.notify(notice.message, severity=severity, markup=False)  # type: ignore[arg-type]
         if batch.items:
             self.inbox.add_live(batch.items)

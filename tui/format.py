@@ -19,6 +19,7 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 def enum_label(enum: object, value: int, prefix: str) -> str:
     """RUN_STATE_NEEDS_LOGIN -> 'needs login'."""
     try:
+        # enum is a generated protobuf enum type (any of them), which has Name().
         name = enum.Name(value)  # type: ignore[attr-defined]
     except ValueError:
         return str(value)

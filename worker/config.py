@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from hiscrm_common import settings
 from hiscrm_common.channel import master_address
 
-DEFAULT_PLATFORMS = "demo,douyin,xiaohongshu,synthetic"
+DEFAULT_PLATFORMS = settings.config_model.DEFAULT_PLATFORMS
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class WorkerConfig:
         )
         parser.add_argument(
             "--id",
-            default=os.environ.get("HISCRM_WORKER_ID", ""),
+            default=settings.get().worker_id,
             help="worker id, unique in the fleet (default $HISCRM_WORKER_ID)",
         )
         parser.add_argument(
@@ -42,18 +41,18 @@ class WorkerConfig:
         )
         parser.add_argument(
             "--platforms",
-            default=os.environ.get("HISCRM_WORKER_PLATFORMS", DEFAULT_PLATFORMS),
+            default=settings.get().worker_platforms,
             help=f"comma-separated platforms this worker runs (default {DEFAULT_PLATFORMS})",
         )
         parser.add_argument(
             "--max-accounts",
             type=int,
-            default=settings.env_int("HISCRM_WORKER_MAX_ACCOUNTS", 30),
+            default=settings.get().worker_max_accounts,
             help="most accounts this worker runs at once (default 30)",
         )
         parser.add_argument(
             "--data-dir",
-            default=os.environ.get("HISCRM_WORKER_DATA", ""),
+            default=str(settings.get().worker_data or ""),
             help="outbox, sessions and screenshots (default $HISCRM_HOME/workers/<id>)",
         )
         args = parser.parse_args(argv)
@@ -70,9 +69,7 @@ class WorkerConfig:
             platforms=[p for p in args.platforms.split(",") if p.strip()],
             max_accounts=args.max_accounts,
             data_dir=data_dir.resolve(),
-            max_message_bytes=settings.env_int(
-                "HISCRM_MAX_MESSAGE_BYTES", settings.DEFAULT_MAX_MESSAGE_BYTES
-            ),
-            outbox_max_items=settings.env_int("HISCRM_OUTBOX_MAX_ITEMS", 200_000),
-            page_concurrency=settings.env_int("HISCRM_PAGE_CONCURRENCY", 4),
+            max_message_bytes=settings.get().max_message_bytes,
+            outbox_max_items=settings.get().outbox_max_items,
+            page_concurrency=settings.get().page_concurrency,
         )

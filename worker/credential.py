@@ -28,7 +28,8 @@ class WorkerCredential:
         self.worker_id = worker_id
 
     async def token(self) -> str:
-        env = os.environ.get("HISCRM_WORKER_CREDENTIAL", "").strip()
+        secret = settings.get().worker_credential  # HISCRM_WORKER_CREDENTIAL
+        env = secret.get_secret_value().strip() if secret is not None else ""
         if env:
             return settings.check_token(env, "$HISCRM_WORKER_CREDENTIAL")
         if self.path.exists():
@@ -40,7 +41,7 @@ class WorkerCredential:
         may be a moment after this worker started (supervisord starts both)."""
         path = settings.enrollment_file()
         waited = 0.0
-        while not os.environ.get("HISCRM_ENROLL_TOKEN") and not path.exists():
+        while settings.get().enroll_token is None and not path.exists():
             if waited == 0.0:
                 log.info("worker %s: waiting for the enrollment token in %s", self.worker_id, path)
             if waited >= ENROLLMENT_WAIT_S:

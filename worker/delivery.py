@@ -57,7 +57,8 @@ class Delivery:
         self._task: asyncio.Task[None] | None = None
         self.acked_seq = 0
         # ("ack", seq) and ("nack", Nack) in arrival order; consecutive acks merge
-        self._ops: deque[tuple[str, object]] = deque()
+        # ("ack", seq) or ("nack", frame), applied in order by _apply_ops.
+        self._ops: deque[tuple[str, int | gateway_pb2.Nack]] = deque()
         self._ops_ready = asyncio.Event()
         self._acker: asyncio.Task[None] | None = None
         self.error = ""  # what fails now; empty when delivery works
@@ -101,8 +102,9 @@ class Delivery:
         the next frame (a ConfigUpdate must not queue behind acks)."""
         self.acked_seq = max(self.acked_seq, ack.seq)
         self._in_flight = {s for s in self._in_flight if s > ack.seq}
-        if self._ops and self._ops[-1][0] == "ack":
-            self._ops[-1] = ("ack", max(ack.seq, self._ops[-1][1]))  # type: ignore[type-var]
+        last = self._ops[-1][1] if self._ops else None
+        if isinstance(last, int):  # the last op is an ack: acks are cumulative
+            self._ops[-1] = ("ack", max(ack.seq, last))
         else:
             self._ops.append(("ack", ack.seq))
         self._ops_ready.set()
@@ -141,14 +143,14 @@ class Delivery:
                 self._ops_ready.clear()
                 await self._ops_ready.wait()
                 continue
-            op, value = self._ops[0]
-            if op == "ack":
-                target = int(value)  # type: ignore[call-overload]
+            _, value = self._ops[0]
+            if isinstance(value, int):  # an ack's seq
+                target = value
                 if target > applied:
                     await self._outbox("ack", self.outbox.ack, target)
                     applied = target
             else:
-                await self._refused(value)  # type: ignore[arg-type]
+                await self._refused(value)
             self._ops.popleft()  # only once applied: a failure retries it
             self._wake.set()
 

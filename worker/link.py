@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import grpc
 
@@ -48,7 +48,7 @@ class LinkHandler(Protocol):
 @dataclass
 class WorkerIdentity:
     worker_id: str
-    platforms: list[int]
+    platforms: list[common_pb2.Platform]
     max_accounts: int
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
@@ -301,8 +301,8 @@ class Link:
             self._call.cancel()
 
 
-def platform_values(names: list[str]) -> list[int]:
-    values = []
+def platform_values(names: list[str]) -> list[common_pb2.Platform]:
+    values: list[common_pb2.Platform] = []
     for name in names:
         key = "PLATFORM_" + name.strip().upper()
         if key not in common_pb2.Platform.keys() or key == "PLATFORM_UNSPECIFIED":
@@ -312,5 +312,6 @@ def platform_values(names: list[str]) -> list[int]:
                 if k != "PLATFORM_UNSPECIFIED"
             )
             raise SystemExit(f"unknown platform {name!r}; choose from: {known}")
-        values.append(common_pb2.Platform.Value(key))
+        # Value() is typed int in the generated stubs; it is this enum's value.
+        values.append(cast(common_pb2.Platform, common_pb2.Platform.Value(key)))
     return values

@@ -68,6 +68,9 @@ class LoginRunner:
     async def _drive(self, run: LoginRun, adapter: Adapter) -> None:
         final_sent = False
         adapter.logging_in = True
+        pool = adapter.ctx.browser
+        if pool is not None:
+            pool.logins[run.account_id] += 1  # nothing blocked: the QR is an image
         try:
             # aclosing: the adapter's own cleanup (its login page) runs now,
             # not whenever the generator is collected.
@@ -105,10 +108,18 @@ class LoginRunner:
             final_sent = True
         finally:
             adapter.logging_in = False
+            if pool is not None:
+                pool.logins[run.account_id] -= 1
+                if pool.logins[run.account_id] <= 0:
+                    del pool.logins[run.account_id]
             self.runs.pop(run.session_id, None)
 
     def _final(
-        self, run: LoginRun, kind: str, reason: str, error: int = common_pb2.ERROR_KIND_INTERNAL
+        self,
+        run: LoginRun,
+        kind: str,
+        reason: str,
+        error: common_pb2.ErrorKind = common_pb2.ERROR_KIND_INTERNAL,
     ) -> None:
         event = gateway_pb2.LoginEvent(
             session_id=run.session_id, account_id=run.account_id, at=to_ts(utcnow())

@@ -10,10 +10,15 @@ expiry waits for a new session instead of retrying (invariant 3).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common.backoff import Backoff
@@ -38,6 +43,33 @@ NEEDS_OPERATOR = {
     common_pb2.ERROR_KIND_VERIFICATION: common_pb2.RUN_STATE_CAPTCHA,
 }
 SLOW_RETRY_S = 300.0  # layout changed, blocked: look again now and then, never hammer
+JITTER = 0.05  # of the interval, around the account's slot
+# A cycle that starts this much after its slot, or takes longer than the
+# interval, is logged: the worker holds more accounts than it can poll.
+OVERRUN_SLACK_S = 5.0
+LOGIN_RECHECK_S = 1.0
+
+
+def phase_of(account_id: str) -> float:
+    """The account's fixed place in its interval, in [0, 1): the same on
+    every worker and after every restart, and different between accounts."""
+    digest = hashlib.sha256(account_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def cycle_wait(phase: float, interval_s: float, now: float, jitter: float = 0.0) -> float:
+    """Seconds until the account's next slot, at least half an interval away.
+
+    Slots sit at phase * interval past each multiple of the interval on the
+    wall clock, so accounts that start together (a worker's restart, a
+    failover) still poll spread over the interval instead of in lockstep,
+    and a slow cycle does not push the next ones later. `jitter` (a fraction
+    of the interval, +-) keeps the rhythm from looking machine-made."""
+    wait = (phase * interval_s - now) % interval_s
+    if wait < interval_s / 2:
+        wait += interval_s
+    return max(0.0, wait + jitter * interval_s)
+
 
 StateSink = Callable[[gateway_pb2.AccountState], None]
 
@@ -64,11 +96,15 @@ class AccountMonitor:
         self.error_kind = common_pb2.ERROR_KIND_UNSPECIFIED
         self.reason = ""
         self.last_cycle_at: datetime | None = None
+        self.last_cycle_ms = 0  # how long that cycle took (Heartbeat, the master's histogram)
         self.cycles = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(base=1.0, cap=120.0)
         self._rng = random.Random(adapter.account_id)
+        self._phase = phase_of(adapter.account_id)
+        self._due: float | None = None  # wall-clock time the next cycle is due
+        self.overruns = 0
         self._live_tasks: set[asyncio.Task[None]] = set()
         adapter.live_sink = self._live
         adapter.proxy_sink = self._proxy_checked
@@ -111,6 +147,7 @@ class AccountMonitor:
             state=self.state,
             config_version=self.config.config_version,
             last_cycle_at=to_ts(self.last_cycle_at),
+            last_cycle_ms=self.last_cycle_ms,
         )
 
     def state_frame(self) -> gateway_pb2.AccountState:
@@ -123,7 +160,13 @@ class AccountMonitor:
             last_cycle_at=to_ts(self.last_cycle_at),
         )
 
-    def _set_state(self, state: int, kind: int = 0, reason: str = "", screenshot: str = "") -> None:
+    def _set_state(
+        self,
+        state: common_pb2.RunState,
+        kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_UNSPECIFIED,
+        reason: str = "",
+        screenshot: str = "",
+    ) -> None:
         if (state, kind, reason) == (self.state, self.error_kind, self.reason):
             return
         self.state, self.error_kind, self.reason = state, kind, reason
@@ -144,6 +187,7 @@ class AccountMonitor:
         task.add_done_callback(self._live_tasks.discard)
 
     async def _store_live(self, items: list[common_pb2.Item]) -> None:
+        _stamp_detected(items)
         added = await asyncio.to_thread(self.outbox.add, items)
         if added.accepted:
             self.on_items()
@@ -159,6 +203,32 @@ class AccountMonitor:
         base = max(self.config.spec.monitor_interval_ms, 100) / 1000
         return base * self._rng.uniform(0.9, 1.1)  # jitter: accounts drift apart
 
+    def _next_cycle(self) -> float:
+        base = max(self.config.spec.monitor_interval_ms, 100) / 1000
+        wait = cycle_wait(self._phase, base, time.time(), self._rng.uniform(-JITTER, JITTER))
+        self._due = time.time() + wait
+        return wait
+
+    def _check_overrun(self, due: float | None, started: float) -> None:
+        """Log a cycle that started well after its slot (the page slots were
+        all busy, the event loop lagged) or took longer than the interval."""
+        took = time.time() - started
+        late = started - due if due is not None else 0.0
+        interval = max(self.config.spec.monitor_interval_ms, 100) / 1000
+        if late <= OVERRUN_SLACK_S and took <= interval:
+            return
+        self.overruns += 1
+        log.warning(
+            "account %s on worker %s: cycle overran: started %.1f s late, took %.1f s "
+            "(interval %.0f s, %d overruns)",
+            self.account_id,
+            self.worker_id,
+            late,
+            took,
+            interval,
+            self.overruns,
+        )
+
     async def _run(self) -> None:
         local = await asyncio.to_thread(self.cursors.get, self.account_id)
         cursor = self.adapter.newer_cursor(local, self.config.cursor)
@@ -169,8 +239,11 @@ class AccountMonitor:
                 continue
             if self.adapter.logging_in:
                 # a cycle now would open the login's fresh, not yet logged-in
-                # context and report the account logged out
-                await self._sleep(self._interval())
+                # context and report the account logged out. Looked at again
+                # soon: the login's new session (a ConfigUpdate) can arrive
+                # while the login still closes its page, and its first cycle
+                # should not then wait a whole interval.
+                await self._sleep(min(self._interval(), LOGIN_RECHECK_S))
                 continue
             if self.adapter.needs_login():
                 self._set_state(
@@ -180,6 +253,8 @@ class AccountMonitor:
                 )
                 await self._sleep(3600)
                 continue
+            due, self._due = self._due, None
+            started = time.time()
             try:
                 cursor, failure = await self._cycle(cursor)
             except asyncio.CancelledError:
@@ -193,14 +268,16 @@ class AccountMonitor:
                 )
                 await self._failed(PlatformError(f"{type(exc).__name__}: {exc}"))
                 continue
+            self._check_overrun(due, started)
             if failure is not None:  # some lists delivered, others failed: shown
                 await self._failed(failure, partial=True)
                 continue
-            await self._sleep(self._interval())
+            await self._sleep(self._next_cycle())
 
     async def _cycle(self, cursor: str) -> tuple[str, PlatformError | None]:
         """One fetch; the new cursor, and the failure of the steps that failed
         while others delivered (their items are stored all the same)."""
+        started = time.monotonic()
         result = await self.adapter.fetch_new(cursor)
         if result.items and not await self._store(result.items):
             # The cursor stays: the refused items are fetched again next
@@ -210,6 +287,8 @@ class AccountMonitor:
             await asyncio.to_thread(self.cursors.put, self.account_id, result.cursor)
         self.cycles += 1
         self.last_cycle_at = utcnow()
+        # rounded up: 0 stays "not measured" (before the first cycle, older workers)
+        self.last_cycle_ms = min(math.ceil((time.monotonic() - started) * 1000), 2**32 - 1)
         failure = merge_failures(result.failures) if result.failures else None
         if failure is None:
             self._backoff.reset()
@@ -223,6 +302,7 @@ class AccountMonitor:
         return result.cursor, failure
 
     async def _store(self, items: list[common_pb2.Item]) -> bool:
+        _stamp_detected(items)
         added = await asyncio.to_thread(self.outbox.add, items)
         if added.accepted:
             self.on_items()
@@ -269,3 +349,13 @@ class AccountMonitor:
             delay = self._interval() if partial else SLOW_RETRY_S
             self._set_state(common_pb2.RUN_STATE_ERROR, kind, reason, exc.screenshot)
         await self._sleep(delay)
+
+
+def _stamp_detected(items: list[common_pb2.Item]) -> None:
+    """Detection time, kept in the outbox with the item, so that the master's
+    detection-to-event latency includes any wait for an ack or a reconnect."""
+    now = Timestamp()
+    now.GetCurrentTime()
+    for item in items:
+        if not item.HasField("detected_at"):
+            item.detected_at.CopyFrom(now)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import grpc
 
-from hiscrm.v1 import control_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 from master.control.base import RpcBase, fail
+
+UNMANAGED = common_pb2.PROCESS_STATE_UNSPECIFIED  # a worker supervisord does not run
 
 
 class FleetRpcs(RpcBase):
@@ -22,7 +24,7 @@ class FleetRpcs(RpcBase):
             if wanted and record.state not in wanted:
                 continue
             worker = record.to_proto(held.get(record.worker_id, []))
-            worker.process_state = states.get(record.worker_id, 0)
+            worker.process_state = states.get(record.worker_id, UNMANAGED)
             workers.append(worker)
         return control_pb2.ListWorkersResponse(workers=workers)
 
@@ -33,5 +35,6 @@ class FleetRpcs(RpcBase):
         if record is None:
             await fail(context, grpc.StatusCode.NOT_FOUND, f"no worker {request.worker_id!r}")
         worker = self.app.registry.describe(record)
-        worker.process_state = (await self.app.processes.states()).get(record.worker_id, 0)
+        states = await self.app.processes.states()
+        worker.process_state = states.get(record.worker_id, UNMANAGED)
         return worker

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 from hiscrm_common import settings
@@ -24,7 +23,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def database_url() -> str:
-    url = os.environ.get("HISCRM_DATABASE_URL", "").strip()
+    secret = settings.get().database_url  # HISCRM_DATABASE_URL
+    url = secret.get_secret_value().strip() if secret is not None else ""
     if url:
         return url
     return f"sqlite:///{settings.home() / 'hiscrm.db'}"
@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # how long a write waits for another process's lock before it fails
         # (and is retried by its caller, which shows the outage meanwhile)
-        busy_ms = settings.env_int("HISCRM_SQLITE_BUSY_MS", 30_000)
+        busy_ms = settings.get().sqlite_busy_ms
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
@@ -46,7 +46,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             # FULL: an Ack goes out after the commit, and the worker then
@@ -129,10 +129,13 @@ class Database:
 
 def upsert(session: Session, model: type[SQLModel], values: dict[str, Any]) -> None:
     """Insert or update one row by primary key, without a read first."""
+    # SQLModel sets __table__ on table models at class creation; its stubs omit it.
     table = model.__table__  # type: ignore[attr-defined]
     keys = [c.name for c in table.primary_key.columns]
     where = [table.c[k] == values[k] for k in keys]
     changes = {k: v for k, v in values.items() if k not in keys}
-    result = session.execute(table.update().where(*where).values(**changes))
+    # An UPDATE gives a CursorResult (sqlmodel's Session types it as Result).
+    stmt = table.update().where(*where).values(**changes)
+    result = cast(CursorResult[Any], session.execute(stmt))
     if result.rowcount == 0:
         session.execute(table.insert().values(**values))

@@ -194,8 +194,9 @@ class AccountsPane(Vertical):
         )
         self.show()
 
+    # Shadows DOMNode.action_toggle (textual's "toggle" action) with another signature.
     @work(group="accounts", exit_on_error=False)
-    async def action_toggle(self) -> None:
+    async def action_toggle(self) -> None:  # type: ignore[override]  # see above
         account = self.selected()
         if account is None:
             return

@@ -61,6 +61,7 @@ class FleetPane(Vertical):
     ]
 
     def __init__(self, **kwargs: object) -> None:
+        # the widget's own keyword arguments (id, classes, ...), passed through.
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.marked: set[str] = set()
         self.tailing: str | None = None
@@ -183,8 +184,9 @@ class FleetPane(Vertical):
             ConfirmModal(f"{op.capitalize()} {what}?", yes=op.capitalize()), confirmed
         )
 
+    # Shadows Widget.run_action (textual's action runner) with another signature.
     @work(group="fleet-action", exit_on_error=False)
-    async def run_action(self, op: WorkerOp, ids: list[str]) -> None:
+    async def run_action(self, op: WorkerOp, ids: list[str]) -> None:  # type: ignore[override]  # see above
         self.notify(f"{op} {', '.join(ids)}…", markup=False)
         try:
             results = await self.hiscrm.client.worker_action(op, ids)

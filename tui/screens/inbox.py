@@ -79,10 +79,11 @@ class InboxPane(Vertical):
     ]
 
     def __init__(self, **kwargs: object) -> None:
+        # the widget's own keyword arguments (id, classes, ...), passed through.
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.items: dict[int, control_pb2.StoredItem] = {}
         self.account_filter: str | None = None
-        self.kind_filter: int | None = None
+        self.kind_filter: common_pb2.ItemKind | None = None
         self.unread_only = False
         self.query_text = ""
         self._account_options: list[tuple[str, str]] = []
@@ -289,7 +290,8 @@ class InboxPane(Vertical):
         if event.select.id == "f-account":
             self.account_filter = value if isinstance(value, str) else None
         elif event.select.id == "f-kind":
-            self.kind_filter = value if isinstance(value, int) else None
+            # the Select holds ItemKind values (typed int by the generated stubs)
+            self.kind_filter = cast(common_pb2.ItemKind, value) if isinstance(value, int) else None
         else:
             return
         self.reload()

@@ -53,6 +53,7 @@ class LoginPane(Vertical):
     ]
 
     def __init__(self, **kwargs: object) -> None:
+        # the widget's own keyword arguments (id, classes, ...), passed through.
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session_id = ""
         self.account_id = ""

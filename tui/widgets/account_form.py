@@ -4,7 +4,7 @@ for meaning; the master's INVALID_ARGUMENT text is shown inside the form."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -127,7 +127,8 @@ class AccountForm(Dialog[control_pb2.Account | None]):
             return "monitor interval must be a whole number of milliseconds"
         platform = self.query_one("#platform", Select).value
         spec = common_pb2.AccountSpec(
-            platform=platform if isinstance(platform, int) else 0,
+            # the Select holds Platform values (typed int by the generated stubs)
+            platform=cast(common_pb2.Platform, platform if isinstance(platform, int) else 0),
             display_name=self.query_one("#display_name", Input).value.strip(),
             enabled=self.query_one("#enabled", Checkbox).value,
             monitor_interval_ms=int(interval),

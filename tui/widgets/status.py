@@ -29,7 +29,7 @@ class StatusBar(Static):
 
     def __init__(self, address: str, **kwargs: object) -> None:
         # Server text (error details) goes in here: never parse it as markup.
-        super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]  # Static's kwargs
         self.address = address
         self.reconnects = 0
 

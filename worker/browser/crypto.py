@@ -104,7 +104,8 @@ def _create_key_file(path: Path) -> None:
 
 def load_key(home: Path | None = None, *, create: bool = True) -> bytes:
     """HISCRM_SECRET_KEY, else the key file (created when absent and create=True)."""
-    env = os.environ.get(KEY_ENV, "")
+    secret = settings.get().secret_key  # KEY_ENV
+    env = secret.get_secret_value() if secret is not None else ""
     if env.strip():
         return _decode_key(env, KEY_ENV)
     path = key_file(home)

@@ -23,6 +23,7 @@ for memory; headless_shell.py covers what it would give away to a page.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -36,6 +37,7 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from hiscrm.v1 import common_pb2
+from hiscrm_common import settings
 from worker.browser import sandbox
 from worker.browser.account_context import AccountContext
 from worker.browser.fingerprint import DEFAULT_CHROME_MAJOR, Fingerprint
@@ -57,6 +59,7 @@ from worker.browser.proxy_check import (
     parse_proxy,
 )
 from worker.browser.relay_registry import ProxyRelays, RelayUnavailable
+from worker.browser.resource_policy import ResourcePolicy, install_policy
 from worker.browser.storage import account_dir_name
 from worker.platforms.errors import PlatformError, ProxyFailed
 
@@ -96,7 +99,7 @@ def chromium_executable() -> str | None:
     one renderer per account context where the full Chromium in headless mode
     runs two, about 40 % less memory per account (bench/memory.py). A headed
     browser is never needed."""
-    override = os.environ.get("HISCRM_CHROMIUM", "").strip()
+    override = (settings.get().chromium or "").strip()
     if override:
         if not os.access(override, os.X_OK):
             raise BrowserUnavailable(f"HISCRM_CHROMIUM={override} is not an executable file")
@@ -144,6 +147,11 @@ class BrowserPool:
         self._browser: Browser | None = None
         self._contexts: dict[str, AccountContext] = {}
         self._account_locks: dict[str, asyncio.Lock] = {}
+        # Logins running per account: their contexts block nothing (the QR
+        # is an image); resource_policy.py blocks the rest for monitoring. A
+        # count, as a new login may start before the one it replaces ended.
+        self.logins: collections.Counter[str] = collections.Counter()
+        self.policies: dict[str, ResourcePolicy] = {}
         self._launch_lock = asyncio.Lock()
         self._closing = False
         self._dead_groups: set[int] = set()
@@ -228,7 +236,7 @@ class BrowserPool:
             executable_path=self._sandbox.executable,
             headless=self.headless,
             args=[*CHROMIUM_ARGS, *self._sandbox.args(), *self.extra_args, self._marker],
-            env=self._sandbox.env(),
+            env={**self._sandbox.env()},  # a copy: Playwright types env as str | float | bool
             chromium_sandbox=self._sandbox.sandboxed,
             timeout=self.launch_timeout * 1000,
             handle_sigint=False,
@@ -268,6 +276,7 @@ class BrowserPool:
         for actx in lost:
             actx.closed = True
         self._contexts.clear()
+        self.policies.clear()
         if self.browser_pgid is not None:
             self._dead_groups.add(self.browser_pgid)
         if self._closing:
@@ -392,6 +401,7 @@ class BrowserPool:
         try:
             engine_js = PARITY_JS if self.headless_shell else ""
             await context.add_init_script(fingerprint.init_script(engine_js))
+            policy = await install_policy(context, account_id, lambda: self.logins[account_id] > 0)
         except BaseException:
             with contextlib.suppress(Exception):
                 await context.close()
@@ -409,6 +419,8 @@ class BrowserPool:
             actx.ua_override = user_agent_override(fingerprint, self.chrome_version)
             context.on("page", actx._on_page)
         self._contexts[account_id] = actx
+        if policy is not None:
+            self.policies[account_id] = policy
         log.info(
             "account %s on worker %s: context created (generation %d, %s, %dx%d, proxy %s, %s)",
             account_id,
@@ -425,6 +437,7 @@ class BrowserPool:
     async def _close(self, actx: AccountContext, reason: str) -> None:
         if self._contexts.get(actx.account_id) is actx:
             del self._contexts[actx.account_id]
+            self.policies.pop(actx.account_id, None)
         if actx.closed:
             return
         actx.closed = True

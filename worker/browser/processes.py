@@ -114,7 +114,11 @@ async def wait_exit(pid: int) -> None:
         return
     loop = asyncio.get_running_loop()
     exited = loop.create_future()
-    loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+    def _exited() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(fd, _exited)
     try:
         await exited
     finally:

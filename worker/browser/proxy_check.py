@@ -24,7 +24,6 @@ Two checks, both returning a ProxyHealth (ok, latency_ms, detail):
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -35,7 +34,9 @@ from playwright.async_api import Error as PlaywrightError
 from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
 from python_socks.async_.asyncio.v2 import Proxy
 
-DEFAULT_CHECK_URL = os.environ.get("HISCRM_PROXY_CHECK_URL", "https://www.baidu.com/")
+from hiscrm_common import settings
+
+DEFAULT_CHECK_URL = settings.get().proxy_check_url  # HISCRM_PROXY_CHECK_URL
 DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080}
 # Chromium cannot authenticate to a SOCKS5 proxy, nor be pointed at a CA for
 # an https one: these go through the local relay (proxy_relay.py).

@@ -26,6 +26,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hiscrm_common import settings
+
 log = logging.getLogger(__name__)
 
 NO_SANDBOX = "--no-sandbox"
@@ -80,7 +82,7 @@ def _can_run(uid: int, gid: int, executable: str) -> str:
 
 def plan(executable: str | None, data_dir: Path) -> SandboxPlan:
     """How to launch `executable` (None: Playwright's own build)."""
-    if os.environ.get("HISCRM_BROWSER_SANDBOX", "on").lower() in ("off", "0", "no", "false"):
+    if not settings.get().browser_sandbox:
         return SandboxPlan(executable, False, "", "HISCRM_BROWSER_SANDBOX=off")
     if os.getuid() != 0:
         me = pwd.getpwuid(os.getuid()).pw_name
@@ -88,7 +90,7 @@ def plan(executable: str | None, data_dir: Path) -> SandboxPlan:
             return SandboxPlan(None, True, me)  # Playwright's build, run as we are
         why = _can_run(os.getuid(), os.getgid(), executable)
         return SandboxPlan(executable, not why, me, why)
-    name = os.environ.get("HISCRM_BROWSER_USER", "nobody")
+    name = settings.get().browser_user
     if executable is None:
         return SandboxPlan(
             None,

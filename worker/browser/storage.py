@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from playwright.async_api import BrowserContext
 
@@ -59,7 +59,8 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 async def export_state(context: BrowserContext) -> dict[str, Any]:
     """The context's cookies and per-origin localStorage, as Playwright gives them."""
-    return await context.storage_state()
+    # Playwright types it as its StorageState TypedDict; this module handles it as JSON.
+    return cast(dict[str, Any], await context.storage_state())
 
 
 class SessionStore:

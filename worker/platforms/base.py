@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,7 +100,7 @@ class Adapter(ABC):
 
     async def login(
         self, session_id: str, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+    ) -> AsyncGenerator[gateway_pb2.LoginEvent, None]:
         raise PlatformError(f"{type(self).__name__} has no login")
         yield  # pragma: no cover  (makes this an async generator)
 

@@ -12,7 +12,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -149,7 +149,8 @@ class CreatorCentreAdapter(Adapter):
         if not fresh and self.config.session and sessions is not None:
             blob = self.config.session
             if self._saved_since_config:
-                blob = await asyncio.to_thread(sessions.load_blob, self.account_id) or blob
+                saved = await asyncio.to_thread(sessions.load_blob, self.account_id)
+                blob = saved or blob
             state = sessions.cipher.decrypt_state(self.account_id, blob)
         try:
             return await pool.context(
@@ -404,7 +405,7 @@ class CreatorCentreAdapter(Adapter):
 
     async def login(
         self, session_id: str, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+    ) -> AsyncGenerator[gateway_pb2.LoginEvent, None]:
         """A fresh context (no old cookies), a page of its own, and a
         screenshot of that page when the login fails."""
         actx = await self._context(fresh=True)

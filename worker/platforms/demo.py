@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response, WebSocket
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm_common import settings
 from worker.browser.account_context import AccountContext
 from worker.platforms import demo_api as api
 from worker.platforms.answers import Answer, with_params
@@ -102,7 +102,7 @@ class DemoAdapter(CreatorCentreAdapter):
     def base_url(self) -> str:
         return (
             self.config.spec.demo.base_url
-            or os.environ.get("HISCRM_DEMOSITE_URL", "")
+            or settings.get().demosite_url
             or "http://127.0.0.1:8300"
         ).rstrip("/")
 

@@ -176,10 +176,12 @@ def live_item(account_id: str, frame: str) -> common_pb2.Item | None:
     if not isinstance(data, dict):
         return None
     if data.get("type") == "message":
+        # any JSON value: require() in the builder refuses a non-object (LayoutChanged).
         return message_item(account_id, data.get("message"))  # type: ignore[arg-type]
     if data.get("type") == "comment":
         # a shape we do not know raises LayoutChanged: logged loudly by the
         # adapter, and the next cycle's page read reports it on the account
+        # any JSON value: require() in the builder refuses a non-object (LayoutChanged).
         return comment_item(account_id, data.get("comment"))  # type: ignore[arg-type]
     if data.get("type") == "session_expired":
         raise AuthExpired("the platform ended the session (live channel)")

@@ -15,7 +15,7 @@ from hiscrm.v1 import common_pb2
 
 
 class PlatformError(Exception):
-    kind: int = common_pb2.ERROR_KIND_INTERNAL
+    kind: common_pb2.ErrorKind = common_pb2.ERROR_KIND_INTERNAL
 
     def __init__(self, message: str, *, screenshot: str = "") -> None:
         super().__init__(message)

@@ -108,7 +108,9 @@ def expired_event(reason: str) -> gateway_pb2.LoginEvent:
     return gateway_pb2.LoginEvent(expired=gateway_pb2.LoginExpired(reason=reason))
 
 
-def verification_event(method: int, hint: str = "") -> gateway_pb2.LoginEvent:
+def verification_event(
+    method: gateway_pb2.VerificationMethod, hint: str = ""
+) -> gateway_pb2.LoginEvent:
     return gateway_pb2.LoginEvent(
         verification_required=gateway_pb2.LoginVerificationRequired(method=method, hint=hint)
     )

@@ -9,7 +9,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import segno
 
@@ -76,7 +76,7 @@ class SyntheticAdapter(Adapter):
 
     async def login(
         self, session_id: str, codes: asyncio.Queue[str]
-    ) -> AsyncIterator[gateway_pb2.LoginEvent]:
+    ) -> AsyncGenerator[gateway_pb2.LoginEvent, None]:
         """A browserless login with the real event sequence: a QR, then an SMS
         code (any non-empty code but "000000" is accepted), then success."""
         content = f"synthetic://login/{self.account_id}/{session_id}"

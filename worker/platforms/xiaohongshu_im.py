@@ -74,7 +74,7 @@ def chats(data: dict[str, Any]) -> list[Chat]:
     out = []
     for raw in rows:
         row = require(raw, ("chat_user_id",), "chat")
-        info = row.get("info") if isinstance(row.get("info"), dict) else {}
+        info: dict[str, Any] = row["info"] if isinstance(row.get("info"), dict) else {}
         mark = row.get("max_store_id", row.get("last_msg_time"))
         if not isinstance(mark, int):
             raise LayoutChanged(
@@ -144,7 +144,7 @@ def _card(inner: dict[str, Any], front_chain: str) -> str:
         return "[图片]"
     if inner.get("noteType") or inner.get("type") == "note":
         kind = "视频笔记" if inner.get("noteType") == "video" else "笔记"
-        user = inner.get("user") if isinstance(inner.get("user"), dict) else {}
+        user: dict[str, Any] = inner["user"] if isinstance(inner.get("user"), dict) else {}
         text = f"[{kind}] {inner.get('title') or ''}".strip()
         return f"{text} · {user['nickname']}" if user.get("nickname") else text
     return front_chain or str(inner.get("frontChain") or "") or "[消息]"

@@ -25,39 +25,39 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hiscrm/v1/common.proto\x12\thiscrm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x02\n\x04Item\x12%\n\x08platform\x18\x01 \x01(\x0e\x32\x13.hiscrm.v1.Platform\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.hiscrm.v1.ItemKind\x12\x18\n\x10platform_item_id\x18\x04 \x01(\t\x12\x11\n\tauthor_id\x18\x05 \x01(\t\x12\x13\n\x0b\x61uthor_name\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\t\x12\x0f\n\x07post_id\x18\x08 \x01(\t\x12\x12\n\npost_title\x18\t \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\n \x01(\t\x12\x11\n\tparent_id\x18\x0b \x01(\t\x12\x10\n\x08outgoing\x18\x0c \x01(\x08\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08raw_json\x18\x0e \x01(\t\"\x9a\x01\n\x0cProcessStats\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x11\n\trss_bytes\x18\x02 \x01(\x04\x12\x11\n\tuss_bytes\x18\x03 \x01(\x04\x12\x15\n\rprocess_count\x18\x04 \x01(\r\x12\x19\n\x11\x62rowser_rss_bytes\x18\x05 \x01(\x04\x12\x1d\n\x15\x62rowser_process_count\x18\x06 \x01(\r\"]\n\x08UserInfo\x12\x18\n\x10platform_user_id\x18\x01 \x01(\t\x12\x10\n\x08nickname\x18\x02 \x01(\t\x12\x12\n\navatar_url\x18\x03 \x01(\t\x12\x11\n\tunique_id\x18\x04 \x01(\t\"l\n\x10SyntheticOptions\x12\x18\n\x10items_per_second\x18\x01 \x01(\x01\x12\x13\n\x0btotal_items\x18\x02 \x01(\x04\x12\x12\n\ndm_percent\x18\x03 \x01(\r\x12\x15\n\rcontent_bytes\x18\x04 \x01(\r\"1\n\x0b\x44\x65moOptions\x12\x10\n\x08\x62\x61se_url\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\"\xb0\x02\n\x0b\x41\x63\x63ountSpec\x12%\n\x08platform\x18\x01 \x01(\x0e\x32\x13.hiscrm.v1.Platform\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x1b\n\x13monitor_interval_ms\x18\x04 \x01(\r\x12\r\n\x05proxy\x18\x05 \x01(\t\x12\x18\n\x10monitor_comments\x18\x06 \x01(\x08\x12\x1f\n\x17monitor_direct_messages\x18\x07 \x01(\x08\x12\x30\n\tsynthetic\x18\n \x01(\x0b\x32\x1b.hiscrm.v1.SyntheticOptionsH\x00\x12&\n\x04\x64\x65mo\x18\x0b \x01(\x0b\x32\x16.hiscrm.v1.DemoOptionsH\x00\x42\x12\n\x10platform_options\"\xbf\x01\n\rAccountConfig\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12$\n\x04spec\x18\x02 \x01(\x0b\x32\x16.hiscrm.v1.AccountSpec\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\x03\x12\x0f\n\x07session\x18\x04 \x01(\x0c\x12!\n\x04user\x18\x05 \x01(\x0b\x32\x13.hiscrm.v1.UserInfo\x12\x18\n\x10\x66ingerprint_seed\x18\x06 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\t\"m\n\x0bProxyHealth\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x12\n\nlatency_ms\x18\x03 \x01(\r\x12.\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x11\n\rPLATFORM_DEMO\x10\x01\x12\x13\n\x0fPLATFORM_DOUYIN\x10\x02\x12\x18\n\x14PLATFORM_XIAOHONGSHU\x10\x03\x12\x16\n\x12PLATFORM_SYNTHETIC\x10\x04*Z\n\x08ItemKind\x12\x19\n\x15ITEM_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ITEM_KIND_COMMENT\x10\x01\x12\x1c\n\x18ITEM_KIND_DIRECT_MESSAGE\x10\x02*\xb9\x02\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RUN_STATE_UNASSIGNED\x10\x01\x12\x16\n\x12RUN_STATE_STARTING\x10\x02\x12\x15\n\x11RUN_STATE_RUNNING\x10\x03\x12\x19\n\x15RUN_STATE_NEEDS_LOGIN\x10\x04\x12\x18\n\x14RUN_STATE_LOGGING_IN\x10\x05\x12\x15\n\x11RUN_STATE_CAPTCHA\x10\x06\x12\x1a\n\x16RUN_STATE_RATE_LIMITED\x10\x07\x12\x19\n\x15RUN_STATE_BACKING_OFF\x10\x08\x12\x13\n\x0fRUN_STATE_ERROR\x10\t\x12\x16\n\x12RUN_STATE_DISABLED\x10\n\x12\x19\n\x15RUN_STATE_OUTBOX_FULL\x10\x0b*\xed\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45RROR_KIND_NETWORK\x10\x01\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x02\x12\x1d\n\x19\x45RROR_KIND_LAYOUT_CHANGED\x10\x03\x12\x1b\n\x17\x45RROR_KIND_AUTH_EXPIRED\x10\x04\x12\x1b\n\x17\x45RROR_KIND_VERIFICATION\x10\x05\x12\x1b\n\x17\x45RROR_KIND_RATE_LIMITED\x10\x06\x12\x16\n\x12\x45RROR_KIND_BLOCKED\x10\x07\x12\x14\n\x10\x45RROR_KIND_PROXY\x10\x08\x12\x1a\n\x16\x45RROR_KIND_OUTBOX_FULL\x10\t\x12\x17\n\x13\x45RROR_KIND_INTERNAL\x10\n\x12\x1e\n\x1a\x45RROR_KIND_INVALID_REQUEST\x10\x0b\x12\x1b\n\x17\x45RROR_KIND_NOT_ASSIGNED\x10\x0c*\x93\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKER_STATE_ONLINE\x10\x01\x12\x18\n\x14WORKER_STATE_MISSING\x10\x02\x12\x18\n\x14WORKER_STATE_OFFLINE\x10\x03\x12\x19\n\x15WORKER_STATE_DRAINING\x10\x04*\x84\x02\n\x0cProcessState\x12\x1d\n\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15PROCESS_STATE_STOPPED\x10\x01\x12\x1a\n\x16PROCESS_STATE_STARTING\x10\x02\x12\x19\n\x15PROCESS_STATE_RUNNING\x10\x03\x12\x19\n\x15PROCESS_STATE_BACKOFF\x10\x04\x12\x1a\n\x16PROCESS_STATE_STOPPING\x10\x05\x12\x18\n\x14PROCESS_STATE_EXITED\x10\x06\x12\x17\n\x13PROCESS_STATE_FATAL\x10\x07\x12\x19\n\x15PROCESS_STATE_UNKNOWN\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hiscrm/v1/common.proto\x12\thiscrm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x03\n\x04Item\x12%\n\x08platform\x18\x01 \x01(\x0e\x32\x13.hiscrm.v1.Platform\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.hiscrm.v1.ItemKind\x12\x18\n\x10platform_item_id\x18\x04 \x01(\t\x12\x11\n\tauthor_id\x18\x05 \x01(\t\x12\x13\n\x0b\x61uthor_name\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\t\x12\x0f\n\x07post_id\x18\x08 \x01(\t\x12\x12\n\npost_title\x18\t \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\n \x01(\t\x12\x11\n\tparent_id\x18\x0b \x01(\t\x12\x10\n\x08outgoing\x18\x0c \x01(\x08\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08raw_json\x18\x0e \x01(\t\x12/\n\x0b\x64\x65tected_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x0cProcessStats\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x11\n\trss_bytes\x18\x02 \x01(\x04\x12\x11\n\tuss_bytes\x18\x03 \x01(\x04\x12\x15\n\rprocess_count\x18\x04 \x01(\r\x12\x19\n\x11\x62rowser_rss_bytes\x18\x05 \x01(\x04\x12\x1d\n\x15\x62rowser_process_count\x18\x06 \x01(\r\"]\n\x08UserInfo\x12\x18\n\x10platform_user_id\x18\x01 \x01(\t\x12\x10\n\x08nickname\x18\x02 \x01(\t\x12\x12\n\navatar_url\x18\x03 \x01(\t\x12\x11\n\tunique_id\x18\x04 \x01(\t\"l\n\x10SyntheticOptions\x12\x18\n\x10items_per_second\x18\x01 \x01(\x01\x12\x13\n\x0btotal_items\x18\x02 \x01(\x04\x12\x12\n\ndm_percent\x18\x03 \x01(\r\x12\x15\n\rcontent_bytes\x18\x04 \x01(\r\"1\n\x0b\x44\x65moOptions\x12\x10\n\x08\x62\x61se_url\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\"\xb0\x02\n\x0b\x41\x63\x63ountSpec\x12%\n\x08platform\x18\x01 \x01(\x0e\x32\x13.hiscrm.v1.Platform\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x1b\n\x13monitor_interval_ms\x18\x04 \x01(\r\x12\r\n\x05proxy\x18\x05 \x01(\t\x12\x18\n\x10monitor_comments\x18\x06 \x01(\x08\x12\x1f\n\x17monitor_direct_messages\x18\x07 \x01(\x08\x12\x30\n\tsynthetic\x18\n \x01(\x0b\x32\x1b.hiscrm.v1.SyntheticOptionsH\x00\x12&\n\x04\x64\x65mo\x18\x0b \x01(\x0b\x32\x16.hiscrm.v1.DemoOptionsH\x00\x42\x12\n\x10platform_options\"\xbf\x01\n\rAccountConfig\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12$\n\x04spec\x18\x02 \x01(\x0b\x32\x16.hiscrm.v1.AccountSpec\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\x03\x12\x0f\n\x07session\x18\x04 \x01(\x0c\x12!\n\x04user\x18\x05 \x01(\x0b\x32\x13.hiscrm.v1.UserInfo\x12\x18\n\x10\x66ingerprint_seed\x18\x06 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\t\"m\n\x0bProxyHealth\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x12\n\nlatency_ms\x18\x03 \x01(\r\x12.\n\nchecked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x11\n\rPLATFORM_DEMO\x10\x01\x12\x13\n\x0fPLATFORM_DOUYIN\x10\x02\x12\x18\n\x14PLATFORM_XIAOHONGSHU\x10\x03\x12\x16\n\x12PLATFORM_SYNTHETIC\x10\x04*Z\n\x08ItemKind\x12\x19\n\x15ITEM_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11ITEM_KIND_COMMENT\x10\x01\x12\x1c\n\x18ITEM_KIND_DIRECT_MESSAGE\x10\x02*\xb9\x02\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RUN_STATE_UNASSIGNED\x10\x01\x12\x16\n\x12RUN_STATE_STARTING\x10\x02\x12\x15\n\x11RUN_STATE_RUNNING\x10\x03\x12\x19\n\x15RUN_STATE_NEEDS_LOGIN\x10\x04\x12\x18\n\x14RUN_STATE_LOGGING_IN\x10\x05\x12\x15\n\x11RUN_STATE_CAPTCHA\x10\x06\x12\x1a\n\x16RUN_STATE_RATE_LIMITED\x10\x07\x12\x19\n\x15RUN_STATE_BACKING_OFF\x10\x08\x12\x13\n\x0fRUN_STATE_ERROR\x10\t\x12\x16\n\x12RUN_STATE_DISABLED\x10\n\x12\x19\n\x15RUN_STATE_OUTBOX_FULL\x10\x0b*\xed\x02\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45RROR_KIND_NETWORK\x10\x01\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x02\x12\x1d\n\x19\x45RROR_KIND_LAYOUT_CHANGED\x10\x03\x12\x1b\n\x17\x45RROR_KIND_AUTH_EXPIRED\x10\x04\x12\x1b\n\x17\x45RROR_KIND_VERIFICATION\x10\x05\x12\x1b\n\x17\x45RROR_KIND_RATE_LIMITED\x10\x06\x12\x16\n\x12\x45RROR_KIND_BLOCKED\x10\x07\x12\x14\n\x10\x45RROR_KIND_PROXY\x10\x08\x12\x1a\n\x16\x45RROR_KIND_OUTBOX_FULL\x10\t\x12\x17\n\x13\x45RROR_KIND_INTERNAL\x10\n\x12\x1e\n\x1a\x45RROR_KIND_INVALID_REQUEST\x10\x0b\x12\x1b\n\x17\x45RROR_KIND_NOT_ASSIGNED\x10\x0c*\x93\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKER_STATE_ONLINE\x10\x01\x12\x18\n\x14WORKER_STATE_MISSING\x10\x02\x12\x18\n\x14WORKER_STATE_OFFLINE\x10\x03\x12\x19\n\x15WORKER_STATE_DRAINING\x10\x04*\x84\x02\n\x0cProcessState\x12\x1d\n\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15PROCESS_STATE_STOPPED\x10\x01\x12\x1a\n\x16PROCESS_STATE_STARTING\x10\x02\x12\x19\n\x15PROCESS_STATE_RUNNING\x10\x03\x12\x19\n\x15PROCESS_STATE_BACKOFF\x10\x04\x12\x1a\n\x16PROCESS_STATE_STOPPING\x10\x05\x12\x18\n\x14PROCESS_STATE_EXITED\x10\x06\x12\x17\n\x13PROCESS_STATE_FATAL\x10\x07\x12\x19\n\x15PROCESS_STATE_UNKNOWN\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hiscrm.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLATFORM']._serialized_start=1446
-  _globals['_PLATFORM']._serialized_end=1572
-  _globals['_ITEMKIND']._serialized_start=1574
-  _globals['_ITEMKIND']._serialized_end=1664
-  _globals['_RUNSTATE']._serialized_start=1667
-  _globals['_RUNSTATE']._serialized_end=1980
-  _globals['_ERRORKIND']._serialized_start=1983
-  _globals['_ERRORKIND']._serialized_end=2348
-  _globals['_WORKERSTATE']._serialized_start=2351
-  _globals['_WORKERSTATE']._serialized_end=2498
-  _globals['_PROCESSSTATE']._serialized_start=2501
-  _globals['_PROCESSSTATE']._serialized_end=2761
+  _globals['_PLATFORM']._serialized_start=1495
+  _globals['_PLATFORM']._serialized_end=1621
+  _globals['_ITEMKIND']._serialized_start=1623
+  _globals['_ITEMKIND']._serialized_end=1713
+  _globals['_RUNSTATE']._serialized_start=1716
+  _globals['_RUNSTATE']._serialized_end=2029
+  _globals['_ERRORKIND']._serialized_start=2032
+  _globals['_ERRORKIND']._serialized_end=2397
+  _globals['_WORKERSTATE']._serialized_start=2400
+  _globals['_WORKERSTATE']._serialized_end=2547
+  _globals['_PROCESSSTATE']._serialized_start=2550
+  _globals['_PROCESSSTATE']._serialized_end=2810
   _globals['_ITEM']._serialized_start=71
-  _globals['_ITEM']._serialized_end=419
-  _globals['_PROCESSSTATS']._serialized_start=422
-  _globals['_PROCESSSTATS']._serialized_end=576
-  _globals['_USERINFO']._serialized_start=578
-  _globals['_USERINFO']._serialized_end=671
-  _globals['_SYNTHETICOPTIONS']._serialized_start=673
-  _globals['_SYNTHETICOPTIONS']._serialized_end=781
-  _globals['_DEMOOPTIONS']._serialized_start=783
-  _globals['_DEMOOPTIONS']._serialized_end=832
-  _globals['_ACCOUNTSPEC']._serialized_start=835
-  _globals['_ACCOUNTSPEC']._serialized_end=1139
-  _globals['_ACCOUNTCONFIG']._serialized_start=1142
-  _globals['_ACCOUNTCONFIG']._serialized_end=1333
-  _globals['_PROXYHEALTH']._serialized_start=1335
-  _globals['_PROXYHEALTH']._serialized_end=1444
+  _globals['_ITEM']._serialized_end=468
+  _globals['_PROCESSSTATS']._serialized_start=471
+  _globals['_PROCESSSTATS']._serialized_end=625
+  _globals['_USERINFO']._serialized_start=627
+  _globals['_USERINFO']._serialized_end=720
+  _globals['_SYNTHETICOPTIONS']._serialized_start=722
+  _globals['_SYNTHETICOPTIONS']._serialized_end=830
+  _globals['_DEMOOPTIONS']._serialized_start=832
+  _globals['_DEMOOPTIONS']._serialized_end=881
+  _globals['_ACCOUNTSPEC']._serialized_start=884
+  _globals['_ACCOUNTSPEC']._serialized_end=1188
+  _globals['_ACCOUNTCONFIG']._serialized_start=1191
+  _globals['_ACCOUNTCONFIG']._serialized_end=1382
+  _globals['_PROXYHEALTH']._serialized_start=1384
+  _globals['_PROXYHEALTH']._serialized_end=1493
 # @@protoc_insertion_point(module_scope)

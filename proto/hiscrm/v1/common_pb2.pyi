@@ -122,7 +122,7 @@ PROCESS_STATE_FATAL: ProcessState
 PROCESS_STATE_UNKNOWN: ProcessState
 
 class Item(_message.Message):
-    __slots__ = ("platform", "account_id", "kind", "platform_item_id", "author_id", "author_name", "content", "post_id", "post_title", "conversation_id", "parent_id", "outgoing", "created_at", "raw_json")
+    __slots__ = ("platform", "account_id", "kind", "platform_item_id", "author_id", "author_name", "content", "post_id", "post_title", "conversation_id", "parent_id", "outgoing", "created_at", "raw_json", "detected_at")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +137,7 @@ class Item(_message.Message):
     OUTGOING_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RAW_JSON_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
     platform: Platform
     account_id: str
     kind: ItemKind
@@ -151,7 +152,8 @@ class Item(_message.Message):
     outgoing: bool
     created_at: _timestamp_pb2.Timestamp
     raw_json: str
-    def __init__(self, platform: _Optional[_Union[Platform, str]] = ..., account_id: _Optional[str] = ..., kind: _Optional[_Union[ItemKind, str]] = ..., platform_item_id: _Optional[str] = ..., author_id: _Optional[str] = ..., author_name: _Optional[str] = ..., content: _Optional[str] = ..., post_id: _Optional[str] = ..., post_title: _Optional[str] = ..., conversation_id: _Optional[str] = ..., parent_id: _Optional[str] = ..., outgoing: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., raw_json: _Optional[str] = ...) -> None: ...
+    detected_at: _timestamp_pb2.Timestamp
+    def __init__(self, platform: _Optional[_Union[Platform, str]] = ..., account_id: _Optional[str] = ..., kind: _Optional[_Union[ItemKind, str]] = ..., platform_item_id: _Optional[str] = ..., author_id: _Optional[str] = ..., author_name: _Optional[str] = ..., content: _Optional[str] = ..., post_id: _Optional[str] = ..., post_title: _Optional[str] = ..., conversation_id: _Optional[str] = ..., parent_id: _Optional[str] = ..., outgoing: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., raw_json: _Optional[str] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProcessStats(_message.Message):
     __slots__ = ("cpu_percent", "rss_bytes", "uss_bytes", "process_count", "browser_rss_bytes", "browser_process_count")

@@ -32,10 +32,12 @@ class ControlStub:
     account and worker ids 64 bytes, session and request ids 128, page tokens
     128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
     demo.username 128, query 200 characters, reply text 2,000 characters,
-    verification code 32 bytes, synthetic.content_bytes
-    128 KiB; every repeated field at most 1,000 entries; every other string
+    verification code 32 bytes, conversation_id and post_id 256 bytes,
+    synthetic.content_bytes 128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
+    Methods without a role in parentheses are open to every operator role
+    (viewer and up); master/roles.py is the table.
     """
 
     def __init__(self, channel):
@@ -188,176 +190,211 @@ class ControlServicer:
     account and worker ids 64 bytes, session and request ids 128, page tokens
     128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
     demo.username 128, query 200 characters, reply text 2,000 characters,
-    verification code 32 bytes, synthetic.content_bytes
-    128 KiB; every repeated field at most 1,000 entries; every other string
+    verification code 32 bytes, conversation_id and post_id 256 bytes,
+    synthetic.content_bytes 128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
+    Methods without a role in parentheses are open to every operator role
+    (viewer and up); master/roles.py is the table.
     """
 
     def ListWorkers(self, request, context):
         """Fleet
+
+        Every worker the master knows (connected, missing or offline), optionally filtered by state.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One worker by id; NOT_FOUND when the master never saw it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts the given workers' processes through supervisord (admin); one result per worker.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StopWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stops the given workers' processes; their accounts move to other workers (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RestartWorker(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Stops then starts the given workers' processes (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ScaleWorkers(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sets how many local worker processes run (at most the slots in etc/supervisord.conf); the master remembers the count (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TailWorkerLog(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The end of a worker's log (max_bytes), then new output while follow is set (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAccounts(self, request, context):
         """Accounts
+
+        Accounts with their state, filtered and paged (page_size at most 1,000).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One account by id; NOT_FOUND when it does not exist.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Registers an account (admin); ALREADY_EXISTS for a taken id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Changes the fields named in update_mask (admin); bumps config_version and sends the whole config to the account's worker.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removes an account from its worker and the database, its items too unless keep_items (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def AssignAccount(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Moves an account to a given worker, or lets the scheduler choose (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartLogin(self, request, context):
         """Login
+
+        Starts a QR login on the account's worker and streams its progress (QR images, scanned, verification, result) until it ends (agent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SubmitVerification(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sends the code the platform asked for (e.g. SMS) to a running login session (agent).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelLogin(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Ends a running login session; its stream ends with cancelled (agent).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListItems(self, request, context):
         """Inbox
+
+        Stored comments and direct messages, newest first, filtered and paged (at most 4 MiB per page).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def MarkRead(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Marks items read (or unread): by id, every item of an account, or of one conversation (agent).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetUnreadCounts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Unread comments and direct messages per account, and their total.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SendReply(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Replies to a stored item through the account's worker; request_id makes a retry safe (agent).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchEvents(self, request, context):
         """Live
+
+        Everything live (items, workers, accounts, logins, replies, notices), until the caller cancels.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The master's counters and the problems an operator must look at now.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WhoAmI(self, request, context):
         """Credentials and audit (admin; WhoAmI for any operator)
+
+        The calling token's name, kind and role.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateToken(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A new operator token or worker credential; its secret is returned only here (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTokens(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tokens and credentials without their secrets (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeToken(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Revokes a token by id or name: later calls with it fail, and a revoked worker credential's stream ends (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAuditLog(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """What operators and workers did, newest first, filtered and paged (admin).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -515,10 +552,12 @@ class Control:
     account and worker ids 64 bytes, session and request ids 128, page tokens
     128, display_name 200 characters, proxy and demo.base_url 2,048 bytes,
     demo.username 128, query 200 characters, reply text 2,000 characters,
-    verification code 32 bytes, synthetic.content_bytes
-    128 KiB; every repeated field at most 1,000 entries; every other string
+    verification code 32 bytes, conversation_id and post_id 256 bytes,
+    synthetic.content_bytes 128 KiB; every repeated field at most 1,000 entries; every other string
     4,096; every enum a value this master knows. ListItems pages stop at
     page_size items or 4 MiB, whichever comes first.
+    Methods without a role in parentheses are open to every operator role
+    (viewer and up); master/roles.py is the table.
     """
 
     @staticmethod

@@ -33,10 +33,14 @@ class WorkerGatewayStub:
     a Nack naming it, any other frame is dropped, logged and counted in
     GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
     ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
-    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
-    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
-    session ids and request ids 128; sessions and QR PNGs 1 MiB;
-    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    boot_id 64; pid <= 2^31-1; platforms 1-16 known values; max_accounts
+    and held_accounts <= 100,000; heartbeat accounts <= 100,000;
+    reasons, errors, hints, goodbyes 2,000 (proxy_health.detail too);
+    cursor 4,096; paths 1,024; session ids and request ids 128;
+    sessions and QR PNGs 1 MiB; QR content 4,096; UserInfo fields 512;
+    Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
+    counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
+    config versions 0..2^63-1; platform_item_id of a CommandResult 256;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
@@ -61,15 +65,21 @@ class WorkerGatewayServicer:
     a Nack naming it, any other frame is dropped, logged and counted in
     GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
     ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
-    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
-    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
-    session ids and request ids 128; sessions and QR PNGs 1 MiB;
-    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    boot_id 64; pid <= 2^31-1; platforms 1-16 known values; max_accounts
+    and held_accounts <= 100,000; heartbeat accounts <= 100,000;
+    reasons, errors, hints, goodbyes 2,000 (proxy_health.detail too);
+    cursor 4,096; paths 1,024; session ids and request ids 128;
+    sessions and QR PNGs 1 MiB; QR content 4,096; UserInfo fields 512;
+    Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
+    counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
+    config versions 0..2^63-1; platform_item_id of a CommandResult 256;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
     def Connect(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+        """The worker's one bidirectional stream: Register first, then frames both
+        ways until either side ends it; the worker reconnects with backoff.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -98,10 +108,14 @@ class WorkerGateway:
     a Nack naming it, any other frame is dropped, logged and counted in
     GetStats.frames_rejected). Strings are counted in UTF-8 bytes:
     ids (worker, account): 1-64 of [A-Za-z0-9_.:-]; host 255; version 64;
-    boot_id 64; platforms 1-16 known values; max_accounts and held_accounts
-    <= 100,000; reasons, errors, hints 2,000; cursor 4,096; paths 1,024;
-    session ids and request ids 128; sessions and QR PNGs 1 MiB;
-    counts (outbox_pending) <= 2^53; config versions 0..2^63-1;
+    boot_id 64; pid <= 2^31-1; platforms 1-16 known values; max_accounts
+    and held_accounts <= 100,000; heartbeat accounts <= 100,000;
+    reasons, errors, hints, goodbyes 2,000 (proxy_health.detail too);
+    cursor 4,096; paths 1,024; session ids and request ids 128;
+    sessions and QR PNGs 1 MiB; QR content 4,096; UserInfo fields 512;
+    Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
+    counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
+    config versions 0..2^63-1; platform_item_id of a CommandResult 256;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
