@@ -47,7 +47,7 @@ async def _wait_master(fleet: Fleet, within_s: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     # The health service needs no token, but it needs the same TLS as every
-    # other client (open_channel reads HISCRM_TLS_*).
+    # other client (open_channel reads the tls_* settings).
     async with open_channel(fleet.master_address, NO_TOKEN) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < deadline:
