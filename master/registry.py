@@ -194,6 +194,8 @@ class WorkerRegistry:
         self.accounts_of: Callable[[str], list[str]] = lambda _worker_id: []
         self.stream_connects = 0
         self._flush_lock = asyncio.Lock()
+        # held so the loop does not drop them half-way ("Task was destroyed")
+        self._flushes: set[asyncio.Task[None]] = set()
         self.failing_since: float | None = None  # monotonic: worker-row writes failing since
         self.busy_since: float | None = None
 
@@ -337,7 +339,14 @@ class WorkerRegistry:
         self.bus.publish(worker=self.describe(record))
         for listener in self.listeners:
             listener(record, old)
-        asyncio.get_running_loop().create_task(self.flush())
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Task[None]) -> None:
+        self._flushes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker list not saved", exc_info=task.exception())
 
     # ------------------------------------------------------------ views
 
