@@ -42,7 +42,6 @@ from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 
-DB_STALL_S = 5.0  # a write waiting this long is an outage an operator must see
 
 
 class MasterApp:
@@ -123,20 +122,8 @@ class MasterApp:
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()
         now = time.monotonic()
-        parts = (
-            ("storing items", self.ingest),
-            ("writing assignments", self.scheduler),
-            ("saving worker states", self.registry),
-        )
-        for what, part in parts:
-            if part.failing_since is not None:
-                found.append(
-                    f"database: {what} has failed for {now - part.failing_since:.0f}s "
-                    "(retrying until it works)"
-                )
-            elif part.busy_since is not None and now - part.busy_since > DB_STALL_S:
-                found.append(
-                    f"database: {what} has waited for {now - part.busy_since:.0f}s "
-                    "(locked or unreachable?)"
-                )
+        for writes in (self.ingest.writes, self.scheduler.writes, self.registry.writes):
+            problem = writes.problem(now)
+            if problem:
+                found.append(problem)
         return found

@@ -35,6 +35,7 @@ from master.limits import LimitError, check_item
 from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
+from master.store.write_health import WriteHealth
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,7 @@ class Ingest:
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
-        self.failing_since: float | None = None  # monotonic: commits failing since
-        self.busy_since: float | None = None  # monotonic: the commit under way began
+        self.writes = WriteHealth("storing items")
 
     def refuse_reason(self, record: WorkerRecord, batch: gateway_pb2.ItemsBatch) -> str:
         """Why the whole batch can never be stored, or ''."""
@@ -210,28 +210,15 @@ class Ingest:
                         "raw_json": item.raw_json,
                     }
                 )
-        delay = 0.2
-        while True:
-            try:
-                self.busy_since = time.monotonic()
-                inserted = await self.db.run(lambda s: self._insert(s, rows)) if rows else {}
-                break
-            except Exception:
-                # Nothing is acked, so nothing is lost; the workers keep the
-                # items until this succeeds. GetStats.problems and health
-                # show the outage meanwhile.
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                log.exception("committing %d items failed; retrying in %.1fs", len(rows), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                self.busy_since = None
-        if self.failing_since is not None:
-            log.warning(
-                "committing items works again after %.0fs", time.monotonic() - self.failing_since
+        # Nothing is acked until this lands, so nothing is lost: the workers
+        # keep the items, and GetStats.problems and health show the outage.
+        inserted = (
+            await self.writes.until_written(
+                lambda: self.db.run(lambda s: self._insert(s, rows)), f"{len(rows)} items"
             )
-            self.failing_since = None
+            if rows
+            else {}
+        )
         self._after_commit(work, inserted)
 
     def _insert(self, session: Session, rows: list[dict]) -> dict[tuple[str, str, str], int]:

@@ -26,6 +26,7 @@ from master.events import EventBus
 from master.limits import ID_RE
 from master.store.database import Database, upsert
 from master.store.models import WorkerRow
+from master.store.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,7 @@ class WorkerRegistry:
         self._flush_lock = asyncio.Lock()
         # held so the loop does not drop them half-way ("Task was destroyed")
         self._flushes: set[asyncio.Task[None]] = set()
-        self.failing_since: float | None = None  # monotonic: worker-row writes failing since
-        self.busy_since: float | None = None
+        self.writes = WriteHealth("saving worker states")
 
     # ------------------------------------------------------------ start-up
 
@@ -411,12 +411,9 @@ class WorkerRegistry:
             session.commit()
 
         try:
-            self.busy_since = time.monotonic()
-            await self.db.run(write)
-            self.failing_since = None
+            with self.writes.attempt():
+                await self.db.run(write)
         except Exception:
-            if self.failing_since is None:
-                self.failing_since = time.monotonic()
             for record in full:
                 record.dirty_full = True
             for record in beats:
@@ -424,8 +421,6 @@ class WorkerRegistry:
             log.exception(
                 "could not persist %d worker records; will retry", len(rows) + len(figures)
             )
-        finally:
-            self.busy_since = None
 
     async def run_maintenance(self) -> None:
         """Sweep for silent workers and persist heartbeat figures, forever.

@@ -33,6 +33,7 @@ from master.events import EventBus
 from master.registry import ONLINE, WorkerRecord, WorkerRegistry
 from master.store.database import Database
 from master.store.models import AccountRow
+from master.store.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ class Scheduler:
         self._recheck: set[str] = set()
         self._full = False
         self._last_arrival = 0.0
-        self.failing_since: float | None = None  # monotonic: assignment writes failing since
-        self.busy_since: float | None = None  # monotonic: the write under way began
+        self.writes = WriteHealth("writing assignments")
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
 
@@ -451,32 +451,11 @@ class Scheduler:
         """Write the rows' assignment columns, retrying until it lands."""
         if not rows:
             return
-        delay = 0.2
-        while True:
-            try:
-                self.busy_since = time.monotonic()
-                await self._write_assignments(rows)
-                break
-            except Exception:
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                log.exception(
-                    "writing the assignment of %d accounts (%s) failed; nothing about them is "
-                    "sent until it lands; retrying in %.1fs",
-                    len(rows),
-                    ",".join(r.account_id for r in rows[:5]) + (" ..." if len(rows) > 5 else ""),
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                self.busy_since = None
-        if self.failing_since is not None:
-            log.warning(
-                "writing assignments works again after %.0fs",
-                time.monotonic() - self.failing_since,
-            )
-            self.failing_since = None
+        shown = ",".join(r.account_id for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
+        await self.writes.until_written(
+            lambda: self._write_assignments(rows),
+            f"{len(rows)} accounts ({shown}); nothing about them is sent until it lands",
+        )
 
     async def _write_assignments(self, rows: list[AccountRow]) -> None:
         # the values as they are at this attempt: a retry writes the newest

@@ -131,7 +131,7 @@ def test_outage_during_failover_then_restart_loses_nothing(cluster: Cluster, bac
         workers[victim_id].kill9()
         cluster.wait_worker_state(victim_id, common_pb2.WORKER_STATE_MISSING)
         wait_for(
-            lambda: "writing the assignment of" in master.log_text(),
+            lambda: "database: writing assignments failed" in master.log_text(),
             timeout=60,
             what="a failed assignment write",
         )
