@@ -82,6 +82,10 @@ def test_item_over_the_limit_is_quarantined_loudly(cluster: Cluster) -> None:
     )
     got = account(cluster, "huge")
     assert "RESOURCE_EXHAUSTED" in got.state_reason and "quarantined" in got.state_reason
+    # the clean 200 ms cycles that follow do not wipe the refusal out
+    for _ in range(20):
+        time.sleep(0.1)
+        assert account(cluster, "huge").state == common_pb2.RUN_STATE_ERROR
     assert "RESOURCE_EXHAUSTED" in worker.log_text()
     quarantine = cluster.home / "workers" / "huge-1" / "quarantine" / "items.jsonl"
     kept = [json.loads(line) for line in quarantine.read_text().splitlines()]

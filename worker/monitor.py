@@ -106,6 +106,10 @@ class AccountMonitor:
         self._due: float | None = None  # wall-clock time the next cycle is due
         self.overruns = 0
         self._live_tasks: set[asyncio.Task[None]] = set()
+        # Items the master refused for good (quarantined on disk): shown as the
+        # account's error until the operator changes its config, so a clean
+        # cycle right after does not wipe it out.
+        self.refused = ""
         adapter.live_sink = self._live
         adapter.proxy_sink = self._proxy_checked
 
@@ -138,8 +142,13 @@ class AccountMonitor:
             config.config_version,
             config.spec.monitor_interval_ms,
         )
+        self.refused = ""  # the operator has acted on the account
         self._backoff.reset()
         self._wake.set()
+
+    def refuse(self, reason: str) -> None:
+        self.refused = reason
+        self._set_state(common_pb2.RUN_STATE_ERROR, common_pb2.ERROR_KIND_INVALID_REQUEST, reason)
 
     def status(self) -> gateway_pb2.AccountStatus:
         return gateway_pb2.AccountStatus(
@@ -167,6 +176,12 @@ class AccountMonitor:
         reason: str = "",
         screenshot: str = "",
     ) -> None:
+        if state == common_pb2.RUN_STATE_RUNNING and self.refused:
+            state, kind, reason = (
+                common_pb2.RUN_STATE_ERROR,
+                common_pb2.ERROR_KIND_INVALID_REQUEST,
+                self.refused,
+            )
         if (state, kind, reason) == (self.state, self.error_kind, self.reason):
             return
         self.state, self.error_kind, self.reason = state, kind, reason

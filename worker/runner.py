@@ -282,19 +282,17 @@ class Runner:
 
     def _refused(self, account_id: str, reason: str) -> None:
         monitor = self.monitors.get(account_id)
-        frame = gateway_pb2.AccountState(
-            account_id=account_id,
-            state=common_pb2.RUN_STATE_ERROR,
-            error_kind=common_pb2.ERROR_KIND_INVALID_REQUEST,
-            reason=reason,
-        )
         if monitor is not None:
-            monitor.state, monitor.error_kind, monitor.reason = (
-                frame.state,
-                frame.error_kind,
-                frame.reason,
+            monitor.refuse(reason)  # reports the state, and keeps it past clean cycles
+            return
+        self._report(
+            gateway_pb2.AccountState(
+                account_id=account_id,
+                state=common_pb2.RUN_STATE_ERROR,
+                error_kind=common_pb2.ERROR_KIND_INVALID_REQUEST,
+                reason=reason,
             )
-        self._report(frame)
+        )
 
     # ------------------------------------------------------------ shutdown
 
