@@ -92,3 +92,11 @@ class Enrollment:
             f" with certificate {cert!r}" if cert else "",
         )
         return secret
+
+    async def withdraw(self, worker_id: str) -> None:
+        """Revoke a credential minted for a registration that then failed, so
+        the worker can enroll again instead of being locked out of its id."""
+        try:
+            await self.credentials.revoke(name=f"worker:{worker_id}")
+        except CredentialError as exc:
+            log.warning("worker %s: could not withdraw its new credential: %s", worker_id, exc)

@@ -61,16 +61,20 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
         reg = first.register
         principal = principals.current()
         cert = certificate_identity(context)
+        credential = ""
         try:
             check_register(reg)
             self.app.enrollment.check(principal, reg, cert)
-            record, conn = self.app.registry.attach(reg)
+            # enrolled before it is online: whoever sees the worker online can
+            # rely on its credential (and certificate binding) being stored
             if principal is not None:
-                try:
-                    credential = await self.app.enrollment.issue(principal, reg.worker_id, cert)
-                except RegistrationError:
-                    self.app.registry.detach(record, conn, graceful=True, why="enrollment failed")
-                    raise
+                credential = await self.app.enrollment.issue(principal, reg.worker_id, cert)
+            try:
+                record, conn = self.app.registry.attach(reg)
+            except RegistrationError:
+                if credential:
+                    await self.app.enrollment.withdraw(reg.worker_id)
+                raise
         except (LimitError, RegistrationError) as exc:
             code = getattr(exc, "code", "INVALID_ARGUMENT")
             log.warning("worker %.64r refused from %s: %s", reg.worker_id, peer, exc)

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
@@ -265,13 +266,20 @@ class DouyinAdapter(CreatorCentreAdapter):
         content, author, work = known
         if urlsplit(page.url).path != urlsplit(api.COMMENT_PAGE_URL).path:
             await self._open(page, api.COMMENT_PAGE_URL)
-        if not await page.evaluate(MARK_COMMENT_JS, [content, author, api.REPLY_BUTTON_TEXT]):
+        marked = [content, author, api.REPLY_BUTTON_TEXT]
+        if not await page.evaluate(MARK_COMMENT_JS, marked):
             await self._select_work(page, work)  # the page shows one work's comments at a time
-            if not await page.evaluate(MARK_COMMENT_JS, [content, author, api.REPLY_BUTTON_TEXT]):
+            try:
+                # the list renders some time after its answer: wait for the
+                # comment itself, not for a guessed delay
+                await page.wait_for_function(
+                    MARK_COMMENT_JS, arg=marked, polling=100, timeout=self.LOAD_TIMEOUT_S * 1000
+                )
+            except PlaywrightTimeoutError:
                 raise LayoutChanged(
                     f"cannot find comment {target.platform_item_id} with a "
                     f"'{api.REPLY_BUTTON_TEXT}' button on the comment page"
-                )
+                ) from None
         box = page.locator("[data-hiscrm-target]")
         await box.get_by_text(api.REPLY_BUTTON_TEXT, exact=True).first.click()
         editor = box.locator('[contenteditable="true"], textarea, input[type="text"]').first
@@ -297,8 +305,6 @@ class DouyinAdapter(CreatorCentreAdapter):
             return
         await picker.first.click()
         await page.get_by_text(work.title, exact=True).last.click()
-        await self._wait_answer(api.COMMENT_LIST_PATHS, self.LOAD_TIMEOUT_S)
-        await page.wait_for_timeout(300)
 
     async def _reply_dm(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         """Through the chat page's UI, never the IM API (accounts were logged
