@@ -7,6 +7,8 @@ Control mixins reach them as self.app.<part> like every other part.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -19,10 +21,13 @@ from master.reply_items import ReplyTrail
 from master.reports import Reports
 from master.rules import Rules
 from master.saved_replies import SavedReplies
-from master.threads import Touched
+from master.threads import Touched, backfill_chunk
 
 if TYPE_CHECKING:
     from master.app import MasterApp
+
+log = logging.getLogger(__name__)
+BACKFILL_CHUNK = 500
 
 
 class Workspace:
@@ -61,4 +66,21 @@ class Workspace:
         await self.rules.load()
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"rules": self.rules.run, "notifications": self.notifications.run}
+        return {
+            "rules": self.rules.run,
+            "notifications": self.notifications.run,
+            "conversation-backfill": self.backfill,
+        }
+
+    async def backfill(self) -> None:
+        """Items stored before this release join their conversations, in
+        short transactions between ingest's; then the task rests."""
+        threads, total = self.app.ingest.threads, 0
+        while True:
+            done = await self.app.db.run(lambda s: backfill_chunk(s, threads, BACKFILL_CHUNK))
+            if not done:
+                break
+            total += done
+        if total:
+            log.info("conversations: %d items stored before them joined theirs", total)
+        await asyncio.Event().wait()  # a supervised task that ends is restarted

@@ -71,11 +71,11 @@ def event_line(event: control_pb2.Event) -> str:
         u = event.unread
         return f"{at} unread  {u.account_id}: {u.comments} comments, {u.direct_messages} DMs"
     if kind == "conversation":
-        c = event.conversation
-        what = control_pb2.ConversationChange.Name(c.change).removeprefix("CONVERSATION_CHANGE_")
-        who = f" by {c.operator}" if c.operator else ""
-        hit = f" rules {', '.join(c.rules_hit)}" if c.rules_hit else ""
-        conv = c.conversation
+        upd = event.conversation
+        what = control_pb2.ConversationChange.Name(upd.change).removeprefix("CONVERSATION_CHANGE_")
+        who = f" by {upd.operator}" if upd.operator else ""
+        hit = f" rules {', '.join(upd.rules_hit)}" if upd.rules_hit else ""
+        conv = upd.conversation
         return (
             f"{at} conv    {conv.account_id} #{conv.conversation_ref} "
             f"{conv.customer_name or conv.post_title or '-'}: {what.lower()}{who}{hit}"

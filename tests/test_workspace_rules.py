@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import socket
+import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, control_pb2
-from tests.delivery_helpers import create, synthetic_spec
+from tests.delivery_helpers import create, items_total, synthetic_spec
 from tests.harness import BIN, Cluster, wait_for
 from tests.workspace_helpers import call_as, operator_token, stream_as, webhook
 
@@ -297,3 +298,35 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
     )
     assert "leaked-pw-77" not in details
     assert not cluster.call("ListSavedReplies", control_pb2.ListSavedRepliesRequest()).saved_replies
+
+
+def test_items_stored_before_conversations_join_them(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_worker("bf-w")
+    cluster.wait_worker_state("bf-w", common_pb2.WORKER_STATE_ONLINE)
+    create(cluster, "bf-1", synthetic_spec(rate=500, total=40))
+    wait_for(lambda: items_total(cluster) == 40, what="40 items")
+    before = cluster.call("ListConversations", control_pb2.ListConversationsRequest()).conversations
+    assert sum(c.item_count for c in before) == 40
+    cluster.stop_all()
+    # what a database from before this release looks like
+    with sqlite3.connect(cluster.home / "hiscrm.db") as db:
+        db.execute("UPDATE items SET conversation_ref = 0")
+        db.execute("DELETE FROM conversations")
+    cluster.start_master()
+    after = wait_for(
+        lambda: (
+            (
+                got := cluster.call(
+                    "ListConversations", control_pb2.ListConversationsRequest()
+                ).conversations
+            )
+            and sum(c.item_count for c in got) == 40
+            and got
+        ),
+        what="the old items in conversations again",
+    )
+    key = lambda c: (c.kind, c.platform_conversation_id, c.post_id)  # noqa: E731
+    assert sorted(map(key, after)) == sorted(map(key, before))
+    items = cluster.call("ListItems", control_pb2.ListItemsRequest(page_size=100)).items
+    assert all(i.conversation_ref for i in items)
