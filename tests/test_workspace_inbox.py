@@ -203,6 +203,11 @@ def test_conversations_replies_read_state_claims_and_saved_replies(cluster: Clus
     assert len(copies) == 1 and copies[0].item.outgoing
     audit = cluster.call("ListAuditLog", control_pb2.ListAuditLogRequest(action="Control/")).entries
     done_by = {(e.actor, e.action) for e in audit}
+    status_entry = next(e for e in audit if e.action == "Control/SetConversationStatus")
+    assert f"conversation_ref={conv.conversation_ref}" in status_entry.detail
+    assert "status=CONVERSATION_STATUS_DONE" in status_entry.detail
+    assign_entry = next(e for e in audit if e.action == "Control/AssignConversation")
+    assert "assignee=" in assign_entry.detail
     assert {
         ("alice", "Control/ClaimConversation"),
         ("alice", "Control/AssignConversation"),
