@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from hiscrm.v1 import control_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 from master.conversation_actions import ConversationActions
 from master.conversations import Conversations
 from master.notify.service import Notifications
@@ -41,7 +41,7 @@ class Workspace:
         app.rules = self.rules = Rules(db, conversations)
         app.reports = Reports(db)
         app.notifications = self.notifications = Notifications(
-            db, bus, self.rules.notifying, on_result=None
+            db, bus, self.rules.notifying, states=self._states
         )
         app.ingest.on_conversations = self._after_ingest
         trail = ReplyTrail(
@@ -57,6 +57,14 @@ class Workspace:
             for t in self.app.credentials.listing(include_revoked=False)
             if t.kind == control_pb2.CREDENTIAL_KIND_OPERATOR
         }
+
+    def _states(self) -> tuple[dict[str, int], dict[str, int]]:
+        workers = {w.worker_id: int(w.state) for w in self.app.registry.workers.values()}
+        accounts = {
+            a.account_id: common_pb2.RunState.Value(a.state)
+            for a in self.app.accounts.rows.values()
+        }
+        return workers, accounts
 
     def _after_ingest(self, touched: list[Touched]) -> None:
         self.app.conversations.after_ingest(touched)

@@ -4,11 +4,13 @@ advance: "synthetic item N of ACCOUNT", a DM when N*37 % 100 < 30."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import socket
 import sqlite3
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,8 +79,20 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
             HISCRM_NOTIFY_MAX_PER_MINUTE="2",
             HISCRM_NOTIFY_RETRIES="2",
         )
-        cluster.start_worker("ws-w")
+        worker = cluster.start_worker("ws-w")
         cluster.wait_worker_state("ws-w", common_pb2.WORKER_STATE_ONLINE)
+        watch = cluster.control().WatchEvents(
+            control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_CONVERSATION]),
+            metadata=cluster.metadata(),
+        )
+        updates: list[control_pb2.ConversationUpdate] = []
+
+        def follow() -> None:
+            with contextlib.suppress(grpc.RpcError):  # cancelled at the end
+                for event in watch:
+                    updates.append(event.conversation)
+
+        threading.Thread(target=follow, daemon=True).start()
 
         rule = cluster.call(
             "CreateRule",
@@ -127,6 +141,18 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
             (control_pb2.CONVERSATION_KIND_DIRECT_MESSAGE, "conv-57"),
             (control_pb2.CONVERSATION_KIND_COMMENT_THREAD, "post-2"),
         }
+        # the same, live: the items' updates, then the rule's labels
+        wait_for(
+            lambda: sum(u.new_incoming for u in updates) == TOTAL,
+            what="conversation updates for every item",
+        )
+        labelled = wait_for(
+            lambda: [u for u in updates if u.change == control_pb2.CONVERSATION_CHANGE_LABELS],
+            what="a labels update",
+        )
+        assert {tuple(u.rules_hit) for u in labelled} == {("sevens",)}
+        assert all("vip" in u.conversation.tags for u in labelled)
+        watch.cancel()
         rules = cluster.call("ListRules", control_pb2.ListRulesRequest()).rules
         assert [(r.id, r.hits) for r in rules] == [(rule.id, len(HITS))]
 
@@ -158,6 +184,22 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
         stats = cluster.call("GetStats", control_pb2.GetStatsRequest())
         assert stats.notifications_failed >= 1 and stats.notifications_sent >= 1
         assert SECRET_PASS not in cluster.master.log_text()  # type: ignore[union-attr]
+
+        # a worker that dies is a notification too (to a target that asks for it)
+        cluster.call(
+            "CreateNotifier",
+            control_pb2.CreateNotifierRequest(
+                name="ops-hook",
+                url=f"json://127.0.0.1:{hook.port}/ops",
+                kinds=[control_pb2.NOTIFICATION_KIND_WORKER_DOWN],
+            ),
+        )
+        worker.kill9()
+        wait_for(
+            lambda: "worker ws-w is missing" in hook.lines(),
+            timeout=90,
+            what="the worker-down notification",
+        )
 
         # export round trip: CSV with a BOM and XLSX, against ListItems
         listed = cluster.call(
