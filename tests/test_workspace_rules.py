@@ -350,6 +350,19 @@ def test_items_stored_before_conversations_join_them(cluster: Cluster) -> None:
     wait_for(lambda: items_total(cluster) == 40, what="40 items")
     before = cluster.call("ListConversations", control_pb2.ListConversationsRequest()).conversations
     assert sum(c.item_count for c in before) == 40
+    # paging: newest first by the last message's platform time, every conversation once
+    paged, token = [], ""
+    while True:
+        page = cluster.call(
+            "ListConversations", control_pb2.ListConversationsRequest(page_size=4, page_token=token)
+        )
+        paged.extend(page.conversations)
+        token = page.next_page_token
+        if not token:
+            break
+    assert [c.conversation_ref for c in paged] == [c.conversation_ref for c in before]
+    order = [(c.last_message_at.ToNanoseconds(), c.conversation_ref) for c in paged]
+    assert order == sorted(order, reverse=True) and len(paged) > 4
     cluster.stop_all()
     # what a database from before this release looks like
     with sqlite3.connect(cluster.home / "hiscrm.db") as db:
