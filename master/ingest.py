@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import from_ts, to_ts, utcnow
@@ -36,11 +39,14 @@ from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
 from master.store.write_health import WriteHealth
+from master.threads import Threads, Touched
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 # by number, looked up per item on the hot path (check_item has refused unknown ones)
 KIND_NAMES = {v.number: v.name for v in common_pb2.ItemKind.DESCRIPTOR.values}
+INCOMING = control_pb2.DIRECTION_INCOMING
+OUTGOING = control_pb2.DIRECTION_OUTGOING
 
 # Short transactions: a long one holds SQLite's write lock against every
 # other write (an UpdateAccount waits behind it) and delays every ack in it.
@@ -80,6 +86,9 @@ class Ingest:
         # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self.writes = WriteHealth("storing items")
+        self.threads = Threads()
+        # called after each commit with what it did to conversations (master/conversations.py)
+        self.on_conversations: Callable[[list[Touched]], None] | None = None
 
     def refuse_reason(self, record: WorkerRecord, batch: gateway_pb2.ItemsBatch) -> str:
         """Why the whole batch can never be stored, or ''."""
@@ -187,41 +196,67 @@ class Ingest:
         rows = []
         now = utcnow()
         for p in work:
+            account = self.accounts.rows.get(p.batch.account_id)
+            own_id = account.platform_user_id if account is not None else ""
             for item in p.batch.items:
-                rows.append(
-                    {
-                        "platform": common_pb2.Platform.Name(item.platform),
-                        "account_id": item.account_id,
-                        "kind": KIND_NAMES[item.kind],
-                        "platform_item_id": item.platform_item_id,
-                        "author_id": item.author_id,
-                        "author_name": item.author_name,
-                        "content": item.content,
-                        "post_id": item.post_id,
-                        "post_title": item.post_title,
-                        "conversation_id": item.conversation_id,
-                        "parent_id": item.parent_id,
-                        "outgoing": item.outgoing,
-                        "created_at": from_ts(item.created_at),
-                        "received_at": now,
-                        # the account's own comments and messages are never unread
-                        "read": item.outgoing,
-                        "worker_id": p.record.worker_id,
-                        "raw_json": item.raw_json,
-                    }
-                )
+                if own_id and not item.outgoing and item.author_id == own_id:
+                    # the account's own words are outgoing, whatever the page said
+                    item.outgoing = True
+                rows.append(row_of(item, p.record.worker_id, now))
         # Nothing is acked until this lands, so nothing is lost: the workers
         # keep the items, and GetStats.problems and health show the outage.
-        inserted = (
+        inserted, touched = (
             await self.writes.until_written(
                 lambda: self.db.run(lambda s: self._insert(s, rows)), f"{len(rows)} items"
             )
             if rows
-            else {}
+            else ({}, [])
         )
         self._after_commit(work, inserted)
+        if touched and self.on_conversations is not None:
+            self.on_conversations(touched)
 
-    def _insert(self, session: Session, rows: list[dict]) -> dict[tuple[str, str, str], int]:
+    async def store_own(self, item: common_pb2.Item, worker_id: str) -> int:
+        """Stores one item the master knows of first (a reply it sent), as
+        ingest would; returns its id (the existing one if the platform's copy
+        came first)."""
+        row = row_of(item, worker_id, utcnow())
+        inserted, touched = await self.db.run(lambda s: self._insert(s, [row]))
+        found = inserted.get((row["account_id"], row["kind"], row["platform_item_id"]))
+        if found is None:
+            return await self.db.run(lambda s: _item_id(s, row))
+        item_id, conversation_ref = found
+        self.counters.items_ingested += 1
+        self.bus.publish(
+            account_id=item.account_id,
+            item=control_pb2.StoredItem(
+                id=item_id,
+                item=item,
+                read=True,
+                received_at=to_ts(row["received_at"]),
+                worker_id=worker_id,
+                direction=OUTGOING,
+                conversation_ref=conversation_ref,
+            ),
+        )
+        if touched and self.on_conversations is not None:
+            self.on_conversations(touched)
+        return item_id
+
+    def _insert(
+        self, session: Session, rows: list[dict]
+    ) -> tuple[dict[tuple[str, str, str], tuple[int, int]], list[Touched]]:
+        created = self.threads.resolve(session, rows)
+        try:
+            return self._insert_rows(session, rows)
+        except BaseException:
+            session.rollback()
+            self.threads.rolled_back(created)
+            raise
+
+    def _insert_rows(
+        self, session: Session, rows: list[dict]
+    ) -> tuple[dict[tuple[str, str, str], tuple[int, int]], list[Touched]]:
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = (
@@ -236,16 +271,26 @@ class Ingest:
                 self._table.c.platform_item_id,
             )
         )
-        new: dict[tuple[str, str, str], int] = {}
+        new: dict[tuple[str, str, str], tuple[int, int]] = {}
         chunk = 500 if dialect == "sqlite" else 2000  # SQLite's bound-parameter limit
         for i in range(0, len(rows), chunk):
             result = session.execute(stmt, rows[i : i + chunk])
             for item_id, account_id, kind, pid in result:
-                new[(account_id, kind, pid)] = item_id
+                new[(account_id, kind, pid)] = (item_id, 0)
+        fresh = []
+        for row in rows:
+            key = (row["account_id"], row["kind"], row["platform_item_id"])
+            found = new.get(key)
+            if found is not None and not found[1]:
+                new[key] = (found[0], row["conversation_ref"])
+                fresh.append({**row, "id": found[0]})
+        touched = self.threads.update(session, fresh)
         session.commit()
-        return new
+        return new, touched
 
-    def _after_commit(self, work: list[Pending], inserted: dict[tuple[str, str, str], int]) -> None:
+    def _after_commit(
+        self, work: list[Pending], inserted: dict[tuple[str, str, str], tuple[int, int]]
+    ) -> None:
         counters = self.counters
         latencies = counters.latencies
         now_wall = time.time()
@@ -286,9 +331,10 @@ class Ingest:
             stored = 0
             for item in p.batch.items:
                 ikey = (item.account_id, KIND_NAMES[item.kind], item.platform_item_id)
-                item_id = inserted.pop(ikey, None)
-                if item_id is None:
+                found = inserted.pop(ikey, None)
+                if found is None:
                     continue
+                item_id, conversation_ref = found
                 stored += 1
                 if self.inbox is not None and not item.outgoing:
                     self.inbox.added(item.account_id, item.kind)
@@ -304,6 +350,8 @@ class Ingest:
                             read=item.outgoing,
                             received_at=received,
                             worker_id=p.record.worker_id,
+                            direction=OUTGOING if item.outgoing else INCOMING,
+                            conversation_ref=conversation_ref,
                         ),
                     )
             duplicates = len(p.batch.items) - stored
@@ -320,3 +368,38 @@ class Ingest:
                 latencies.ingest_to_ack.observe(acked_at - p.received)
         if counted and self.unread is not None:
             self.unread.changed(counted)
+
+
+def row_of(item: common_pb2.Item, worker_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": common_pb2.Platform.Name(item.platform),
+        "account_id": item.account_id,
+        "kind": KIND_NAMES[item.kind],
+        "platform_item_id": item.platform_item_id,
+        "author_id": item.author_id,
+        "author_name": item.author_name,
+        "content": item.content,
+        "post_id": item.post_id,
+        "post_title": item.post_title,
+        "conversation_id": item.conversation_id,
+        "parent_id": item.parent_id,
+        "outgoing": item.outgoing,
+        "created_at": from_ts(item.created_at),
+        "received_at": now,
+        # the account's own comments and messages are never unread
+        "read": item.outgoing,
+        "worker_id": worker_id,
+        "raw_json": item.raw_json,
+    }
+
+
+def _item_id(session: Session, row: dict[str, Any]) -> int:
+    found = session.exec(
+        select(ItemRow.id).where(
+            ItemRow.platform == row["platform"],
+            ItemRow.account_id == row["account_id"],
+            ItemRow.kind == row["kind"],
+            ItemRow.platform_item_id == row["platform_item_id"],
+        )
+    ).first()
+    return int(found or 0)

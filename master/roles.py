@@ -26,12 +26,34 @@ METHOD_ROLE: dict[str, int] = {
     "WatchEvents": VIEWER,
     "GetStats": VIEWER,
     "WhoAmI": VIEWER,
+    # workspace reads (issue 15): viewers may read and export
+    "ListConversations": VIEWER,
+    "GetConversation": VIEWER,
+    "ListSavedReplies": VIEWER,
+    "RenderSavedReply": VIEWER,
+    "ListRules": VIEWER,
+    "ExportItems": VIEWER,
+    "ExportConversation": VIEWER,
+    "GetReport": VIEWER,
     # customer service
     "MarkRead": AGENT,
     "SendReply": AGENT,
     "StartLogin": AGENT,
     "SubmitVerification": AGENT,
     "CancelLogin": AGENT,
+    # workspace changes (issue 15)
+    "MarkConversationRead": AGENT,
+    "MarkConversationUnread": AGENT,
+    "ClaimConversation": AGENT,
+    "AssignConversation": AGENT,
+    "SetConversationStatus": AGENT,
+    "LabelConversation": AGENT,
+    "CreateSavedReply": AGENT,
+    "UpdateSavedReply": AGENT,
+    "DeleteSavedReply": AGENT,
+    "CreateRule": AGENT,
+    "UpdateRule": AGENT,
+    "DeleteRule": AGENT,
     # accounts, fleet, credentials; worker logs may carry account details
     "CreateAccount": ADMIN,
     "UpdateAccount": ADMIN,
@@ -46,10 +68,19 @@ METHOD_ROLE: dict[str, int] = {
     "ListTokens": ADMIN,
     "RevokeToken": ADMIN,
     "ListAuditLog": ADMIN,
+    # notification targets carry secrets in their URLs
+    "ListNotifiers": ADMIN,
+    "CreateNotifier": ADMIN,
+    "UpdateNotifier": ADMIN,
+    "DeleteNotifier": ADMIN,
+    "TestNotifier": ADMIN,
 }
 
 # Methods that change something: each call is written to the audit log.
-READ_ONLY = frozenset(m for m, role in METHOD_ROLE.items() if role == VIEWER) | {"ListTokens"}
+READ_ONLY = frozenset(m for m, role in METHOD_ROLE.items() if role == VIEWER) | {
+    "ListTokens",
+    "ListNotifiers",
+}
 
 
 def role_name(role: int) -> str:

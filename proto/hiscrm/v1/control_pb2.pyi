@@ -24,6 +24,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_REPLY: _ClassVar[EventKind]
     EVENT_KIND_NOTICE: _ClassVar[EventKind]
     EVENT_KIND_UNREAD: _ClassVar[EventKind]
+    EVENT_KIND_CONVERSATION: _ClassVar[EventKind]
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,69 @@ class CredentialKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREDENTIAL_KIND_OPERATOR: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_WORKER: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_ENROLLMENT: _ClassVar[CredentialKind]
+
+class ConversationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONVERSATION_KIND_UNSPECIFIED: _ClassVar[ConversationKind]
+    CONVERSATION_KIND_DIRECT_MESSAGE: _ClassVar[ConversationKind]
+    CONVERSATION_KIND_COMMENT_THREAD: _ClassVar[ConversationKind]
+
+class ConversationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONVERSATION_STATUS_UNSPECIFIED: _ClassVar[ConversationStatus]
+    CONVERSATION_STATUS_OPEN: _ClassVar[ConversationStatus]
+    CONVERSATION_STATUS_PENDING: _ClassVar[ConversationStatus]
+    CONVERSATION_STATUS_DONE: _ClassVar[ConversationStatus]
+
+class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIRECTION_UNSPECIFIED: _ClassVar[Direction]
+    DIRECTION_INCOMING: _ClassVar[Direction]
+    DIRECTION_OUTGOING: _ClassVar[Direction]
+
+class Priority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRIORITY_UNSPECIFIED: _ClassVar[Priority]
+    PRIORITY_LOW: _ClassVar[Priority]
+    PRIORITY_NORMAL: _ClassVar[Priority]
+    PRIORITY_HIGH: _ClassVar[Priority]
+    PRIORITY_URGENT: _ClassVar[Priority]
+
+class ItemSort(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_SORT_UNSPECIFIED: _ClassVar[ItemSort]
+    ITEM_SORT_CREATED: _ClassVar[ItemSort]
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_CSV: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_XLSX: _ClassVar[ExportFormat]
+
+class RuleMatch(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RULE_MATCH_UNSPECIFIED: _ClassVar[RuleMatch]
+    RULE_MATCH_KEYWORD: _ClassVar[RuleMatch]
+    RULE_MATCH_REGEX: _ClassVar[RuleMatch]
+
+class NotificationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTIFICATION_KIND_UNSPECIFIED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_NEW_DIRECT_MESSAGE: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_RULE_HIT: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_ACCOUNT_NEEDS_LOGIN: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_ACCOUNT_BLOCKED: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_WORKER_DOWN: _ClassVar[NotificationKind]
+    NOTIFICATION_KIND_TEST: _ClassVar[NotificationKind]
+
+class ConversationChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONVERSATION_CHANGE_UNSPECIFIED: _ClassVar[ConversationChange]
+    CONVERSATION_CHANGE_ITEMS: _ClassVar[ConversationChange]
+    CONVERSATION_CHANGE_ASSIGNED: _ClassVar[ConversationChange]
+    CONVERSATION_CHANGE_STATUS: _ClassVar[ConversationChange]
+    CONVERSATION_CHANGE_LABELS: _ClassVar[ConversationChange]
+    CONVERSATION_CHANGE_READ: _ClassVar[ConversationChange]
 EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_ITEM: EventKind
 EVENT_KIND_WORKER: EventKind
@@ -47,6 +111,7 @@ EVENT_KIND_LOGIN: EventKind
 EVENT_KIND_REPLY: EventKind
 EVENT_KIND_NOTICE: EventKind
 EVENT_KIND_UNREAD: EventKind
+EVENT_KIND_CONVERSATION: EventKind
 ROLE_UNSPECIFIED: Role
 ROLE_VIEWER: Role
 ROLE_AGENT: Role
@@ -55,6 +120,42 @@ CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
 CREDENTIAL_KIND_OPERATOR: CredentialKind
 CREDENTIAL_KIND_WORKER: CredentialKind
 CREDENTIAL_KIND_ENROLLMENT: CredentialKind
+CONVERSATION_KIND_UNSPECIFIED: ConversationKind
+CONVERSATION_KIND_DIRECT_MESSAGE: ConversationKind
+CONVERSATION_KIND_COMMENT_THREAD: ConversationKind
+CONVERSATION_STATUS_UNSPECIFIED: ConversationStatus
+CONVERSATION_STATUS_OPEN: ConversationStatus
+CONVERSATION_STATUS_PENDING: ConversationStatus
+CONVERSATION_STATUS_DONE: ConversationStatus
+DIRECTION_UNSPECIFIED: Direction
+DIRECTION_INCOMING: Direction
+DIRECTION_OUTGOING: Direction
+PRIORITY_UNSPECIFIED: Priority
+PRIORITY_LOW: Priority
+PRIORITY_NORMAL: Priority
+PRIORITY_HIGH: Priority
+PRIORITY_URGENT: Priority
+ITEM_SORT_UNSPECIFIED: ItemSort
+ITEM_SORT_CREATED: ItemSort
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+EXPORT_FORMAT_CSV: ExportFormat
+EXPORT_FORMAT_XLSX: ExportFormat
+RULE_MATCH_UNSPECIFIED: RuleMatch
+RULE_MATCH_KEYWORD: RuleMatch
+RULE_MATCH_REGEX: RuleMatch
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind
+NOTIFICATION_KIND_NEW_DIRECT_MESSAGE: NotificationKind
+NOTIFICATION_KIND_RULE_HIT: NotificationKind
+NOTIFICATION_KIND_ACCOUNT_NEEDS_LOGIN: NotificationKind
+NOTIFICATION_KIND_ACCOUNT_BLOCKED: NotificationKind
+NOTIFICATION_KIND_WORKER_DOWN: NotificationKind
+NOTIFICATION_KIND_TEST: NotificationKind
+CONVERSATION_CHANGE_UNSPECIFIED: ConversationChange
+CONVERSATION_CHANGE_ITEMS: ConversationChange
+CONVERSATION_CHANGE_ASSIGNED: ConversationChange
+CONVERSATION_CHANGE_STATUS: ConversationChange
+CONVERSATION_CHANGE_LABELS: ConversationChange
+CONVERSATION_CHANGE_READ: ConversationChange
 
 class Worker(_message.Message):
     __slots__ = ("worker_id", "host", "pid", "version", "platforms", "max_accounts", "state", "process_state", "stats", "last_heartbeat_at", "connected_at", "state_changed_at", "account_ids", "connections", "outbox_pending", "boot_id", "delivery_error", "delivery_errors")
@@ -343,23 +444,29 @@ class CancelLoginResponse(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class StoredItem(_message.Message):
-    __slots__ = ("id", "item", "read", "received_at", "worker_id", "replied_by")
+    __slots__ = ("id", "item", "read", "received_at", "worker_id", "replied_by", "direction", "conversation_ref", "parent_item_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     REPLIED_BY_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     item: _common_pb2.Item
     read: bool
     received_at: _timestamp_pb2.Timestamp
     worker_id: str
     replied_by: str
-    def __init__(self, id: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., read: _Optional[bool] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_id: _Optional[str] = ..., replied_by: _Optional[str] = ...) -> None: ...
+    direction: Direction
+    conversation_ref: int
+    parent_item_id: int
+    def __init__(self, id: _Optional[int] = ..., item: _Optional[_Union[_common_pb2.Item, _Mapping]] = ..., read: _Optional[bool] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., worker_id: _Optional[str] = ..., replied_by: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., conversation_ref: _Optional[int] = ..., parent_item_id: _Optional[int] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
-    __slots__ = ("account_ids", "kinds", "unread_only", "query", "since", "until", "conversation_id", "post_id", "page_size", "page_token")
+    __slots__ = ("account_ids", "kinds", "unread_only", "query", "since", "until", "conversation_id", "post_id", "page_size", "page_token", "conversation_ref", "sort", "directions")
     ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
     UNREAD_ONLY_FIELD_NUMBER: _ClassVar[int]
@@ -370,6 +477,9 @@ class ListItemsRequest(_message.Message):
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     account_ids: _containers.RepeatedScalarFieldContainer[str]
     kinds: _containers.RepeatedScalarFieldContainer[_common_pb2.ItemKind]
     unread_only: bool
@@ -380,7 +490,10 @@ class ListItemsRequest(_message.Message):
     post_id: str
     page_size: int
     page_token: str
-    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.ItemKind, str]]] = ..., unread_only: _Optional[bool] = ..., query: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., post_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    conversation_ref: int
+    sort: ItemSort
+    directions: _containers.RepeatedScalarFieldContainer[Direction]
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.ItemKind, str]]] = ..., unread_only: _Optional[bool] = ..., query: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., post_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., conversation_ref: _Optional[int] = ..., sort: _Optional[_Union[ItemSort, str]] = ..., directions: _Optional[_Iterable[_Union[Direction, str]]] = ...) -> None: ...
 
 class ListItemsResponse(_message.Message):
     __slots__ = ("items", "next_page_token")
@@ -511,7 +624,7 @@ class AccountDeleted(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., items_deleted: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "at", "item", "worker", "account", "config_acked", "login", "reply", "notice", "unread", "account_deleted")
+    __slots__ = ("seq", "at", "item", "worker", "account", "config_acked", "login", "reply", "notice", "unread", "account_deleted", "conversation")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
@@ -523,6 +636,7 @@ class Event(_message.Message):
     NOTICE_FIELD_NUMBER: _ClassVar[int]
     UNREAD_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_DELETED_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     seq: int
     at: _timestamp_pb2.Timestamp
     item: StoredItem
@@ -534,14 +648,15 @@ class Event(_message.Message):
     notice: Notice
     unread: UnreadCount
     account_deleted: AccountDeleted
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[StoredItem, _Mapping]] = ..., worker: _Optional[_Union[Worker, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., config_acked: _Optional[_Union[ConfigAcked, _Mapping]] = ..., login: _Optional[_Union[LoginUpdate, _Mapping]] = ..., reply: _Optional[_Union[SendReplyResponse, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., unread: _Optional[_Union[UnreadCount, _Mapping]] = ..., account_deleted: _Optional[_Union[AccountDeleted, _Mapping]] = ...) -> None: ...
+    conversation: ConversationUpdate
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item: _Optional[_Union[StoredItem, _Mapping]] = ..., worker: _Optional[_Union[Worker, _Mapping]] = ..., account: _Optional[_Union[Account, _Mapping]] = ..., config_acked: _Optional[_Union[ConfigAcked, _Mapping]] = ..., login: _Optional[_Union[LoginUpdate, _Mapping]] = ..., reply: _Optional[_Union[SendReplyResponse, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., unread: _Optional[_Union[UnreadCount, _Mapping]] = ..., account_deleted: _Optional[_Union[AccountDeleted, _Mapping]] = ..., conversation: _Optional[_Union[ConversationUpdate, _Mapping]] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("started_at", "master_version", "database", "workers_by_state", "accounts_by_state", "items_total", "items_unread", "items_ingested", "duplicates", "batches", "acks", "pending_config_acks", "stream_connects", "subscribers", "frames_rejected", "task_failures", "problems", "items_refused", "batches_refused")
+    __slots__ = ("started_at", "master_version", "database", "workers_by_state", "accounts_by_state", "items_total", "items_unread", "items_ingested", "duplicates", "batches", "acks", "pending_config_acks", "stream_connects", "subscribers", "frames_rejected", "task_failures", "problems", "items_refused", "batches_refused", "notifications_sent", "notifications_failed", "notifications_dropped")
     class WorkersByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -582,6 +697,9 @@ class Stats(_message.Message):
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     ITEMS_REFUSED_FIELD_NUMBER: _ClassVar[int]
     BATCHES_REFUSED_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATIONS_SENT_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATIONS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATIONS_DROPPED_FIELD_NUMBER: _ClassVar[int]
     started_at: _timestamp_pb2.Timestamp
     master_version: str
     database: str
@@ -601,7 +719,10 @@ class Stats(_message.Message):
     problems: _containers.RepeatedScalarFieldContainer[str]
     items_refused: int
     batches_refused: int
-    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ..., task_failures: _Optional[_Mapping[str, int]] = ..., problems: _Optional[_Iterable[str]] = ..., items_refused: _Optional[int] = ..., batches_refused: _Optional[int] = ...) -> None: ...
+    notifications_sent: int
+    notifications_failed: int
+    notifications_dropped: int
+    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_version: _Optional[str] = ..., database: _Optional[str] = ..., workers_by_state: _Optional[_Mapping[str, int]] = ..., accounts_by_state: _Optional[_Mapping[str, int]] = ..., items_total: _Optional[int] = ..., items_unread: _Optional[int] = ..., items_ingested: _Optional[int] = ..., duplicates: _Optional[int] = ..., batches: _Optional[int] = ..., acks: _Optional[int] = ..., pending_config_acks: _Optional[int] = ..., stream_connects: _Optional[int] = ..., subscribers: _Optional[int] = ..., frames_rejected: _Optional[int] = ..., task_failures: _Optional[_Mapping[str, int]] = ..., problems: _Optional[_Iterable[str]] = ..., items_refused: _Optional[int] = ..., batches_refused: _Optional[int] = ..., notifications_sent: _Optional[int] = ..., notifications_failed: _Optional[int] = ..., notifications_dropped: _Optional[int] = ...) -> None: ...
 
 class WhoAmIRequest(_message.Message):
     __slots__ = ()
@@ -716,3 +837,521 @@ class ListAuditLogResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     next_before_id: int
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...
+
+class Conversation(_message.Message):
+    __slots__ = ("conversation_ref", "account_id", "platform", "kind", "customer_id", "customer_name", "post_id", "post_title", "platform_conversation_id", "last_message_text", "last_message_at", "last_direction", "waiting_since", "unread_count", "status", "assignee", "tags", "priority", "item_count", "last_item_id", "last_incoming_item_id", "created_at", "updated_at")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_NAME_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_TITLE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_MESSAGE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    LAST_MESSAGE_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    WAITING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_INCOMING_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    account_id: str
+    platform: _common_pb2.Platform
+    kind: ConversationKind
+    customer_id: str
+    customer_name: str
+    post_id: str
+    post_title: str
+    platform_conversation_id: str
+    last_message_text: str
+    last_message_at: _timestamp_pb2.Timestamp
+    last_direction: Direction
+    waiting_since: _timestamp_pb2.Timestamp
+    unread_count: int
+    status: ConversationStatus
+    assignee: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    priority: Priority
+    item_count: int
+    last_item_id: int
+    last_incoming_item_id: int
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, conversation_ref: _Optional[int] = ..., account_id: _Optional[str] = ..., platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., kind: _Optional[_Union[ConversationKind, str]] = ..., customer_id: _Optional[str] = ..., customer_name: _Optional[str] = ..., post_id: _Optional[str] = ..., post_title: _Optional[str] = ..., platform_conversation_id: _Optional[str] = ..., last_message_text: _Optional[str] = ..., last_message_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_direction: _Optional[_Union[Direction, str]] = ..., waiting_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., status: _Optional[_Union[ConversationStatus, str]] = ..., assignee: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., priority: _Optional[_Union[Priority, str]] = ..., item_count: _Optional[int] = ..., last_item_id: _Optional[int] = ..., last_incoming_item_id: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListConversationsRequest(_message.Message):
+    __slots__ = ("account_ids", "statuses", "kinds", "assignee", "assigned_to_me", "unassigned_only", "tag", "customer", "post_id", "since", "until", "unread_only", "page_size", "page_token", "query")
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_TO_ME_FIELD_NUMBER: _ClassVar[int]
+    UNASSIGNED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    statuses: _containers.RepeatedScalarFieldContainer[ConversationStatus]
+    kinds: _containers.RepeatedScalarFieldContainer[ConversationKind]
+    assignee: str
+    assigned_to_me: bool
+    unassigned_only: bool
+    tag: str
+    customer: str
+    post_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    unread_only: bool
+    page_size: int
+    page_token: str
+    query: str
+    def __init__(self, account_ids: _Optional[_Iterable[str]] = ..., statuses: _Optional[_Iterable[_Union[ConversationStatus, str]]] = ..., kinds: _Optional[_Iterable[_Union[ConversationKind, str]]] = ..., assignee: _Optional[str] = ..., assigned_to_me: _Optional[bool] = ..., unassigned_only: _Optional[bool] = ..., tag: _Optional[str] = ..., customer: _Optional[str] = ..., post_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ...) -> None: ...
+
+class ListConversationsResponse(_message.Message):
+    __slots__ = ("conversations", "next_page_token")
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[Conversation]
+    next_page_token: str
+    def __init__(self, conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetConversationRequest(_message.Message):
+    __slots__ = ("conversation_ref", "max_items")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    MAX_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    max_items: int
+    def __init__(self, conversation_ref: _Optional[int] = ..., max_items: _Optional[int] = ...) -> None: ...
+
+class ConversationThread(_message.Message):
+    __slots__ = ("conversation", "items", "truncated")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    conversation: Conversation
+    items: _containers.RepeatedCompositeFieldContainer[StoredItem]
+    truncated: bool
+    def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., items: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class MarkConversationReadRequest(_message.Message):
+    __slots__ = ("conversation_ref", "up_to_item_id")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    up_to_item_id: int
+    def __init__(self, conversation_ref: _Optional[int] = ..., up_to_item_id: _Optional[int] = ...) -> None: ...
+
+class MarkConversationUnreadRequest(_message.Message):
+    __slots__ = ("conversation_ref",)
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    def __init__(self, conversation_ref: _Optional[int] = ...) -> None: ...
+
+class ConversationReadState(_message.Message):
+    __slots__ = ("conversation_ref", "operator", "unread_count", "read_up_to_item_id")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    READ_UP_TO_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    operator: str
+    unread_count: int
+    read_up_to_item_id: int
+    def __init__(self, conversation_ref: _Optional[int] = ..., operator: _Optional[str] = ..., unread_count: _Optional[int] = ..., read_up_to_item_id: _Optional[int] = ...) -> None: ...
+
+class ClaimConversationRequest(_message.Message):
+    __slots__ = ("conversation_ref", "take_over")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    TAKE_OVER_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    take_over: bool
+    def __init__(self, conversation_ref: _Optional[int] = ..., take_over: _Optional[bool] = ...) -> None: ...
+
+class AssignConversationRequest(_message.Message):
+    __slots__ = ("conversation_ref", "assignee")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    assignee: str
+    def __init__(self, conversation_ref: _Optional[int] = ..., assignee: _Optional[str] = ...) -> None: ...
+
+class SetConversationStatusRequest(_message.Message):
+    __slots__ = ("conversation_ref", "status")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    status: ConversationStatus
+    def __init__(self, conversation_ref: _Optional[int] = ..., status: _Optional[_Union[ConversationStatus, str]] = ...) -> None: ...
+
+class LabelConversationRequest(_message.Message):
+    __slots__ = ("conversation_ref", "add_tags", "remove_tags", "priority")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    ADD_TAGS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_TAGS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    add_tags: _containers.RepeatedScalarFieldContainer[str]
+    remove_tags: _containers.RepeatedScalarFieldContainer[str]
+    priority: Priority
+    def __init__(self, conversation_ref: _Optional[int] = ..., add_tags: _Optional[_Iterable[str]] = ..., remove_tags: _Optional[_Iterable[str]] = ..., priority: _Optional[_Union[Priority, str]] = ...) -> None: ...
+
+class ConversationUpdate(_message.Message):
+    __slots__ = ("conversation", "change", "operator", "new_incoming", "item_ids", "rules_hit")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    NEW_INCOMING_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    RULES_HIT_FIELD_NUMBER: _ClassVar[int]
+    conversation: Conversation
+    change: ConversationChange
+    operator: str
+    new_incoming: int
+    item_ids: _containers.RepeatedScalarFieldContainer[int]
+    rules_hit: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., change: _Optional[_Union[ConversationChange, str]] = ..., operator: _Optional[str] = ..., new_incoming: _Optional[int] = ..., item_ids: _Optional[_Iterable[int]] = ..., rules_hit: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SavedReply(_message.Message):
+    __slots__ = ("id", "name", "text", "created_by", "created_at", "updated_at", "updated_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    text: str
+    created_by: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., text: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ...) -> None: ...
+
+class ListSavedRepliesRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    def __init__(self, query: _Optional[str] = ...) -> None: ...
+
+class ListSavedRepliesResponse(_message.Message):
+    __slots__ = ("saved_replies",)
+    SAVED_REPLIES_FIELD_NUMBER: _ClassVar[int]
+    saved_replies: _containers.RepeatedCompositeFieldContainer[SavedReply]
+    def __init__(self, saved_replies: _Optional[_Iterable[_Union[SavedReply, _Mapping]]] = ...) -> None: ...
+
+class CreateSavedReplyRequest(_message.Message):
+    __slots__ = ("name", "text")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    text: str
+    def __init__(self, name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class UpdateSavedReplyRequest(_message.Message):
+    __slots__ = ("id", "name", "text")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    text: str
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class DeleteSavedReplyRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class DeleteSavedReplyResponse(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class RenderSavedReplyRequest(_message.Message):
+    __slots__ = ("id", "conversation_ref")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    conversation_ref: int
+    def __init__(self, id: _Optional[int] = ..., conversation_ref: _Optional[int] = ...) -> None: ...
+
+class RenderSavedReplyResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class Rule(_message.Message):
+    __slots__ = ("id", "name", "match", "pattern", "kinds", "account_ids", "add_tags", "set_priority", "notify", "enabled", "hits", "last_hit_at", "created_by", "created_at", "updated_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ADD_TAGS_FIELD_NUMBER: _ClassVar[int]
+    SET_PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HIT_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    match: RuleMatch
+    pattern: str
+    kinds: _containers.RepeatedScalarFieldContainer[_common_pb2.ItemKind]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    add_tags: _containers.RepeatedScalarFieldContainer[str]
+    set_priority: Priority
+    notify: bool
+    enabled: bool
+    hits: int
+    last_hit_at: _timestamp_pb2.Timestamp
+    created_by: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., match: _Optional[_Union[RuleMatch, str]] = ..., pattern: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.ItemKind, str]]] = ..., account_ids: _Optional[_Iterable[str]] = ..., add_tags: _Optional[_Iterable[str]] = ..., set_priority: _Optional[_Union[Priority, str]] = ..., notify: _Optional[bool] = ..., enabled: _Optional[bool] = ..., hits: _Optional[int] = ..., last_hit_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListRulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRulesResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[Rule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ...) -> None: ...
+
+class CreateRuleRequest(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class UpdateRuleRequest(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class DeleteRuleRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class DeleteRuleResponse(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ExportItemsRequest(_message.Message):
+    __slots__ = ("filter", "format", "max_rows")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    filter: ListItemsRequest
+    format: ExportFormat
+    max_rows: int
+    def __init__(self, filter: _Optional[_Union[ListItemsRequest, _Mapping]] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., max_rows: _Optional[int] = ...) -> None: ...
+
+class ExportConversationRequest(_message.Message):
+    __slots__ = ("conversation_ref", "format")
+    CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    conversation_ref: int
+    format: ExportFormat
+    def __init__(self, conversation_ref: _Optional[int] = ..., format: _Optional[_Union[ExportFormat, str]] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("data", "file_name", "content_type", "last", "rows")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    file_name: str
+    content_type: str
+    last: bool
+    rows: int
+    def __init__(self, data: _Optional[bytes] = ..., file_name: _Optional[str] = ..., content_type: _Optional[str] = ..., last: _Optional[bool] = ..., rows: _Optional[int] = ...) -> None: ...
+
+class GetReportRequest(_message.Message):
+    __slots__ = ("since", "until", "account_ids")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class OperatorReport(_message.Message):
+    __slots__ = ("operator", "replies", "first_responses", "first_response_avg_seconds", "first_response_median_seconds")
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_AVG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_MEDIAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    operator: str
+    replies: int
+    first_responses: int
+    first_response_avg_seconds: float
+    first_response_median_seconds: float
+    def __init__(self, operator: _Optional[str] = ..., replies: _Optional[int] = ..., first_responses: _Optional[int] = ..., first_response_avg_seconds: _Optional[float] = ..., first_response_median_seconds: _Optional[float] = ...) -> None: ...
+
+class AccountVolume(_message.Message):
+    __slots__ = ("account_id", "incoming_comments", "incoming_direct_messages", "outgoing", "conversations")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_DIRECT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    OUTGOING_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    incoming_comments: int
+    incoming_direct_messages: int
+    outgoing: int
+    conversations: int
+    def __init__(self, account_id: _Optional[str] = ..., incoming_comments: _Optional[int] = ..., incoming_direct_messages: _Optional[int] = ..., outgoing: _Optional[int] = ..., conversations: _Optional[int] = ...) -> None: ...
+
+class HourVolume(_message.Message):
+    __slots__ = ("hour", "incoming", "outgoing")
+    HOUR_FIELD_NUMBER: _ClassVar[int]
+    INCOMING_FIELD_NUMBER: _ClassVar[int]
+    OUTGOING_FIELD_NUMBER: _ClassVar[int]
+    hour: _timestamp_pb2.Timestamp
+    incoming: int
+    outgoing: int
+    def __init__(self, hour: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., incoming: _Optional[int] = ..., outgoing: _Optional[int] = ...) -> None: ...
+
+class Report(_message.Message):
+    __slots__ = ("since", "until", "operators", "accounts", "hours")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    OPERATORS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    operators: _containers.RepeatedCompositeFieldContainer[OperatorReport]
+    accounts: _containers.RepeatedCompositeFieldContainer[AccountVolume]
+    hours: _containers.RepeatedCompositeFieldContainer[HourVolume]
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., operators: _Optional[_Iterable[_Union[OperatorReport, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[AccountVolume, _Mapping]]] = ..., hours: _Optional[_Iterable[_Union[HourVolume, _Mapping]]] = ...) -> None: ...
+
+class Notifier(_message.Message):
+    __slots__ = ("name", "url_masked", "kinds", "account_ids", "enabled", "max_per_minute", "from_settings", "sent", "events", "failed", "queued", "last_error", "last_sent_at", "last_error_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_MASKED_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MAX_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    FROM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url_masked: str
+    kinds: _containers.RepeatedScalarFieldContainer[NotificationKind]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    enabled: bool
+    max_per_minute: int
+    from_settings: bool
+    sent: int
+    events: int
+    failed: int
+    queued: int
+    last_error: str
+    last_sent_at: _timestamp_pb2.Timestamp
+    last_error_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., url_masked: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[NotificationKind, str]]] = ..., account_ids: _Optional[_Iterable[str]] = ..., enabled: _Optional[bool] = ..., max_per_minute: _Optional[int] = ..., from_settings: _Optional[bool] = ..., sent: _Optional[int] = ..., events: _Optional[int] = ..., failed: _Optional[int] = ..., queued: _Optional[int] = ..., last_error: _Optional[str] = ..., last_sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListNotifiersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNotifiersResponse(_message.Message):
+    __slots__ = ("notifiers", "dropped")
+    NOTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    notifiers: _containers.RepeatedCompositeFieldContainer[Notifier]
+    dropped: int
+    def __init__(self, notifiers: _Optional[_Iterable[_Union[Notifier, _Mapping]]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class CreateNotifierRequest(_message.Message):
+    __slots__ = ("name", "url", "kinds", "account_ids", "max_per_minute", "disabled")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    kinds: _containers.RepeatedScalarFieldContainer[NotificationKind]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    max_per_minute: int
+    disabled: bool
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[NotificationKind, str]]] = ..., account_ids: _Optional[_Iterable[str]] = ..., max_per_minute: _Optional[int] = ..., disabled: _Optional[bool] = ...) -> None: ...
+
+class UpdateNotifierRequest(_message.Message):
+    __slots__ = ("name", "url", "kinds", "account_ids", "max_per_minute", "disabled")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    kinds: _containers.RepeatedScalarFieldContainer[NotificationKind]
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    max_per_minute: int
+    disabled: bool
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[NotificationKind, str]]] = ..., account_ids: _Optional[_Iterable[str]] = ..., max_per_minute: _Optional[int] = ..., disabled: _Optional[bool] = ...) -> None: ...
+
+class DeleteNotifierRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteNotifierResponse(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class TestNotifierRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...

@@ -181,6 +181,131 @@ class ControlStub:
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.SerializeToString,
                 response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.FromString,
                 _registered_method=True)
+        self.ListConversations = channel.unary_unary(
+                '/hiscrm.v1.Control/ListConversations',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListConversationsRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListConversationsResponse.FromString,
+                _registered_method=True)
+        self.GetConversation = channel.unary_unary(
+                '/hiscrm.v1.Control/GetConversation',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.GetConversationRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ConversationThread.FromString,
+                _registered_method=True)
+        self.MarkConversationRead = channel.unary_unary(
+                '/hiscrm.v1.Control/MarkConversationRead',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.MarkConversationReadRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ConversationReadState.FromString,
+                _registered_method=True)
+        self.MarkConversationUnread = channel.unary_unary(
+                '/hiscrm.v1.Control/MarkConversationUnread',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.MarkConversationUnreadRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ConversationReadState.FromString,
+                _registered_method=True)
+        self.ClaimConversation = channel.unary_unary(
+                '/hiscrm.v1.Control/ClaimConversation',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ClaimConversationRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+                _registered_method=True)
+        self.AssignConversation = channel.unary_unary(
+                '/hiscrm.v1.Control/AssignConversation',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+                _registered_method=True)
+        self.SetConversationStatus = channel.unary_unary(
+                '/hiscrm.v1.Control/SetConversationStatus',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.SetConversationStatusRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+                _registered_method=True)
+        self.LabelConversation = channel.unary_unary(
+                '/hiscrm.v1.Control/LabelConversation',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.LabelConversationRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+                _registered_method=True)
+        self.ListSavedReplies = channel.unary_unary(
+                '/hiscrm.v1.Control/ListSavedReplies',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesResponse.FromString,
+                _registered_method=True)
+        self.CreateSavedReply = channel.unary_unary(
+                '/hiscrm.v1.Control/CreateSavedReply',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.CreateSavedReplyRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.SavedReply.FromString,
+                _registered_method=True)
+        self.UpdateSavedReply = channel.unary_unary(
+                '/hiscrm.v1.Control/UpdateSavedReply',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.UpdateSavedReplyRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.SavedReply.FromString,
+                _registered_method=True)
+        self.DeleteSavedReply = channel.unary_unary(
+                '/hiscrm.v1.Control/DeleteSavedReply',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyResponse.FromString,
+                _registered_method=True)
+        self.RenderSavedReply = channel.unary_unary(
+                '/hiscrm.v1.Control/RenderSavedReply',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyResponse.FromString,
+                _registered_method=True)
+        self.ListRules = channel.unary_unary(
+                '/hiscrm.v1.Control/ListRules',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListRulesRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListRulesResponse.FromString,
+                _registered_method=True)
+        self.CreateRule = channel.unary_unary(
+                '/hiscrm.v1.Control/CreateRule',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.CreateRuleRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Rule.FromString,
+                _registered_method=True)
+        self.UpdateRule = channel.unary_unary(
+                '/hiscrm.v1.Control/UpdateRule',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.UpdateRuleRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Rule.FromString,
+                _registered_method=True)
+        self.DeleteRule = channel.unary_unary(
+                '/hiscrm.v1.Control/DeleteRule',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteRuleRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteRuleResponse.FromString,
+                _registered_method=True)
+        self.ExportItems = channel.unary_stream(
+                '/hiscrm.v1.Control/ExportItems',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ExportItemsRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.ExportConversation = channel.unary_stream(
+                '/hiscrm.v1.Control/ExportConversation',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ExportConversationRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/hiscrm.v1.Control/GetReport',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Report.FromString,
+                _registered_method=True)
+        self.ListNotifiers = channel.unary_unary(
+                '/hiscrm.v1.Control/ListNotifiers',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListNotifiersRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListNotifiersResponse.FromString,
+                _registered_method=True)
+        self.CreateNotifier = channel.unary_unary(
+                '/hiscrm.v1.Control/CreateNotifier',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.CreateNotifierRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+                _registered_method=True)
+        self.UpdateNotifier = channel.unary_unary(
+                '/hiscrm.v1.Control/UpdateNotifier',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.UpdateNotifierRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+                _registered_method=True)
+        self.DeleteNotifier = channel.unary_unary(
+                '/hiscrm.v1.Control/DeleteNotifier',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteNotifierRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteNotifierResponse.FromString,
+                _registered_method=True)
+        self.TestNotifier = channel.unary_unary(
+                '/hiscrm.v1.Control/TestNotifier',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -399,6 +524,186 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConversations(self, request, context):
+        """------------------------------------------------ workspace (issue 15)
+        Conversations are the unit of work: one per customer per account for
+        direct messages, one per post per account for comments. Read state is
+        per operator; outgoing items (the account's own) are never unread.
+
+        Conversations newest first by the platform's time of their last message, filtered and paged; unread_count is the caller's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConversation(self, request, context):
+        """One conversation with its items in thread order (comment replies right after their parent); read marks are the caller's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkConversationRead(self, request, context):
+        """Marks a conversation read for the calling operator only, up to an item or entirely (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkConversationUnread(self, request, context):
+        """Marks a conversation's newest incoming item unread again for the calling operator only (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimConversation(self, request, context):
+        """Assigns a conversation to the caller; ABORTED when another operator holds it unless take_over (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignConversation(self, request, context):
+        """Assigns a conversation to a named operator (an agent or admin token's name), or unassigns it with an empty name (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetConversationStatus(self, request, context):
+        """Sets a conversation's status (open, pending, done); a new incoming message reopens a done one (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LabelConversation(self, request, context):
+        """Adds and removes tags and sets the priority of a conversation by hand (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSavedReplies(self, request, context):
+        """The team's saved replies, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSavedReply(self, request, context):
+        """A new saved reply; its text may use {customer}, {account}, {operator}, {post} (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSavedReply(self, request, context):
+        """Replaces a saved reply's name and text (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSavedReply(self, request, context):
+        """Deletes a saved reply (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenderSavedReply(self, request, context):
+        """A saved reply's text with its placeholders filled in for one conversation and the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRules(self, request, context):
+        """Rules that match incoming text, in id order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRule(self, request, context):
+        """A new rule: a keyword or regular expression on incoming text that tags, raises priority and/or notifies (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRule(self, request, context):
+        """Replaces a rule's definition, keeping its id and hit counters (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRule(self, request, context):
+        """Deletes a rule (agent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportItems(self, request, context):
+        """Filtered items as a CSV (UTF-8 with BOM) or XLSX file, streamed in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportConversation(self, request, context):
+        """One conversation in thread order as a CSV (UTF-8 with BOM) or XLSX file, streamed in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """First-response times and replies per operator, volume per account and per hour, over a time range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotifiers(self, request, context):
+        """Notification targets (apprise URLs, secrets masked) with their delivery state (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateNotifier(self, request, context):
+        """A new notification target; its URL is write-only (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateNotifier(self, request, context):
+        """Replaces a stored target's kinds, accounts, rate and enabled flag; the URL only when a new one is given (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteNotifier(self, request, context):
+        """Deletes a stored notification target (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestNotifier(self, request, context):
+        """Queues one test message to a target and returns its state (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -536,6 +841,131 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ListAuditLog,
                     request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.FromString,
                     response_serializer=hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.SerializeToString,
+            ),
+            'ListConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConversations,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListConversationsRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListConversationsResponse.SerializeToString,
+            ),
+            'GetConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConversation,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.GetConversationRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ConversationThread.SerializeToString,
+            ),
+            'MarkConversationRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkConversationRead,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.MarkConversationReadRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ConversationReadState.SerializeToString,
+            ),
+            'MarkConversationUnread': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkConversationUnread,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.MarkConversationUnreadRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ConversationReadState.SerializeToString,
+            ),
+            'ClaimConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimConversation,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ClaimConversationRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Conversation.SerializeToString,
+            ),
+            'AssignConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignConversation,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Conversation.SerializeToString,
+            ),
+            'SetConversationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConversationStatus,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.SetConversationStatusRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Conversation.SerializeToString,
+            ),
+            'LabelConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.LabelConversation,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.LabelConversationRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Conversation.SerializeToString,
+            ),
+            'ListSavedReplies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSavedReplies,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesResponse.SerializeToString,
+            ),
+            'CreateSavedReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSavedReply,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.CreateSavedReplyRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.SavedReply.SerializeToString,
+            ),
+            'UpdateSavedReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSavedReply,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.UpdateSavedReplyRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.SavedReply.SerializeToString,
+            ),
+            'DeleteSavedReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSavedReply,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyResponse.SerializeToString,
+            ),
+            'RenderSavedReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderSavedReply,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyResponse.SerializeToString,
+            ),
+            'ListRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRules,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListRulesRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListRulesResponse.SerializeToString,
+            ),
+            'CreateRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRule,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.CreateRuleRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Rule.SerializeToString,
+            ),
+            'UpdateRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRule,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.UpdateRuleRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Rule.SerializeToString,
+            ),
+            'DeleteRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRule,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteRuleRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteRuleResponse.SerializeToString,
+            ),
+            'ExportItems': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportItems,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ExportItemsRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ExportChunk.SerializeToString,
+            ),
+            'ExportConversation': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportConversation,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ExportConversationRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ExportChunk.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.GetReportRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Report.SerializeToString,
+            ),
+            'ListNotifiers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifiers,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListNotifiersRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListNotifiersResponse.SerializeToString,
+            ),
+            'CreateNotifier': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNotifier,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.CreateNotifierRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Notifier.SerializeToString,
+            ),
+            'UpdateNotifier': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNotifier,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.UpdateNotifierRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Notifier.SerializeToString,
+            ),
+            'DeleteNotifier': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteNotifier,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.DeleteNotifierRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.DeleteNotifierResponse.SerializeToString,
+            ),
+            'TestNotifier': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestNotifier,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Notifier.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1279,6 +1709,681 @@ class Control:
             '/hiscrm.v1.Control/ListAuditLog',
             hiscrm_dot_v1_dot_control__pb2.ListAuditLogRequest.SerializeToString,
             hiscrm_dot_v1_dot_control__pb2.ListAuditLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListConversations',
+            hiscrm_dot_v1_dot_control__pb2.ListConversationsRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListConversationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/GetConversation',
+            hiscrm_dot_v1_dot_control__pb2.GetConversationRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ConversationThread.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkConversationRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/MarkConversationRead',
+            hiscrm_dot_v1_dot_control__pb2.MarkConversationReadRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ConversationReadState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkConversationUnread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/MarkConversationUnread',
+            hiscrm_dot_v1_dot_control__pb2.MarkConversationUnreadRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ConversationReadState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ClaimConversation',
+            hiscrm_dot_v1_dot_control__pb2.ClaimConversationRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/AssignConversation',
+            hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetConversationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/SetConversationStatus',
+            hiscrm_dot_v1_dot_control__pb2.SetConversationStatusRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LabelConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/LabelConversation',
+            hiscrm_dot_v1_dot_control__pb2.LabelConversationRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSavedReplies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListSavedReplies',
+            hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListSavedRepliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSavedReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/CreateSavedReply',
+            hiscrm_dot_v1_dot_control__pb2.CreateSavedReplyRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.SavedReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSavedReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/UpdateSavedReply',
+            hiscrm_dot_v1_dot_control__pb2.UpdateSavedReplyRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.SavedReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSavedReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/DeleteSavedReply',
+            hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.DeleteSavedReplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderSavedReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/RenderSavedReply',
+            hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.RenderSavedReplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListRules',
+            hiscrm_dot_v1_dot_control__pb2.ListRulesRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/CreateRule',
+            hiscrm_dot_v1_dot_control__pb2.CreateRuleRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Rule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/UpdateRule',
+            hiscrm_dot_v1_dot_control__pb2.UpdateRuleRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Rule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/DeleteRule',
+            hiscrm_dot_v1_dot_control__pb2.DeleteRuleRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.DeleteRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hiscrm.v1.Control/ExportItems',
+            hiscrm_dot_v1_dot_control__pb2.ExportItemsRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hiscrm.v1.Control/ExportConversation',
+            hiscrm_dot_v1_dot_control__pb2.ExportConversationRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/GetReport',
+            hiscrm_dot_v1_dot_control__pb2.GetReportRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifiers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListNotifiers',
+            hiscrm_dot_v1_dot_control__pb2.ListNotifiersRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListNotifiersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNotifier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/CreateNotifier',
+            hiscrm_dot_v1_dot_control__pb2.CreateNotifierRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateNotifier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/UpdateNotifier',
+            hiscrm_dot_v1_dot_control__pb2.UpdateNotifierRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteNotifier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/DeleteNotifier',
+            hiscrm_dot_v1_dot_control__pb2.DeleteNotifierRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.DeleteNotifierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestNotifier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/TestNotifier',
+            hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
             options,
             channel_credentials,
             insecure,
