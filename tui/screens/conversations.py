@@ -57,26 +57,26 @@ def waiting_cell(c: control_pb2.Conversation, now: float) -> Text:
     if at is None:
         return Text("")
     style = BAD if now - at > LONG_WAIT_S else ATTENTION
-    return styled(f"⏱ {fmt.age(c.waiting_since, now)}", style)
+    return styled(fmt.age(c.waiting_since, now), style)
 
 
 def row_cells(c: control_pb2.Conversation, now: float, me: str) -> tuple[Text, ...]:
     unread = c.unread_count > 0
-    bold = " bold" if unread else ""
+    bold = "bold" if unread else ""
     status, status_style = STATUS.get(c.status, ("?", QUIET))
     who = c.customer_name or c.customer_id or "?"
     if c.kind != DM:
-        who = f"「{fmt.one_line(c.post_title or c.post_id, 14)}」{who}"
+        who = f"「{fmt.one_line(c.post_title or c.post_id, 8)}」{who}"
     last = ("me: " if c.last_direction == control_pb2.DIRECTION_OUTGOING else "") + (
         c.last_message_text
     )
     assignee = c.assignee or "-"
     return (
         styled("●" if unread else "", ATTENTION),
-        styled("DM" if c.kind == DM else "comments", DM_STYLE if c.kind == DM else COMMENT_STYLE),
-        styled(fmt.one_line(who, 24), bold.strip()),
+        styled("DM" if c.kind == DM else "post", DM_STYLE if c.kind == DM else COMMENT_STYLE),
+        styled(fmt.one_line(who, 16), bold),
         styled(c.account_id, QUIET),
-        styled(fmt.one_line(last, 48), bold.strip()),
+        styled(fmt.one_line(last, 26), bold),
         styled(fmt.age(c.last_message_at, now), QUIET),
         waiting_cell(c, now),
         styled(str(c.unread_count) if unread else "", "bold" if unread else ""),
@@ -96,8 +96,8 @@ class ConversationsPane(Pane):
     ConversationsPane #c-filter { width: 1fr; }
     ConversationsPane #c-summary { padding: 0 1; color: $text-muted; height: 1; }
     ConversationsPane #inbox-body { height: 1fr; }
-    ConversationsPane #conversations { width: 3fr; }
-    ConversationsPane #thread-side { width: 2fr; }
+    ConversationsPane #conversations { width: 5fr; }
+    ConversationsPane #thread-side { width: 3fr; }
     ConversationsPane #thread-title { text-style: bold; padding: 0 1; }
     ConversationsPane #thread { height: 1fr; padding: 0 1; }
     ConversationsPane #thread-result { height: auto; color: $text-muted; padding: 0 1; }
