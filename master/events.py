@@ -124,6 +124,7 @@ _KIND_OF_FIELD = {
     "notice": control_pb2.EVENT_KIND_NOTICE,
     "unread": control_pb2.EVENT_KIND_UNREAD,
     "account_deleted": control_pb2.EVENT_KIND_ACCOUNT,
+    "conversation": control_pb2.EVENT_KIND_CONVERSATION,
 }
 
 

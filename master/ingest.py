@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Table
@@ -36,11 +37,14 @@ from master.registry import Connection, WorkerRecord
 from master.store.database import Database
 from master.store.models import ItemRow
 from master.store.write_health import WriteHealth
+from master.threads import Threads, Touched
 from master.unread import UnreadEvents
 
 log = logging.getLogger(__name__)
 # by number, looked up per item on the hot path (check_item has refused unknown ones)
 KIND_NAMES = {v.number: v.name for v in common_pb2.ItemKind.DESCRIPTOR.values}
+INCOMING = control_pb2.DIRECTION_INCOMING
+OUTGOING = control_pb2.DIRECTION_OUTGOING
 
 # Short transactions: a long one holds SQLite's write lock against every
 # other write (an UpdateAccount waits behind it) and delays every ack in it.
@@ -80,6 +84,9 @@ class Ingest:
         # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self.writes = WriteHealth("storing items")
+        self.threads = Threads()
+        # called after each commit with what it did to conversations (master/conversations.py)
+        self.on_conversations: Callable[[list[Touched]], None] | None = None
 
     def refuse_reason(self, record: WorkerRecord, batch: gateway_pb2.ItemsBatch) -> str:
         """Why the whole batch can never be stored, or ''."""
@@ -187,7 +194,12 @@ class Ingest:
         rows = []
         now = utcnow()
         for p in work:
+            account = self.accounts.rows.get(p.batch.account_id)
+            own_id = account.platform_user_id if account is not None else ""
             for item in p.batch.items:
+                if own_id and not item.outgoing and item.author_id == own_id:
+                    # the account's own words are outgoing, whatever the page said
+                    item.outgoing = True
                 rows.append(
                     {
                         "platform": common_pb2.Platform.Name(item.platform),
@@ -212,16 +224,31 @@ class Ingest:
                 )
         # Nothing is acked until this lands, so nothing is lost: the workers
         # keep the items, and GetStats.problems and health show the outage.
-        inserted = (
+        inserted, touched = (
             await self.writes.until_written(
                 lambda: self.db.run(lambda s: self._insert(s, rows)), f"{len(rows)} items"
             )
             if rows
-            else {}
+            else ({}, [])
         )
         self._after_commit(work, inserted)
+        if touched and self.on_conversations is not None:
+            self.on_conversations(touched)
 
-    def _insert(self, session: Session, rows: list[dict]) -> dict[tuple[str, str, str], int]:
+    def _insert(
+        self, session: Session, rows: list[dict]
+    ) -> tuple[dict[tuple[str, str, str], tuple[int, int]], list[Touched]]:
+        created = self.threads.resolve(session, rows)
+        try:
+            return self._insert_rows(session, rows)
+        except BaseException:
+            session.rollback()
+            self.threads.rolled_back(created)
+            raise
+
+    def _insert_rows(
+        self, session: Session, rows: list[dict]
+    ) -> tuple[dict[tuple[str, str, str], tuple[int, int]], list[Touched]]:
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = (
@@ -236,14 +263,22 @@ class Ingest:
                 self._table.c.platform_item_id,
             )
         )
-        new: dict[tuple[str, str, str], int] = {}
+        new: dict[tuple[str, str, str], tuple[int, int]] = {}
         chunk = 500 if dialect == "sqlite" else 2000  # SQLite's bound-parameter limit
         for i in range(0, len(rows), chunk):
             result = session.execute(stmt, rows[i : i + chunk])
             for item_id, account_id, kind, pid in result:
-                new[(account_id, kind, pid)] = item_id
+                new[(account_id, kind, pid)] = (item_id, 0)
+        fresh = []
+        for row in rows:
+            key = (row["account_id"], row["kind"], row["platform_item_id"])
+            found = new.get(key)
+            if found is not None and not found[1]:
+                new[key] = (found[0], row["conversation_ref"])
+                fresh.append({**row, "id": found[0]})
+        touched = self.threads.update(session, fresh)
         session.commit()
-        return new
+        return new, touched
 
     def _after_commit(self, work: list[Pending], inserted: dict[tuple[str, str, str], int]) -> None:
         counters = self.counters
@@ -286,9 +321,10 @@ class Ingest:
             stored = 0
             for item in p.batch.items:
                 ikey = (item.account_id, KIND_NAMES[item.kind], item.platform_item_id)
-                item_id = inserted.pop(ikey, None)
-                if item_id is None:
+                found = inserted.pop(ikey, None)
+                if found is None:
                     continue
+                item_id, conversation_ref = found
                 stored += 1
                 if self.inbox is not None and not item.outgoing:
                     self.inbox.added(item.account_id, item.kind)
@@ -304,6 +340,8 @@ class Ingest:
                             read=item.outgoing,
                             received_at=received,
                             worker_id=p.record.worker_id,
+                            direction=OUTGOING if item.outgoing else INCOMING,
+                            conversation_ref=conversation_ref,
                         ),
                     )
             duplicates = len(p.batch.items) - stored

@@ -89,6 +89,7 @@ class ItemRow(SQLModel, table=True):
         ),
         Index("ix_items_account_read", "account_id", "read"),
         Index("ix_items_conversation", "account_id", "conversation_id"),
+        Index("ix_items_conversation_ref", "conversation_ref", "id"),
     )
 
     # SQLite only autoincrements a column declared exactly INTEGER.
@@ -115,6 +116,10 @@ class ItemRow(SQLModel, table=True):
     read: bool = False
     worker_id: str = ""
     raw_json: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # the ConversationRow it belongs to (issue 15; 0 for items stored before)
+    conversation_ref: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
 
 
 class ReplyRow(SQLModel, table=True):
@@ -175,3 +180,121 @@ class AuditRow(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     outcome: str = "OK"
     peer: str = ""
+
+
+# ---------------------------------------------------------------- workspace (issue 15)
+
+
+class ConversationRow(SQLModel, table=True):
+    """A DM conversation (one customer, one account) or a comment thread (one
+    post of one account). `thread_key` is the platform conversation id or the
+    post id; the row's aggregates are kept by ingest (master/conversations.py)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "thread_key", name="uq_conversations_thread"),
+        Index("ix_conversations_last", "last_message_at", "id"),
+        Index("ix_conversations_account", "account_id", "last_message_at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    account_id: str
+    platform: str
+    kind: str  # ConversationKind name
+    thread_key: str
+    customer_id: str = ""
+    customer_name: str = ""
+    post_id: str = ""
+    post_title: str = ""
+    last_message_text: str = ""
+    last_message_at: datetime | None = None
+    last_direction: str = "DIRECTION_UNSPECIFIED"
+    waiting_since: datetime | None = None
+    last_item_id: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_incoming_item_id: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0)
+    )
+    item_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    status: str = "CONVERSATION_STATUS_OPEN"
+    assignee: str = Field(default="", index=True)
+    tags: str = ""  # ",a,b," so that one tag is a LIKE '%,a,%'
+    priority: str = "PRIORITY_NORMAL"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationReadRow(SQLModel, table=True):
+    """One operator's read mark on one conversation: every incoming item with
+    an id up to read_up_to is read for them."""
+
+    __tablename__ = "conversation_reads"
+
+    conversation_ref: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    operator: str = Field(primary_key=True, max_length=128)
+    read_up_to: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SavedReplyRow(SQLModel, table=True):
+    __tablename__ = "saved_replies"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    name: str = Field(max_length=64, unique=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: str = ""
+    updated_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RuleRow(SQLModel, table=True):
+    __tablename__ = "rules"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    name: str = Field(max_length=128, unique=True)
+    match: str = "RULE_MATCH_KEYWORD"
+    pattern: str = Field(sa_column=Column(Text, nullable=False))
+    kinds: str = ""  # comma-separated ItemKind names; empty = both
+    account_ids: str = ""  # comma-separated; empty = every account
+    add_tags: str = ""  # comma-separated
+    set_priority: str = "PRIORITY_UNSPECIFIED"
+    notify: bool = False
+    enabled: bool = True
+    hits: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_hit_at: datetime | None = None
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class NotifierRow(SQLModel, table=True):
+    """A notification target. The apprise URL carries secrets (webhook keys,
+    passwords): stored encrypted like proxy passwords, never returned."""
+
+    __tablename__ = "notifiers"
+
+    name: str = Field(primary_key=True, max_length=64)
+    url_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    url_masked: str = ""
+    kinds: str = ""  # comma-separated NotificationKind names; empty = all but TEST
+    account_ids: str = ""
+    max_per_minute: int = 0
+    enabled: bool = True
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,220 @@
+"""Ingest's side of conversations: which conversation a new item belongs to,
+and the conversation's aggregates (last message, waiting since, counts).
+
+Runs inside ingest's transaction (master/ingest.py), so an item and its
+conversation land together or not at all. A DM conversation is one platform
+conversation id of one account (the author's id when a platform gives none);
+a comment thread is one post of one account. Conversation ids are cached in
+memory so a steady stream of items costs no lookup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from hiscrm_common.timeutil import aware, utcnow
+from master.store.models import ConversationRow
+
+DM_ITEM = "ITEM_KIND_DIRECT_MESSAGE"
+DM = "CONVERSATION_KIND_DIRECT_MESSAGE"
+THREAD = "CONVERSATION_KIND_COMMENT_THREAD"
+INCOMING = "DIRECTION_INCOMING"
+OUTGOING = "DIRECTION_OUTGOING"
+OPEN = "CONVERSATION_STATUS_OPEN"
+DONE = "CONVERSATION_STATUS_DONE"
+LAST_TEXT = 200
+CACHE_LIMIT = 200_000
+
+Key = tuple[str, str, str]  # account_id, conversation kind, thread key
+
+
+def key_of(row: dict[str, Any]) -> Key:
+    if row["kind"] == DM_ITEM:
+        return row["account_id"], DM, row["conversation_id"] or f"author:{row['author_id']}"
+    return row["account_id"], THREAD, row["post_id"] or "(no post)"
+
+
+def when(row: dict[str, Any]) -> datetime:
+    """The platform's time; the stored time for an item without one."""
+    return aware(row["created_at"]) or aware(row["received_at"]) or utcnow()
+
+
+@dataclass
+class Touched:
+    """What one commit did to one conversation (for events and rules)."""
+
+    conversation_ref: int
+    account_id: str
+    kind: str
+    item_ids: list[int] = field(default_factory=list)
+    new_incoming: int = 0
+    reopened: bool = False
+    snapshot: ConversationRow | None = None  # the row after the change, detached
+
+
+class Threads:
+    def __init__(self) -> None:
+        self._ids: dict[Key, int] = {}
+        self._table: Table = ConversationRow.__table__  # type: ignore[attr-defined]
+
+    def forget(self, account_id: str) -> None:
+        """The account's conversations are gone (DeleteAccount)."""
+        self._ids = {k: v for k, v in self._ids.items() if k[0] != account_id}
+
+    def resolve(self, session: Session, rows: list[dict[str, Any]]) -> list[Key]:
+        """Sets row["conversation_ref"] on every row, creating conversations;
+        returns the keys created (to forget if the transaction fails)."""
+        missing: list[Key] = []
+        wanted: dict[Key, dict[str, Any]] = {}
+        for row in rows:
+            key = key_of(row)
+            if key not in self._ids:
+                first = wanted.get(key)
+                # a conversation is named after a customer's item, not ours
+                if first is None or (first["outgoing"] and not row["outgoing"]):
+                    wanted[key] = row
+        if wanted:
+            self._load(session, list(wanted))
+            missing = [k for k in wanted if k not in self._ids]
+            if missing:
+                self._create(session, [(k, wanted[k]) for k in missing])
+        for row in rows:
+            row["conversation_ref"] = self._ids[key_of(row)]
+        return missing
+
+    def rolled_back(self, keys: list[Key]) -> None:
+        for key in keys:
+            self._ids.pop(key, None)
+
+    def _load(self, session: Session, keys: list[Key]) -> None:
+        if len(self._ids) > CACHE_LIMIT:
+            self._ids.clear()
+        for i in range(0, len(keys), 300):
+            chunk = keys[i : i + 300]
+            stmt = select(
+                ConversationRow.id,
+                ConversationRow.account_id,
+                ConversationRow.kind,
+                ConversationRow.thread_key,
+            ).where(
+                tuple_(
+                    col(ConversationRow.account_id),
+                    col(ConversationRow.kind),
+                    col(ConversationRow.thread_key),
+                ).in_(chunk)
+            )
+            for ref, account_id, kind, thread_key in session.exec(stmt):
+                self._ids[(account_id, kind, thread_key)] = int(ref or 0)
+
+    def _create(self, session: Session, new: list[tuple[Key, dict[str, Any]]]) -> None:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        values = []
+        for (account_id, kind, thread_key), row in new:
+            incoming = not row["outgoing"]
+            values.append(
+                {
+                    "account_id": account_id,
+                    "platform": row["platform"],
+                    "kind": kind,
+                    "thread_key": thread_key,
+                    "customer_id": row["author_id"] if incoming and kind == DM else "",
+                    "customer_name": row["author_name"] if incoming else "",
+                    "post_id": row["post_id"],
+                    "post_title": row["post_title"],
+                    "last_message_at": when(row),
+                    "status": OPEN,
+                    "priority": "PRIORITY_NORMAL",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        stmt = (
+            insert(self._table)
+            .on_conflict_do_nothing(index_elements=["account_id", "kind", "thread_key"])
+            .returning(
+                self._table.c.id,
+                self._table.c.account_id,
+                self._table.c.kind,
+                self._table.c.thread_key,
+            )
+        )
+        for i in range(0, len(values), 200):
+            for ref, account_id, kind, thread_key in session.execute(stmt, values[i : i + 200]):
+                self._ids[(account_id, kind, thread_key)] = int(ref)
+        left = [k for k, _ in new if k not in self._ids]
+        if left:
+            self._load(session, left)
+
+    def update(self, session: Session, new_rows: list[dict[str, Any]]) -> list[Touched]:
+        """Folds newly stored items (row dicts with "id") into their
+        conversations' aggregates; returns what changed, per conversation."""
+        by_ref: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in new_rows:
+            by_ref[row["conversation_ref"]].append(row)
+        if not by_ref:
+            return []
+        convs = {
+            c.id: c
+            for c in session.exec(
+                select(ConversationRow).where(col(ConversationRow.id).in_(list(by_ref)))
+            )
+        }
+        now = utcnow()
+        touched = []
+        for ref, rows in by_ref.items():
+            conv = convs.get(ref)
+            if conv is None:
+                continue
+            change = Touched(ref, conv.account_id, conv.kind)
+            rows.sort(key=lambda r: (when(r), r["id"]))
+            for row in rows:
+                _fold(conv, row, change)
+            conv.updated_at = now
+            session.add(conv)
+            change.snapshot = ConversationRow(**conv.model_dump())
+            touched.append(change)
+        return touched
+
+
+def _fold(conv: ConversationRow, row: dict[str, Any], change: Touched) -> None:
+    t = when(row)
+    incoming = not row["outgoing"]
+    change.item_ids.append(row["id"])
+    conv.item_count += 1
+    conv.last_item_id = max(conv.last_item_id, row["id"])
+    last = aware(conv.last_message_at)
+    if last is None or t >= last or conv.item_count == 1:
+        conv.last_message_at = t
+        conv.last_message_text = row["content"][:LAST_TEXT]
+        conv.last_direction = INCOMING if incoming else OUTGOING
+    if row["post_title"] and not conv.post_title:
+        conv.post_title = row["post_title"]
+    waiting = aware(conv.waiting_since)
+    if incoming:
+        change.new_incoming += 1
+        conv.last_incoming_item_id = max(conv.last_incoming_item_id, row["id"])
+        if row["author_name"]:
+            conv.customer_name = row["author_name"]
+        if conv.kind == DM and row["author_id"] and not conv.customer_id:
+            conv.customer_id = row["author_id"]
+        # the oldest message nobody answered yet; an old one arriving after
+        # the account's newer answer does not start a wait
+        if (waiting is None and conv.last_direction == INCOMING) or (
+            waiting is not None and t < waiting
+        ):
+            conv.waiting_since = t
+        if conv.status == DONE:
+            conv.status = OPEN
+            change.reopened = True
+    elif waiting is not None and t >= waiting:
+        conv.waiting_since = None
