@@ -40,7 +40,6 @@ COMMENT_STYLE = "#4FB0C6"  # comments
 ME_STYLE = "#F2A65A"  # the account's own messages, the operator
 
 CSS = """
-Screen { background: $background; }
 TabbedContent { height: 1fr; }
 TabPane { padding: 0; }
 /* A framed widget: a rounded, titled frame that takes the accent on focus. */

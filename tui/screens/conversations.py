@@ -66,7 +66,7 @@ def row_cells(c: control_pb2.Conversation, now: float, me: str) -> tuple[Text, .
     status, status_style = STATUS.get(c.status, ("?", QUIET))
     who = c.customer_name or c.customer_id or "?"
     if c.kind != DM:
-        who = f"「{fmt.one_line(c.post_title or c.post_id, 8)}」{who}"
+        who = f"「{fmt.fit(c.post_title or c.post_id, 8)}」{who}"
     last = ("me: " if c.last_direction == control_pb2.DIRECTION_OUTGOING else "") + (
         c.last_message_text
     )
@@ -74,9 +74,9 @@ def row_cells(c: control_pb2.Conversation, now: float, me: str) -> tuple[Text, .
     return (
         styled("●" if unread else "", ATTENTION),
         styled("DM" if c.kind == DM else "post", DM_STYLE if c.kind == DM else COMMENT_STYLE),
-        styled(fmt.one_line(who, 16), bold),
+        styled(fmt.fit(who, 16), bold),
         styled(c.account_id, QUIET),
-        styled(fmt.one_line(last, 26), bold),
+        styled(fmt.fit(last, 28), bold),
         styled(fmt.age(c.last_message_at, now), QUIET),
         waiting_cell(c, now),
         styled(str(c.unread_count) if unread else "", "bold" if unread else ""),
