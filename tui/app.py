@@ -195,7 +195,7 @@ class HiscrmApp(App[None]):
             self.bell()
 
     def _show_summary(self, change: Change) -> None:
-        if not change.touches(Topic.WORKERS, Topic.ACCOUNTS, Topic.UNREAD):
+        if not change.touches(Topic.WORKERS, Topic.ACCOUNTS, Topic.UNREAD, Topic.ITEMS):
             return
         store = self.store
         needs_login = sum(
@@ -257,9 +257,6 @@ class HiscrmApp(App[None]):
             }.get(notice.level, "information")
             # severity is one of the literals notify() takes; the dict types it as str.
             self.notify(notice.message, severity=severity, markup=False)  # type: ignore[arg-type]
-        # Items and counts alone only move unread columns; panes that show
-        # ages redraw on the 1 s tick, so a burst never redraws a table of
-        # thousands of accounts per batch.
         self.store.announce(change)
         for alert in found:
             self._alert(alert)
