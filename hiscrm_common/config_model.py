@@ -216,6 +216,45 @@ class Settings(BaseSettings):
     heartbeat_ms: int = setting(
         2000, "Heartbeat interval the master asks workers for, in ms.", "master", ge=100
     )
+    notify_urls: SecretStr | None = setting(
+        None,
+        "Notification targets (apprise URLs, separated by spaces or commas) that get every "
+        "notification kind; more are added with Control.CreateNotifier. They hold webhook "
+        "keys and passwords: masked wherever they are shown.",
+        "master",
+        example="json://127.0.0.1:8080/hook wecom://BOT_KEY",
+    )
+    notify_max_per_minute: int = setting(
+        20,
+        "Messages per minute at most to one notification target (chat bots accept about 20); "
+        "events beyond wait and go out batched in the next message.",
+        "master",
+        ge=1,
+        le=6000,
+    )
+    notify_batch_seconds: float = setting(
+        2.0,
+        "How long a notification waits for others to go out with it in one message.",
+        "master",
+        ge=0,
+        le=600,
+    )
+    notify_queue: int = setting(
+        1000,
+        "Notifications waiting per target at most; beyond, new ones are dropped and counted "
+        "(ingest never waits for notifications).",
+        "master",
+        ge=10,
+        le=1_000_000,
+    )
+    notify_retries: int = setting(
+        4,
+        "Attempts to deliver one notification message (exponential backoff with jitter "
+        "between them) before it counts as failed.",
+        "master",
+        ge=1,
+        le=20,
+    )
     missing_after_beats: float = setting(
         2.5,
         "Silent heartbeat intervals before a worker counts as missing and its accounts move.",

@@ -21,7 +21,7 @@ from hiscrm_common.timeutil import aware, from_ts, to_ts, utcnow
 from master import proxysecret
 from master.events import EventBus
 from master.store.database import Database, upsert
-from master.store.models import AccountRow, ItemRow
+from master.store.models import AccountRow, ConversationReadRow, ConversationRow, ItemRow
 from master.validation import InvalidInput, check_account_id, check_spec
 
 log = logging.getLogger(__name__)
@@ -340,6 +340,15 @@ class AccountStore:
             if not keep_items:
                 result = session.exec(delete(ItemRow).where(col(ItemRow.account_id) == account_id))
                 removed = result.rowcount or 0
+                refs = select(ConversationRow.id).where(ConversationRow.account_id == account_id)
+                session.exec(
+                    delete(ConversationReadRow).where(
+                        col(ConversationReadRow.conversation_ref).in_(refs)
+                    )
+                )
+                session.exec(
+                    delete(ConversationRow).where(col(ConversationRow.account_id) == account_id)
+                )
             session.exec(delete(AccountRow).where(col(AccountRow.account_id) == account_id))
             session.commit()
             return removed

@@ -24,6 +24,8 @@ from hiscrm_common.timeutil import utcnow
 from master.accounts import AccountStore
 from master.audit import AuditLog
 from master.config import MasterConfig
+from master.conversation_actions import ConversationActions
+from master.conversations import Conversations
 from master.counters import Counters
 from master.enrollment import Enrollment
 from master.events import EventBus
@@ -31,20 +33,34 @@ from master.frames import FrameRouter
 from master.inbox import Inbox
 from master.ingest import Ingest
 from master.logins import Logins
+from master.notify.service import Notifications
 from master.processes import Processes
+from master.read_state import ReadMarks
 from master.registry import Connection, WorkerRecord, WorkerRegistry
 from master.replies import Replies
+from master.reports import Reports
+from master.rules import Rules
+from master.saved_replies import SavedReplies
 from master.scheduler import Scheduler
 from master.sessions import SessionRefreshes
 from master.store.database import Database
 from master.tokens import CredentialStore
 from master.unread import UnreadEvents
+from master.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-
 class MasterApp:
+    # the workspace's parts (issue 15), set by master/workspace.py
+    conversations: Conversations
+    read_marks: ReadMarks
+    conversation_actions: ConversationActions
+    saved_replies: SavedReplies
+    rules: Rules
+    reports: Reports
+    notifications: Notifications
+
     def __init__(self, config: MasterConfig, db: Database) -> None:
         self.config = config
         self.db = db
@@ -67,6 +83,7 @@ class MasterApp:
         self.logins = Logins(self.accounts, self.registry, self.scheduler, self.bus, self.counters)
         self.replies = Replies(db, self.accounts, self.registry, self.bus)
         self.replies.audit = self.audit
+        self.workspace = Workspace(self)
         self.processes = Processes()
         self.frames = FrameRouter(self, self.failures)
         self.started_at = utcnow()
@@ -78,12 +95,14 @@ class MasterApp:
         await self.accounts.load()
         await self.inbox.load()
         await self.replies.load()
+        await self.workspace.load()
         tasks = {
             "maintenance": self.registry.run_maintenance,
             "scheduler": self.scheduler.run,
             "ingest": self.ingest.run,
             "replies": self.replies.run,
             "unread-events": self.unread_events.run,
+            **self.workspace.tasks(),
         }
         self._tasks = [
             supervised(name, run, failures=self.failures, context="master")

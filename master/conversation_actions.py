@@ -91,7 +91,7 @@ class ConversationActions:
             "account %s: conversation %d %s by %s",
             row.account_id,
             ref,
-            control_pb2.ConversationChange.Name(change),  # type: ignore[arg-type]
+            control_pb2.ConversationChange.Name(change),
             operator,
         )
         self.conversations.publish(row, change, operator)
@@ -130,7 +130,7 @@ class ConversationActions:
             raise InvalidInput(f"status {status} is not open, pending or done")
 
         def apply(row: ConversationRow) -> None:
-            row.status = control_pb2.ConversationStatus.Name(status)  # type: ignore[arg-type]
+            row.status = control_pb2.ConversationStatus.Name(status)
 
         return await self._change(ref, control_pb2.CONVERSATION_CHANGE_STATUS, operator, apply)
 

@@ -114,7 +114,7 @@ class Conversations:
         self.db = db
         self.bus = bus
 
-    async def list(
+    async def page(
         self, req: control_pb2.ListConversationsRequest, operator: str
     ) -> control_pb2.ListConversationsResponse:
         _check_list(req)
@@ -145,7 +145,7 @@ class Conversations:
             stmt = stmt.where(
                 or_(
                     col(ConversationRow.customer_name).ilike(_like(req.customer)),
-                    ConversationRow.customer_id == req.customer,
+                    col(ConversationRow.customer_id) == req.customer,
                 )
             )
         if req.query:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import builtins
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, update
+from sqlalchemy import CursorResult, and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from hiscrm.v1 import common_pb2, control_pb2
@@ -51,7 +52,23 @@ def stored_item(row: ItemRow) -> control_pb2.StoredItem:
         read=row.read,
         received_at=to_ts(aware(row.received_at)),
         worker_id=row.worker_id,
+        direction=control_pb2.DIRECTION_OUTGOING
+        if row.outgoing
+        else control_pb2.DIRECTION_INCOMING,
+        conversation_ref=row.conversation_ref,
     )
+
+
+def _page_after(token: str, by_created: bool) -> tuple[int | None, datetime | None]:
+    if not token:
+        return None, None
+    try:
+        if by_created:
+            at, _, item_id = token.partition("|")
+            return int(item_id), datetime.fromisoformat(at)
+        return int(token), None
+    except ValueError:
+        raise InvalidInput(f"page_token {token[:64]!r} is not one this server gave") from None
 
 
 class Inbox:
@@ -90,13 +107,17 @@ class Inbox:
             raise InvalidInput("conversation_id and post_id are at most 256 characters")
         if len(req.account_ids) > 1000:
             raise InvalidInput("at most 1000 account_ids per request")
-        try:
-            after = int(req.page_token) if req.page_token else None
-        except ValueError:
-            raise InvalidInput(
-                f"page_token {req.page_token!r} is not one this server gave"
-            ) from None
+        by_created = req.sort == control_pb2.ITEM_SORT_CREATED
+        if req.sort not in control_pb2.ItemSort.values():
+            raise InvalidInput(f"sort {req.sort} is not one this master knows")
+        after, after_at = _page_after(req.page_token, by_created)
         stmt = select(ItemRow)
+        if req.conversation_ref:
+            stmt = stmt.where(ItemRow.conversation_ref == req.conversation_ref)
+        if req.directions:
+            names = enum_names(control_pb2.Direction, req.directions, "directions")
+            if names != ["DIRECTION_INCOMING", "DIRECTION_OUTGOING"] and len(set(names)) == 1:
+                stmt = stmt.where(col(ItemRow.outgoing) == (names[0] == "DIRECTION_OUTGOING"))
         if req.account_ids:
             stmt = stmt.where(col(ItemRow.account_id).in_(list(req.account_ids)))
         if req.kinds:
@@ -121,9 +142,16 @@ class Inbox:
             stmt = stmt.where(ItemRow.conversation_id == req.conversation_id)
         if req.post_id:
             stmt = stmt.where(ItemRow.post_id == req.post_id)
-        if after is not None:
-            stmt = stmt.where(col(ItemRow.id) < after)
-        stmt = stmt.order_by(col(ItemRow.id).desc()).limit(size + 1)
+        if by_created:
+            # the platform's time, the stored time for items without one
+            at = func.coalesce(col(ItemRow.created_at), col(ItemRow.received_at))
+            if after is not None and after_at is not None:
+                stmt = stmt.where(or_(at < after_at, and_(at == after_at, col(ItemRow.id) < after)))
+            stmt = stmt.order_by(at.desc(), col(ItemRow.id).desc()).limit(size + 1)
+        else:
+            if after is not None:
+                stmt = stmt.where(col(ItemRow.id) < after)
+            stmt = stmt.order_by(col(ItemRow.id).desc()).limit(size + 1)
 
         rows = await self.db.run(lambda s: list(s.exec(stmt)))
         # Cut by bytes too, so a page of large items always fits a message.
@@ -137,14 +165,17 @@ class Inbox:
                 break
             items.append(item)
             taken.append(r)
-        await self._replied_by(taken, items)
+        await self.replied_by(taken, items)
         more = len(rows) > len(items)
-        return control_pb2.ListItemsResponse(
-            items=items,
-            next_page_token=str(items[-1].id) if more and items else "",
-        )
+        token = ""
+        if more and items:
+            token = str(items[-1].id)
+            if by_created:
+                last = aware(taken[-1].created_at) or aware(taken[-1].received_at)
+                token = f"{last.isoformat() if last else ''}|{token}"
+        return control_pb2.ListItemsResponse(items=items, next_page_token=token)
 
-    async def _replied_by(
+    async def replied_by(
         self, page: builtins.list[ItemRow], items: builtins.list[control_pb2.StoredItem]
     ) -> None:
         """Which operator replied: on the item replied to, and on the reply
@@ -200,10 +231,10 @@ class Inbox:
 
         changed, accounts = await self.db.run(write)
         if changed:
-            await self._recount(accounts)
+            await self.recount(accounts)
         return changed, accounts
 
-    async def _recount(self, accounts: set[str]) -> None:
+    async def recount(self, accounts: set[str]) -> None:
         def count(session: Session) -> list[tuple[str, str, int]]:
             stmt = (
                 select(ItemRow.account_id, ItemRow.kind, func.count())

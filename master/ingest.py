@@ -20,11 +20,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
 from hiscrm_common.timeutil import from_ts, to_ts, utcnow
@@ -200,28 +202,7 @@ class Ingest:
                 if own_id and not item.outgoing and item.author_id == own_id:
                     # the account's own words are outgoing, whatever the page said
                     item.outgoing = True
-                rows.append(
-                    {
-                        "platform": common_pb2.Platform.Name(item.platform),
-                        "account_id": item.account_id,
-                        "kind": KIND_NAMES[item.kind],
-                        "platform_item_id": item.platform_item_id,
-                        "author_id": item.author_id,
-                        "author_name": item.author_name,
-                        "content": item.content,
-                        "post_id": item.post_id,
-                        "post_title": item.post_title,
-                        "conversation_id": item.conversation_id,
-                        "parent_id": item.parent_id,
-                        "outgoing": item.outgoing,
-                        "created_at": from_ts(item.created_at),
-                        "received_at": now,
-                        # the account's own comments and messages are never unread
-                        "read": item.outgoing,
-                        "worker_id": p.record.worker_id,
-                        "raw_json": item.raw_json,
-                    }
-                )
+                rows.append(row_of(item, p.record.worker_id, now))
         # Nothing is acked until this lands, so nothing is lost: the workers
         # keep the items, and GetStats.problems and health show the outage.
         inserted, touched = (
@@ -234,6 +215,33 @@ class Ingest:
         self._after_commit(work, inserted)
         if touched and self.on_conversations is not None:
             self.on_conversations(touched)
+
+    async def store_own(self, item: common_pb2.Item, worker_id: str) -> int:
+        """Stores one item the master knows of first (a reply it sent), as
+        ingest would; returns its id (the existing one if the platform's copy
+        came first)."""
+        row = row_of(item, worker_id, utcnow())
+        inserted, touched = await self.db.run(lambda s: self._insert(s, [row]))
+        found = inserted.get((row["account_id"], row["kind"], row["platform_item_id"]))
+        if found is None:
+            return await self.db.run(lambda s: _item_id(s, row))
+        item_id, conversation_ref = found
+        self.counters.items_ingested += 1
+        self.bus.publish(
+            account_id=item.account_id,
+            item=control_pb2.StoredItem(
+                id=item_id,
+                item=item,
+                read=True,
+                received_at=to_ts(row["received_at"]),
+                worker_id=worker_id,
+                direction=OUTGOING,
+                conversation_ref=conversation_ref,
+            ),
+        )
+        if touched and self.on_conversations is not None:
+            self.on_conversations(touched)
+        return item_id
 
     def _insert(
         self, session: Session, rows: list[dict]
@@ -280,7 +288,9 @@ class Ingest:
         session.commit()
         return new, touched
 
-    def _after_commit(self, work: list[Pending], inserted: dict[tuple[str, str, str], int]) -> None:
+    def _after_commit(
+        self, work: list[Pending], inserted: dict[tuple[str, str, str], tuple[int, int]]
+    ) -> None:
         counters = self.counters
         latencies = counters.latencies
         now_wall = time.time()
@@ -358,3 +368,38 @@ class Ingest:
                 latencies.ingest_to_ack.observe(acked_at - p.received)
         if counted and self.unread is not None:
             self.unread.changed(counted)
+
+
+def row_of(item: common_pb2.Item, worker_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": common_pb2.Platform.Name(item.platform),
+        "account_id": item.account_id,
+        "kind": KIND_NAMES[item.kind],
+        "platform_item_id": item.platform_item_id,
+        "author_id": item.author_id,
+        "author_name": item.author_name,
+        "content": item.content,
+        "post_id": item.post_id,
+        "post_title": item.post_title,
+        "conversation_id": item.conversation_id,
+        "parent_id": item.parent_id,
+        "outgoing": item.outgoing,
+        "created_at": from_ts(item.created_at),
+        "received_at": now,
+        # the account's own comments and messages are never unread
+        "read": item.outgoing,
+        "worker_id": worker_id,
+        "raw_json": item.raw_json,
+    }
+
+
+def _item_id(session: Session, row: dict[str, Any]) -> int:
+    found = session.exec(
+        select(ItemRow.id).where(
+            ItemRow.platform == row["platform"],
+            ItemRow.account_id == row["account_id"],
+            ItemRow.kind == row["kind"],
+            ItemRow.platform_item_id == row["platform_item_id"],
+        )
+    ).first()
+    return int(found or 0)

@@ -130,6 +130,15 @@ class MasterCollector:
         for task, n in app.failures.counts().items():
             failures.add_metric([task], n)
         yield failures
+        notes = CounterMetricFamily(
+            "hiscrm_notifications",
+            "Notification messages sent and failed (after retries), notifications dropped "
+            "(a full queue, or events the notifier missed).",
+            labels=["outcome"],
+        )
+        for outcome, n in zip(("sent", "failed", "dropped"), app.notifications.counts, strict=True):
+            notes.add_metric([outcome], n)
+        yield notes
         workers = sorted(app.registry.workers.values(), key=lambda w: w.worker_id)
         delivery = CounterMetricFamily(
             "hiscrm_worker_delivery_errors",

@@ -31,8 +31,8 @@ def unread_counts(session: Session, refs: list[int], operator: str) -> dict[int,
         .outerjoin(
             ConversationReadRow,
             and_(
-                ConversationReadRow.conversation_ref == ItemRow.conversation_ref,
-                ConversationReadRow.operator == operator,
+                col(ConversationReadRow.conversation_ref) == col(ItemRow.conversation_ref),
+                col(ConversationReadRow.operator) == operator,
             ),
         )
         .where(
@@ -40,7 +40,7 @@ def unread_counts(session: Session, refs: list[int], operator: str) -> dict[int,
             col(ItemRow.outgoing) == False,  # noqa: E712
             col(ItemRow.id) > mark,
         )
-        .group_by(ItemRow.conversation_ref)
+        .group_by(col(ItemRow.conversation_ref))
     )
     return {int(ref): int(n) for ref, n in session.exec(stmt)}
 

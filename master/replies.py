@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlmodel import Session, select
@@ -57,6 +58,8 @@ class Replies:
         self._sent_at: dict[str, float] = {}
         self.audit: AuditLog | None = None
         self.refused_results = 0
+        # what a sent reply leaves behind (master/reply_items.py)
+        self.on_sent: Callable[[ReplyRow], Awaitable[None]] | None = None
 
     async def load(self) -> None:
         def read(session: Session) -> list[ReplyRow]:
@@ -205,6 +208,16 @@ class Replies:
             row.status,
             row.error,
         )
+        if row.status == "sent" and self.on_sent is not None:
+            try:
+                await self.on_sent(row)
+            except Exception:
+                # the reply is out and recorded; only its trail in the inbox is missing
+                log.exception(
+                    "account %s: reply %s was sent but could not be stored as an item",
+                    row.account_id,
+                    row.request_id,
+                )
         self.bus.publish(account_id=row.account_id, reply=response_of(row))
         for future in self._waiters.pop(row.request_id, []):
             if not future.done():

@@ -86,6 +86,8 @@ class AccountRpcs(RpcBase):
         self.app.scheduler.forget(row.account_id, row.worker_id)
         removed = await self.app.accounts.delete(request.account_id, request.keep_items)
         self.app.inbox.forget(request.account_id)
+        if not request.keep_items:
+            self.app.ingest.threads.forget(request.account_id)
         self.app.unread_events.forget(request.account_id)
         # Consoles drop the account from their lists now, not at their next poll.
         self.app.bus.publish(

@@ -44,7 +44,11 @@ class StatsRpcs(RpcBase):
             problems.append(f"database: item counts unavailable ({type(exc).__name__})")
         accounts_by_state = dict(Counter(r.state for r in app.accounts.rows.values()))
         c = app.counters
+        sent, failed, dropped = app.notifications.counts
         return control_pb2.Stats(
+            notifications_sent=sent,
+            notifications_failed=failed,
+            notifications_dropped=dropped,
             started_at=to_ts(app.started_at),
             master_version=__version__,
             database=app.db.backend,

@@ -350,7 +350,10 @@ class DemoAdapter(CreatorCentreAdapter):
         response = await waiter.value
         body = await response.json()
         api.check_status(response.status, body, "reply API")
-        return str((body.get("reply") or {}).get("reply_id", ""))
+        # the id of the comment or message the reply became: the monitor finds it
+        # under that id later, so the master stores both as one item
+        reply = body.get("reply") or {}
+        return str(reply.get("item_id") or reply.get("reply_id", ""))
 
     # ------------------------------------------------------------ login
 
