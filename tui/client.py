@@ -247,6 +247,13 @@ class ControlClient:
         )
         return list(resp.saved_replies)
 
+    async def create_saved_reply(self, name: str, text: str) -> control_pb2.SavedReply:
+        req = control_pb2.CreateSavedReplyRequest(name=name, text=text)
+        return await self._unary("CreateSavedReply", req)
+
+    async def delete_saved_reply(self, reply_id: int) -> None:
+        await self._unary("DeleteSavedReply", control_pb2.DeleteSavedReplyRequest(id=reply_id))
+
     async def render_saved_reply(self, reply_id: int, ref: int) -> str:
         req = control_pb2.RenderSavedReplyRequest(id=reply_id, conversation_ref=ref)
         return (await self._unary("RenderSavedReply", req)).text

@@ -114,6 +114,7 @@ class ConversationsPane(Pane):
         Binding("m", "mark_read", "Read", show=False),
         Binding("u", "mark_unread", "Unread"),
         Binding("s", "saved_reply", "Saved reply"),
+        Binding("S", "save_reply", "Save as saved reply", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("ctrl+n", "reply_and_next", "Send & next", show=False),
     ]
@@ -177,6 +178,12 @@ class ConversationsPane(Pane):
         yield SystemCommand(
             "Insert saved reply", "pick one for the reply box", self.action_saved_reply
         )
+        yield SystemCommand(
+            "Save reply box as a saved reply",
+            "for the team; {customer} {account} {operator} {post} are filled in",
+            self.action_save_reply,
+        )
+        yield SystemCommand("Delete a saved reply", "pick one to delete", self.delete_saved_reply)
 
     # ------------------------------------------------------------ list
 
@@ -452,7 +459,7 @@ class ConversationsPane(Pane):
                 markup=False,
             )
             return
-        choices = [(f"{r.name}: {fmt.one_line(r.text, 50)}", r.id) for r in saved]
+        choices = [(f"{r.name}: {fmt.fit(r.text, 50)}", r.id) for r in saved]
         picked = await self.app.push_screen_wait(PickModal("Insert a saved reply", choices))
         if picked is None:
             return
@@ -465,6 +472,52 @@ class ConversationsPane(Pane):
         box.value = (box.value + " " + text).strip() if box.value else text
         box.focus()
         box.cursor_position = len(box.value)
+
+    def action_save_reply(self) -> None:
+        text = self.query_one("#thread-reply", Input).value.strip()
+        if not text:
+            self.notify(
+                "type the reply first; {customer} {account} {operator} {post} are placeholders",
+                severity="warning",
+                markup=False,
+            )
+            return
+
+        def named(name: str | None) -> None:
+            if name:
+                self.create_saved_reply(name, text)
+
+        self.app.push_screen(TextModal("Save the reply box's text as a saved reply named:"), named)
+
+    @work(group="conversation-actions", exit_on_error=False)
+    async def create_saved_reply(self, name: str, text: str) -> None:
+        try:
+            saved = await self.client.create_saved_reply(name, text)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        self.notify(f"saved reply {saved.name!r} created", markup=False)
+
+    @work(group="conversation-actions", exit_on_error=False)
+    async def delete_saved_reply(self) -> None:
+        try:
+            saved = await self.client.list_saved_replies()
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        choices = [(f"{r.name}: {fmt.fit(r.text, 50)}", r) for r in saved]
+        picked = await self.app.push_screen_wait(PickModal("Delete which saved reply?", choices))
+        if picked is None:
+            return
+        question = f"Delete the saved reply {picked.name!r} for the whole team?"
+        if not await self.app.push_screen_wait(ConfirmModal(question, yes="Delete")):
+            return
+        try:
+            await self.client.delete_saved_reply(picked.id)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        self.notify(f"saved reply {picked.name!r} deleted", markup=False)
 
     # ------------------------------------------------------------ reply
 
