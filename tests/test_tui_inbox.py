@@ -1,7 +1,7 @@
 """The Inbox of conversations, driven with Pilot against a real master, a
 real worker (Chromium) and the demo platform: a DM thread with the reply in
-order and read, a claim seen by a second console, a saved reply inserted
-and sent."""
+order and read, a claim seen by a second console (and each console's own
+read state), a saved reply inserted and sent."""
 
 from __future__ import annotations
 
@@ -177,6 +177,16 @@ async def test_a_claim_shows_on_a_second_console(live: tuple[Cluster, str]) -> N
                     and "cal" in str(mine.get_row(str(ref))[9])
                 ),
                 "the claim on the other console",
+            )
+            # Read state is each operator's: cal opens it (read), bea has not.
+            await pilot.press("enter")
+            await until(pilot, lambda: app.store.conversations[ref].unread_count == 0, "read")
+            await asyncio.to_thread(send_dm, base, f"客{tag}", f"{text}-again")
+            await until(pilot, lambda: app.store.conversations[ref].unread_count == 1, "1 new")
+            await until(
+                other_pilot,
+                lambda: other.store.conversations[ref].unread_count == 2,
+                "both unread on the other console",
             )
 
 
