@@ -21,7 +21,7 @@ from tui.screens.base import Pane
 from tui.state import Change, Topic
 from tui.theme import ME_STYLE, kind_cell, styled
 from tui.widgets.tables import as_cells, keep_cursor, refill, selected_key
-from tui.widgets.thread import when
+from tui.widgets.thread import outgoing, when
 
 DM = common_pb2.ITEM_KIND_DIRECT_MESSAGE
 # Rows kept on screen; older ones are a search away. Bounds the cost of a
@@ -237,7 +237,7 @@ class ItemsPane(Pane):
     def _cells(s: control_pb2.StoredItem, now: float) -> tuple[object, ...]:
         item = s.item
         bold = "" if s.read else "bold"
-        mine = item.outgoing or s.direction == control_pb2.DIRECTION_OUTGOING
+        mine = outgoing(s)
         return (
             s.id,
             "" if s.read else "●",
@@ -248,7 +248,8 @@ class ItemsPane(Pane):
                 "me" if mine else fmt.one_line(item.author_name, 16), ME_STYLE if mine else bold
             ),
             styled(fmt.one_line(item.content, 60), bold),
-            fmt.one_line(item.post_title or item.conversation_id, 20),
+            # a DM's conversation id is the platform's, meaningless to a person
+            fmt.fit(item.post_title or ("DM" if item.kind == DM else item.post_id), 20),
         )
 
     def render_items(self) -> None:
@@ -294,20 +295,19 @@ class ItemsPane(Pane):
             replied = f"\n\n(replied by {stored.replied_by})" if stored.replied_by else ""
             text.update(f"{item.author_name}: {item.content}{replied}")
             return
-        title.update(f"conversation {item.conversation_id} ({item.account_id})")
+        title.update(f"DMs with {item.author_name or '?'} ({item.account_id})")
         req = control_pb2.ListItemsRequest(
-            account_ids=[item.account_id], conversation_id=item.conversation_id, page_size=200
+            account_ids=[item.account_id],
+            conversation_id=item.conversation_id,
+            page_size=200,
+            sort=control_pb2.ITEM_SORT_CREATED,  # the platform's order, not arrival
         )
         try:
             resp = await self.client.list_items(req)
         except ControlError as exc:
             text.update(f"{item.author_name}: {item.content}\n\n(could not load the rest: {exc})")
             return
-        lines = [
-            f"{'→ ' + (s.replied_by or 'me') if s.item.outgoing else s.item.author_name}: "
-            f"{s.item.content}"
-            for s in reversed(resp.items)
-        ]
+        lines = [f"{_speaker(s)}: {s.item.content}" for s in reversed(resp.items)]
         text.update("\n".join(lines) or f"{item.author_name}: {item.content}")
         self.query_one("#conversation", VerticalScroll).scroll_end(animate=False)
 
@@ -420,3 +420,9 @@ class ItemsPane(Pane):
             self.show_item()
         else:
             result.update(f"not sent: {fmt.error_kind(resp.error_kind)}: {resp.error}")
+
+
+def _speaker(s: control_pb2.StoredItem) -> str:
+    if outgoing(s):
+        return f"→ me ({s.replied_by})" if s.replied_by else "→ me"
+    return s.item.author_name
