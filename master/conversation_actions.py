@@ -73,7 +73,11 @@ class ConversationActions:
         self.operators = operators
 
     async def _change(
-        self, ref: int, change: int, operator: str, apply: Callable[[ConversationRow], None]
+        self,
+        ref: int,
+        change: control_pb2.ConversationChange,
+        operator: str,
+        apply: Callable[[ConversationRow], None],
     ) -> control_pb2.Conversation:
         def write(session: Session) -> ConversationRow:
             row = session.get(ConversationRow, ref)

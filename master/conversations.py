@@ -230,7 +230,7 @@ class Conversations:
     def publish(
         self,
         row: ConversationRow,
-        change: int,
+        change: control_pb2.ConversationChange,
         operator: str = "",
         unread: int = 0,
         rules_hit: list[str] | None = None,
@@ -241,7 +241,7 @@ class Conversations:
             account_id=row.account_id,
             conversation=control_pb2.ConversationUpdate(
                 conversation=proto_of(row, unread),
-                change=change,  # type: ignore[arg-type]
+                change=change,
                 operator=operator,
                 rules_hit=rules_hit or [],
             ),

@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common.timeutil import from_ts
 
@@ -54,8 +56,8 @@ HEADER = [
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _iso(ts: object) -> str:
-    when: datetime | None = from_ts(ts)  # type: ignore[arg-type]
+def _iso(ts: Timestamp) -> str:
+    when: datetime | None = from_ts(ts)
     return when.isoformat() if when else ""
 
 

@@ -63,6 +63,7 @@ class Touched:
 class Threads:
     def __init__(self) -> None:
         self._ids: dict[Key, int] = {}
+        # SQLModel sets __table__ on table models at class creation; its stubs omit it.
         self._table: Table = ConversationRow.__table__  # type: ignore[attr-defined]
 
     def forget(self, account_id: str) -> None:

@@ -23,7 +23,7 @@ from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
 from hiscrm_common.worker_counts import count_workers
-from ops import cli_settings, cli_tokens, demo
+from ops import cli_export, cli_settings, cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 from ops.health import NO_TOKEN
@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     login = command("login", "log an account in by QR code")
     login.add_argument("account")
     cli_tokens.add_parsers(command)
+    cli_export.add_parsers(command)
     cli_settings.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
@@ -283,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         "demo": cmd_demo,
         "token": cli_tokens.handler("token"),
         "audit": cli_tokens.handler("audit"),
+        "export": cli_export.cmd_export,
         "config": cli_settings.handler("config"),
         "init": cli_settings.handler("init"),
     }[args.command]

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -15,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, control_pb2
 from tests.delivery_helpers import create, synthetic_spec
-from tests.harness import Cluster, wait_for
+from tests.harness import BIN, Cluster, wait_for
 from tests.workspace_helpers import call_as, operator_token, stream_as, webhook
 
 TOTAL = 60
@@ -57,7 +59,17 @@ def _export(cluster: Cluster, method: str, request: object) -> tuple[bytes, list
     return b"".join(c.data for c in chunks), chunks
 
 
-def test_rules_tag_and_notify_in_batches_export_and_report(cluster: Cluster) -> None:
+def _hiscrm(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[bytes]:
+    done = subprocess.run(
+        [str(BIN / "hiscrm"), *args], env=cluster.env(), capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_rules_tag_and_notify_in_batches_export_and_report(
+    cluster: Cluster, tmp_path: Path
+) -> None:
     with webhook() as hook:
         cluster.start_master(
             HISCRM_NOTIFY_BATCH_SECONDS="1",
@@ -176,6 +188,22 @@ def test_rules_tag_and_notify_in_batches_export_and_report(cluster: Cluster) -> 
         header, body = table[0], table[1:]
         at = header.index("content")
         assert {int(r[0]): r[at] for r in body} == expected and chunks[-1].rows == TOTAL
+
+        # `hiscrm export`: the same files through the operator program
+        out = tmp_path / "items.xlsx"
+        made = _hiscrm(cluster, "export", "--format", "xlsx", "--account", ACCOUNT, "-o", str(out))
+        assert f"{TOTAL} rows" in made.stderr.decode()
+        sheet = load_workbook(out, read_only=True).active
+        again = list(sheet.iter_rows(values_only=True))  # type: ignore[union-attr]
+        assert {int(r[0]): r[at] for r in again[1:]} == expected
+        piped = _hiscrm(cluster, "export", "--account", ACCOUNT, "--kind", "dm", "-o", "-")
+        assert piped.stdout.startswith(b"\xef\xbb\xbf")
+        dm_rows = list(csv.DictReader(io.StringIO(piped.stdout.decode("utf-8-sig"))))
+        assert {r["kind"] for r in dm_rows} == {"direct_message"}
+        assert len(dm_rows) == sum(1 for n in range(TOTAL) if _is_dm(n))
+        assert not list(tmp_path.glob(".hiscrm-export-*")) and not list(
+            Path.cwd().glob(".hiscrm-export-*")
+        )
 
         dm = next(c for c in convs if c.platform_conversation_id == "conv-17")
         data, _ = _export(

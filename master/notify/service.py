@@ -125,6 +125,7 @@ class Notifications:
         msg = control_pb2.Notifier(
             name=target.name,
             url_masked=target.url_masked,
+            # NotificationKind values, kept as ints in Target
             kinds=sorted(target.kinds),  # type: ignore[arg-type]
             account_ids=sorted(target.account_ids),
             enabled=target.enabled,
