@@ -537,10 +537,8 @@ class ConversationsPane(Pane):
         box.disabled = True
         result.update(f"sending to {c.customer_name or c.account_id}…")
         try:
+            # The master marks the conversation read for me (a READ update follows).
             resp = await self.client.send_reply(target, text, uuid.uuid4().hex)
-            if resp.ok:
-                state = await self.client.mark_conversation_read(c.conversation_ref)
-                self._set_unread(c.conversation_ref, state.unread_count)
         except ControlError as exc:
             result.update(f"not sent: {exc.code}: {exc.details}")
             return
