@@ -74,14 +74,14 @@ def event_line(event: control_pb2.Event) -> str:
         d = event.account_deleted
         return f"{at} account {d.account_id} deleted ({d.items_deleted} items removed)"
     if kind == "conversation":
-        u = event.conversation
-        c = u.conversation
-        change = control_pb2.ConversationChange.Name(u.change).removeprefix("CONVERSATION_CHANGE_")
-        who = c.customer_name or c.post_title or c.customer_id or "?"
-        by = f" by {u.operator}" if u.operator else ""
-        rules = f", rules {', '.join(u.rules_hit)}" if u.rules_hit else ""
+        cu = event.conversation
+        conv = cu.conversation
+        change = control_pb2.ConversationChange.Name(cu.change).removeprefix("CONVERSATION_CHANGE_")
+        who = conv.customer_name or conv.post_title or conv.customer_id or "?"
+        by = f" by {cu.operator}" if cu.operator else ""
+        rules = f", rules {', '.join(cu.rules_hit)}" if cu.rules_hit else ""
         return (
-            f"{at} convo   #{c.conversation_ref} {c.account_id} {who}: {change.lower()}{by}"
-            f" (+{u.new_incoming} new{rules})"
+            f"{at} convo   #{conv.conversation_ref} {conv.account_id} {who}: {change.lower()}{by}"
+            f" (+{cu.new_incoming} new{rules})"
         )
     return f"{at} {kind}"

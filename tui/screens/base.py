@@ -8,18 +8,20 @@ app lists its panes once (tui/app.py PANES) and routes their messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input
 
-from tui.client import ControlClient
+from tui.client import ControlClient, ControlError
 from tui.messages import OpenWanted, Refreshable, RefreshWanted
 from tui.state import Change, Store, Topic
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ class Pane(Vertical):
         return ()
 
     # ------------------------------------------------------------ helpers
+
+    async def call(self, pending: Awaitable[T]) -> T | None:
+        """Await a Control call; a failure is an error toast and None."""
+        try:
+            return await pending
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return None
 
     def want_refresh(self, what: Refreshable) -> None:
         self.post_message(RefreshWanted(what))

@@ -22,13 +22,14 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from hiscrm.v1 import control_pb2
 from tui import format as fmt
+from tui import saved_replies
 from tui.client import ControlError
 from tui.filters import ConversationFilter, FilterError, parse
 from tui.screens.base import Pane
 from tui.state import Change, Topic
 from tui.theme import ATTENTION, BAD, COMMENT_STYLE, DM_STYLE, GOOD, ME_STYLE, QUIET, styled
 from tui.widgets import thread as threads
-from tui.widgets.modals import ConfirmModal, PickModal, TextModal
+from tui.widgets.modals import ConfirmModal, TextModal
 from tui.widgets.tables import selected_key, sync
 
 DM = control_pb2.CONVERSATION_KIND_DIRECT_MESSAGE
@@ -355,13 +356,11 @@ class ConversationsPane(Pane):
             question = f"{exc.details}. Take {threads.title(c)} over?"
             if not await self.app.push_screen_wait(ConfirmModal(question, yes="Take over")):
                 return
-            try:
-                updated = await self.client.claim_conversation(c.conversation_ref, take_over=True)
-            except ControlError as again:
-                self.notify(str(again), severity="error", timeout=10, markup=False)
+            taken = await self.call(self.client.claim_conversation(c.conversation_ref, True))
+            if taken is None:
                 return
-        self._apply(updated)
-        self.notify(f"claimed: {threads.title(updated)}", markup=False)
+            updated = taken
+        self._apply(updated, f"claimed: {threads.title(updated)}")
 
     def action_assign(self) -> None:
         c = self._target()
@@ -372,24 +371,15 @@ class ConversationsPane(Pane):
             if name is not None:
                 self.assign(c.conversation_ref, name)
 
-        self.app.push_screen(
-            TextModal(
-                f"Assign {threads.title(c)} to (empty = nobody):",
-                value=c.assignee,
-                placeholder="an operator's name",
-            ),
-            chosen,
-        )
+        question = f"Assign {threads.title(c)} to (empty = nobody):"
+        modal = TextModal(question, value=c.assignee, placeholder="an operator's name")
+        self.app.push_screen(modal, chosen)
 
     @work(group="conversation-actions", exit_on_error=False)
     async def assign(self, ref: int, name: str) -> None:
-        try:
-            updated = await self.client.assign_conversation(ref, name)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self._apply(updated)
-        self.notify(f"assigned to {updated.assignee or 'nobody'}", markup=False)
+        updated = await self.call(self.client.assign_conversation(ref, name))
+        if updated is not None:
+            self._apply(updated, f"assigned to {updated.assignee or 'nobody'}")
 
     @work(group="conversation-actions", exit_on_error=False)
     async def action_status(self, status: str) -> None:
@@ -397,41 +387,31 @@ class ConversationsPane(Pane):
         if c is None:
             return
         value = {"open": OPEN, "pending": PENDING, "done": DONE}[status]
-        try:
-            updated = await self.client.set_conversation_status(c.conversation_ref, value)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self._apply(updated)
-        self.notify(f"{threads.title(updated)}: {status}", markup=False)
+        updated = await self.call(self.client.set_conversation_status(c.conversation_ref, value))
+        if updated is not None:
+            self._apply(updated, f"{threads.title(updated)}: {status}")
 
     @work(group="conversation-actions", exit_on_error=False)
     async def action_mark_read(self) -> None:
         c = self._target()
-        if c is None:
-            return
-        try:
-            state = await self.client.mark_conversation_read(c.conversation_ref)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self._set_unread(c.conversation_ref, state.unread_count)
-        self.want_refresh("unread")
+        if c is not None:
+            self._read_state(
+                await self.call(self.client.mark_conversation_read(c.conversation_ref))
+            )
 
     @work(group="conversation-actions", exit_on_error=False)
     async def action_mark_unread(self) -> None:
         c = self._target()
-        if c is None:
-            return
-        try:
-            state = await self.client.mark_conversation_unread(c.conversation_ref)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self._set_unread(c.conversation_ref, state.unread_count)
-        self.want_refresh("unread")
+        if c is not None:
+            ref = c.conversation_ref
+            self._read_state(await self.call(self.client.mark_conversation_unread(ref)))
 
-    def _apply(self, updated: control_pb2.Conversation) -> None:
+    def _read_state(self, state: control_pb2.ConversationReadState | None) -> None:
+        if state is not None:
+            self._set_unread(state.conversation_ref, state.unread_count)
+            self.want_refresh("unread")
+
+    def _apply(self, updated: control_pb2.Conversation, done: str) -> None:
         before = self.store.conversations.get(updated.conversation_ref)
         if before is not None and not updated.unread_count:
             updated.unread_count = before.unread_count
@@ -439,6 +419,7 @@ class ConversationsPane(Pane):
         self.show()
         if updated.conversation_ref == self.shown_ref:
             self.load_thread(updated.conversation_ref)
+        self.notify(done, markup=False)
 
     # ------------------------------------------------------------ saved replies
 
@@ -447,40 +428,21 @@ class ConversationsPane(Pane):
         c = self._target()
         if c is None:
             return
-        try:
-            saved = await self.client.list_saved_replies()
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
+        picked = await self.call(saved_replies.pick(self.app, self.client, "Insert a saved reply"))
+        if not picked:
             return
-        if not saved:
-            self.notify(
-                "no saved replies yet (hiscrm saved-replies, or CreateSavedReply)",
-                severity="warning",
-                markup=False,
-            )
-            return
-        choices = [(f"{r.name}: {fmt.fit(r.text, 50)}", r.id) for r in saved]
-        picked = await self.app.push_screen_wait(PickModal("Insert a saved reply", choices))
-        if picked is None:
-            return
-        try:
-            text = await self.client.render_saved_reply(picked, c.conversation_ref)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
+        text = await self.call(self.client.render_saved_reply(picked.id, c.conversation_ref))
+        if text is None:
             return
         box = self.query_one("#thread-reply", Input)
-        box.value = (box.value + " " + text).strip() if box.value else text
+        box.value = f"{box.value} {text}".strip()
         box.focus()
         box.cursor_position = len(box.value)
 
     def action_save_reply(self) -> None:
         text = self.query_one("#thread-reply", Input).value.strip()
         if not text:
-            self.notify(
-                "type the reply first; {customer} {account} {operator} {post} are placeholders",
-                severity="warning",
-                markup=False,
-            )
+            self.notify(saved_replies.HOW_TO_SAVE, severity="warning", markup=False)
             return
 
         def named(name: str | None) -> None:
@@ -491,33 +453,15 @@ class ConversationsPane(Pane):
 
     @work(group="conversation-actions", exit_on_error=False)
     async def create_saved_reply(self, name: str, text: str) -> None:
-        try:
-            saved = await self.client.create_saved_reply(name, text)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self.notify(f"saved reply {saved.name!r} created", markup=False)
+        saved = await self.call(self.client.create_saved_reply(name, text))
+        if saved is not None:
+            self.notify(f"saved reply {saved.name!r} created", markup=False)
 
     @work(group="conversation-actions", exit_on_error=False)
     async def delete_saved_reply(self) -> None:
-        try:
-            saved = await self.client.list_saved_replies()
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        choices = [(f"{r.name}: {fmt.fit(r.text, 50)}", r) for r in saved]
-        picked = await self.app.push_screen_wait(PickModal("Delete which saved reply?", choices))
-        if picked is None:
-            return
-        question = f"Delete the saved reply {picked.name!r} for the whole team?"
-        if not await self.app.push_screen_wait(ConfirmModal(question, yes="Delete")):
-            return
-        try:
-            await self.client.delete_saved_reply(picked.id)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self.notify(f"saved reply {picked.name!r} deleted", markup=False)
+        gone = await self.call(saved_replies.pick_and_delete(self.app, self.client))
+        if gone:
+            self.notify(f"saved reply {gone.name!r} deleted", markup=False)
 
     # ------------------------------------------------------------ reply
 
