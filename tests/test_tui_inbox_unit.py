@@ -187,3 +187,28 @@ async def test_a_new_dm_rings_the_bell() -> None:
         assert rung == ["bell"]
         assert any("new DM from 顾客702" in n.message for n in app._notifications)
     assert not app.task_errors
+
+
+async def test_items_mark_unread_again() -> None:
+    app = fake_app("items")
+    async with app.run_test(size=(150, 40)) as pilot:
+        for _ in range(400):
+            if app.item_log.items:
+                break
+            await pilot.pause(0.05)
+        table = app.item_log.query_one("#items", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("9"), animate=False)
+        await pilot.pause()
+        assert str(table.get_row("9")[1]) == ""  # read
+        await pilot.press("U")
+        for _ in range(100):
+            if str(table.get_row("9")[1]) == "●":
+                break
+            await pilot.pause(0.05)
+        assert str(table.get_row("9")[1]) == "●"
+        client = app.client
+        assert isinstance(client, FakeClient)
+        marks = [r for m, r in client.calls if m == "MarkRead"]
+        assert [(list(r.item_ids), r.unread) for r in marks] == [([9], True)]
+    assert not app.task_errors

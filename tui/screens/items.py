@@ -79,6 +79,7 @@ class ItemsPane(Pane):
     BINDINGS: ClassVar[list[BindingType]] = [
         *Pane.BINDINGS,
         Binding("m", "mark_read", "Mark read"),
+        Binding("U", "mark_unread", "Mark unread", show=False),
         Binding("M", "mark_account_read", "Mark account read"),
         Binding("u", "toggle_unread", "Unread only"),
         Binding("slash", "search", "Search"),
@@ -380,14 +381,24 @@ class ItemsPane(Pane):
         self.query_one("#unread-summary", Label).update(self.unread_summary())
         self.want_refresh("unread")
 
-    def _mark_local(self, ids: list[int]) -> None:
+    @work(group="inbox-mark", exit_on_error=False)
+    async def action_mark_unread(self) -> None:
+        stored = self.selected()
+        if stored is None or not stored.read:
+            return
+        if await self.call(self.client.mark_read(item_ids=[stored.id], unread=True)) is None:
+            return
+        self._mark_local([stored.id], read=False)
+        self.want_refresh("unread")
+
+    def _mark_local(self, ids: list[int], read: bool = True) -> None:
         table = self.query_one("#items", DataTable)
         for item_id in ids:
             stored = self.items.get(item_id)
-            if stored is not None and not stored.read:
+            if stored is not None and stored.read != read:
                 copy = control_pb2.StoredItem()
                 copy.CopyFrom(stored)
-                copy.read = True
+                copy.read = read
                 self.items[item_id] = copy
                 if str(item_id) in table.rows:  # the mark goes, and the bold with it
                     cells = as_cells(self._cells(copy, self.now()))
