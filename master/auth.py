@@ -26,6 +26,7 @@ from typing import Any
 
 import grpc
 
+from hiscrm.v1 import control_pb2
 from master import principals, roles
 from master.audit import AuditLog
 from master.call_limits import CallCounter, Limits
@@ -63,12 +64,22 @@ def peer_host(peer: str) -> str:
     return peer
 
 
+# the workspace's (issue 15): which conversation, saved reply or rule, and the new value
+WORKSPACE_FIELDS = ("conversation_ref", "id", "assignee", "status", "take_over")
+
+
 def targets(request: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for name in TARGET_FIELDS:
+    for name in TARGET_FIELDS + WORKSPACE_FIELDS:
         value = getattr(request, name, None)
         if value:
             found[name] = list(value) if name == "worker_ids" else value
+    field = getattr(request, "DESCRIPTOR", None)
+    status = field.fields_by_name.get("status") if field is not None else None
+    if "status" in found and status is not None and status.enum_type is not None:
+        found["status"] = status.enum_type.values_by_number[found["status"]].name
+    if isinstance(request, control_pb2.CreateRuleRequest | control_pb2.UpdateRuleRequest):
+        found["rule"] = f"{request.rule.id or 'new'}:{request.rule.name}"
     return found
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, tuple_
+from sqlalchemy import Table, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -219,3 +219,36 @@ def _fold(conv: ConversationRow, row: dict[str, Any], change: Touched) -> None:
             change.reopened = True
     elif waiting is not None and t >= waiting:
         conv.waiting_since = None
+
+
+def backfill_chunk(session: Session, threads: Threads, limit: int) -> int:
+    """Items stored before conversations existed (conversation_ref 0) join
+    theirs, oldest first; returns how many (0: done)."""
+    from master.store.models import ItemRow
+
+    found = list(
+        session.exec(
+            select(ItemRow)
+            .where(ItemRow.conversation_ref == 0)
+            .order_by(col(ItemRow.id))
+            .limit(limit)
+        )
+    )
+    if not found:
+        return 0
+    rows = [r.model_dump() for r in found]
+    created = threads.resolve(session, rows)
+    try:
+        threads.update(session, rows)
+        for row in rows:
+            session.execute(
+                update(ItemRow)
+                .where(col(ItemRow.id) == row["id"])
+                .values(conversation_ref=row["conversation_ref"])
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        threads.rolled_back(created)
+        raise
+    return len(rows)

@@ -70,6 +70,16 @@ def event_line(event: control_pb2.Event) -> str:
     if kind == "unread":
         u = event.unread
         return f"{at} unread  {u.account_id}: {u.comments} comments, {u.direct_messages} DMs"
+    if kind == "conversation":
+        upd = event.conversation
+        what = control_pb2.ConversationChange.Name(upd.change).removeprefix("CONVERSATION_CHANGE_")
+        who = f" by {upd.operator}" if upd.operator else ""
+        hit = f" rules {', '.join(upd.rules_hit)}" if upd.rules_hit else ""
+        conv = upd.conversation
+        return (
+            f"{at} conv    {conv.account_id} #{conv.conversation_ref} "
+            f"{conv.customer_name or conv.post_title or '-'}: {what.lower()}{who}{hit}"
+        )
     if kind == "account_deleted":
         d = event.account_deleted
         return f"{at} account {d.account_id} deleted ({d.items_deleted} items removed)"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from hiscrm.v1 import common_pb2, control_pb2
 from master.notify.dispatcher import Dispatcher
 from master.notify.messages import Notification, Translator
@@ -118,3 +120,16 @@ def test_dispatcher_batches_limits_retries_and_drops() -> None:
         d.close()
 
     asyncio.run(run())
+
+
+def test_targets_from_settings_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from master.notify.targets import settings_targets
+
+    monkeypatch.setenv(
+        "HISCRM_NOTIFY_URLS", "json://u:pw-in-url@127.0.0.1:9/h, wecom://BOTKEY-SECRET"
+    )
+    found = settings_targets()
+    assert [t.name for t in found] == ["settings-1", "settings-2"]
+    assert [t.url_masked for t in found] == ["json://127.0.0.1:9/***", "wecom://***"]
+    assert all(t.from_settings and not t.kinds for t in found)
+    assert "pw-in-url" not in repr(found) and "BOTKEY-SECRET" not in repr(found)

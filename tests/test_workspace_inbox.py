@@ -66,6 +66,37 @@ def test_conversations_replies_read_state_claims_and_saved_replies(cluster: Clus
         i.read for i in thread.items if i.direction == OUT
     )
 
+    # -- items by the platform's time: the seeded history is older than it was stored;
+    # paging by (time, id) gives every item once (polled: history may still arrive)
+    def by_created() -> list[control_pb2.StoredItem]:
+        found, token = [], ""
+        while True:
+            page = cluster.call(
+                "ListItems",
+                control_pb2.ListItemsRequest(
+                    account_ids=["w1"],
+                    sort=control_pb2.ITEM_SORT_CREATED,
+                    page_size=7,
+                    page_token=token,
+                ),
+            )
+            found.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                return found
+
+    def paged_all() -> list[control_pb2.StoredItem] | None:
+        paged = by_created()
+        every = cluster.call(
+            "ListItems", control_pb2.ListItemsRequest(account_ids=["w1"], page_size=1000)
+        ).items
+        return paged if sorted(i.id for i in paged) == sorted(i.id for i in every) else None
+
+    paged = wait_for(paged_all, what="every item once, by platform time")
+    stamps = [(i.item.created_at.ToNanoseconds(), i.id) for i in paged]
+    assert stamps == sorted(stamps, reverse=True)
+    assert [i.id for i in paged] != sorted((i.id for i in paged), reverse=True)  # not stored order
+
     # -- claim: the other agent sees the assignee and cannot claim it silently
     claimed = call_as(
         cluster,
@@ -203,6 +234,11 @@ def test_conversations_replies_read_state_claims_and_saved_replies(cluster: Clus
     assert len(copies) == 1 and copies[0].item.outgoing
     audit = cluster.call("ListAuditLog", control_pb2.ListAuditLogRequest(action="Control/")).entries
     done_by = {(e.actor, e.action) for e in audit}
+    status_entry = next(e for e in audit if e.action == "Control/SetConversationStatus")
+    assert f"conversation_ref={conv.conversation_ref}" in status_entry.detail
+    assert "status=CONVERSATION_STATUS_DONE" in status_entry.detail
+    assign_entry = next(e for e in audit if e.action == "Control/AssignConversation")
+    assert "assignee=" in assign_entry.detail
     assert {
         ("alice", "Control/ClaimConversation"),
         ("alice", "Control/AssignConversation"),

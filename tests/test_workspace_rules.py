@@ -4,10 +4,13 @@ advance: "synthetic item N of ACCOUNT", a DM when N*37 % 100 < 30."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import socket
+import sqlite3
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, control_pb2
-from tests.delivery_helpers import create, synthetic_spec
+from tests.delivery_helpers import create, items_total, synthetic_spec
 from tests.harness import BIN, Cluster, wait_for
 from tests.workspace_helpers import call_as, operator_token, stream_as, webhook
 
@@ -76,8 +79,20 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
             HISCRM_NOTIFY_MAX_PER_MINUTE="2",
             HISCRM_NOTIFY_RETRIES="2",
         )
-        cluster.start_worker("ws-w")
+        worker = cluster.start_worker("ws-w")
         cluster.wait_worker_state("ws-w", common_pb2.WORKER_STATE_ONLINE)
+        watch = cluster.control().WatchEvents(
+            control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_CONVERSATION]),
+            metadata=cluster.metadata(),
+        )
+        updates: list[control_pb2.ConversationUpdate] = []
+
+        def follow() -> None:
+            with contextlib.suppress(grpc.RpcError):  # cancelled at the end
+                for event in watch:
+                    updates.append(event.conversation)
+
+        threading.Thread(target=follow, daemon=True).start()
 
         rule = cluster.call(
             "CreateRule",
@@ -126,6 +141,18 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
             (control_pb2.CONVERSATION_KIND_DIRECT_MESSAGE, "conv-57"),
             (control_pb2.CONVERSATION_KIND_COMMENT_THREAD, "post-2"),
         }
+        # the same, live: the items' updates, then the rule's labels
+        wait_for(
+            lambda: sum(u.new_incoming for u in updates) == TOTAL,
+            what="conversation updates for every item",
+        )
+        labelled = wait_for(
+            lambda: [u for u in updates if u.change == control_pb2.CONVERSATION_CHANGE_LABELS],
+            what="a labels update",
+        )
+        assert {tuple(u.rules_hit) for u in labelled} == {("sevens",)}
+        assert all("vip" in u.conversation.tags for u in labelled)
+        watch.cancel()
         rules = cluster.call("ListRules", control_pb2.ListRulesRequest()).rules
         assert [(r.id, r.hits) for r in rules] == [(rule.id, len(HITS))]
 
@@ -157,6 +184,22 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
         stats = cluster.call("GetStats", control_pb2.GetStatsRequest())
         assert stats.notifications_failed >= 1 and stats.notifications_sent >= 1
         assert SECRET_PASS not in cluster.master.log_text()  # type: ignore[union-attr]
+
+        # a worker that dies is a notification too (to a target that asks for it)
+        cluster.call(
+            "CreateNotifier",
+            control_pb2.CreateNotifierRequest(
+                name="ops-hook",
+                url=f"json://127.0.0.1:{hook.port}/ops",
+                kinds=[control_pb2.NOTIFICATION_KIND_WORKER_DOWN],
+            ),
+        )
+        worker.kill9()
+        wait_for(
+            lambda: "worker ws-w is missing" in hook.lines(),
+            timeout=90,
+            what="the worker-down notification",
+        )
 
         # export round trip: CSV with a BOM and XLSX, against ListItems
         listed = cluster.call(
@@ -297,3 +340,48 @@ def test_rules_tag_and_notify_in_batches_export_and_report(
     )
     assert "leaked-pw-77" not in details
     assert not cluster.call("ListSavedReplies", control_pb2.ListSavedRepliesRequest()).saved_replies
+
+
+def test_items_stored_before_conversations_join_them(cluster: Cluster) -> None:
+    cluster.start_master()
+    cluster.start_worker("bf-w")
+    cluster.wait_worker_state("bf-w", common_pb2.WORKER_STATE_ONLINE)
+    create(cluster, "bf-1", synthetic_spec(rate=500, total=40))
+    wait_for(lambda: items_total(cluster) == 40, what="40 items")
+    before = cluster.call("ListConversations", control_pb2.ListConversationsRequest()).conversations
+    assert sum(c.item_count for c in before) == 40
+    # paging: newest first by the last message's platform time, every conversation once
+    paged, token = [], ""
+    while True:
+        page = cluster.call(
+            "ListConversations", control_pb2.ListConversationsRequest(page_size=4, page_token=token)
+        )
+        paged.extend(page.conversations)
+        token = page.next_page_token
+        if not token:
+            break
+    assert [c.conversation_ref for c in paged] == [c.conversation_ref for c in before]
+    order = [(c.last_message_at.ToNanoseconds(), c.conversation_ref) for c in paged]
+    assert order == sorted(order, reverse=True) and len(paged) > 4
+    cluster.stop_all()
+    # what a database from before this release looks like
+    with sqlite3.connect(cluster.home / "hiscrm.db") as db:
+        db.execute("UPDATE items SET conversation_ref = 0")
+        db.execute("DELETE FROM conversations")
+    cluster.start_master()
+    after = wait_for(
+        lambda: (
+            (
+                got := cluster.call(
+                    "ListConversations", control_pb2.ListConversationsRequest()
+                ).conversations
+            )
+            and sum(c.item_count for c in got) == 40
+            and got
+        ),
+        what="the old items in conversations again",
+    )
+    key = lambda c: (c.kind, c.platform_conversation_id, c.post_id)  # noqa: E731
+    assert sorted(map(key, after)) == sorted(map(key, before))
+    items = cluster.call("ListItems", control_pb2.ListItemsRequest(page_size=100)).items
+    assert all(i.conversation_ref for i in items)

@@ -49,6 +49,12 @@ class Translator:
         self._accounts: dict[str, int] = {}
         self._workers: dict[str, int] = {}
 
+    def seed(self, workers: dict[str, int], accounts: dict[str, int]) -> None:
+        """The states as they are when the consumer subscribes: a change
+        after it notifies, the state itself does not."""
+        self._workers = dict(workers)
+        self._accounts = dict(accounts)
+
     def of(self, event: control_pb2.Event) -> list[Notification]:
         which = event.WhichOneof("event")
         if which == "conversation":

@@ -33,7 +33,10 @@ class Notifications:
         notifying_rule: Callable[[str], bool],
         send: Send = apprise_send,
         on_result: Callable[[str, int], None] | None = None,
+        states: Callable[[], tuple[dict[str, int], dict[str, int]]] | None = None,
     ) -> None:
+        # current worker and account states (by id), read when subscribing
+        self.states = states
         current = settings.get()
         self.bus = bus
         self.store = TargetStore(db)
@@ -74,6 +77,8 @@ class Notifications:
                     await self._changed.wait()
                     continue
                 sub = self.bus.subscribe([int(k) for k in KINDS], name="notifications")
+                if self.states is not None:
+                    self.translator.seed(*self.states())
                 try:
                     await self._consume(sub)
                 except SubscriberOverflow:

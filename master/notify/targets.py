@@ -6,6 +6,7 @@ Targets from HISCRM_NOTIFY_URLS are listed too but not changeable over Control.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -22,6 +23,8 @@ from master.limits import MAX_ID, MAX_IDS_PER_REQUEST
 from master.store.database import Database
 from master.store.models import NotifierRow
 from master.validation import InvalidInput, enum_names
+
+log = logging.getLogger(__name__)
 
 MAX_NAME = 64
 MAX_URL = 2048
@@ -129,7 +132,19 @@ class TargetStore:
         rows = await self.db.run(
             lambda s: list(s.exec(select(NotifierRow).order_by(col(NotifierRow.name))))
         )
-        return settings_targets() + [target_of(r) for r in rows]
+        targets = settings_targets()
+        for row in rows:
+            try:
+                targets.append(target_of(row))
+            except Exception as exc:
+                # one unreadable target (another master key) must not stop the others
+                log.error(
+                    "notifier %s: its URL cannot be decrypted with this master's key (%s); "
+                    "give it again with UpdateNotifier",
+                    row.name,
+                    type(exc).__name__,
+                )
+        return targets
 
     async def save(
         self,
