@@ -83,15 +83,4 @@ def event_line(event: control_pb2.Event) -> str:
     if kind == "account_deleted":
         d = event.account_deleted
         return f"{at} account {d.account_id} deleted ({d.items_deleted} items removed)"
-    if kind == "conversation":
-        cu = event.conversation
-        conv = cu.conversation
-        change = control_pb2.ConversationChange.Name(cu.change).removeprefix("CONVERSATION_CHANGE_")
-        who = conv.customer_name or conv.post_title or conv.customer_id or "?"
-        by = f" by {cu.operator}" if cu.operator else ""
-        rules = f", rules {', '.join(cu.rules_hit)}" if cu.rules_hit else ""
-        return (
-            f"{at} convo   #{conv.conversation_ref} {conv.account_id} {who}: {change.lower()}{by}"
-            f" (+{cu.new_incoming} new{rules})"
-        )
     return f"{at} {kind}"
