@@ -65,7 +65,8 @@ class ProbedApp(HiscrmApp):
     ]
 
     def __init__(self, flush_interval: float) -> None:
-        super().__init__("fake:0", "", client=FakeClient(), clock=lambda: NOW)
+        # the item log on screen, as the Inbox was before conversations
+        super().__init__("fake:0", "", client=FakeClient(), clock=lambda: NOW, initial_tab="items")
         self.pump = EventPump(self.client, self.post_message, flush_interval=flush_interval)
         self.sent: deque[float] = deque()
         self.figures = Figures()
@@ -84,7 +85,7 @@ class ProbedApp(HiscrmApp):
         super().on_events_arrived(message)
         end = time.perf_counter()
         self.figures.applies_ms.append((end - start) * 1000)
-        if self.last_id in self.inbox.items:
+        if self.last_id in self.item_log.items:
             self.applied_at = end
             self.applied.set()
 
@@ -102,7 +103,7 @@ async def run(
     app = ProbedApp(flush_interval)
     async with app.run_test(size=(160, 48)) as pilot:
         for _ in range(100):
-            if app.full_refreshes and app.inbox.items:
+            if app.full_refreshes and app.item_log.items:
                 break
             await pilot.pause(0.05)
         stop = asyncio.Event()
@@ -133,7 +134,7 @@ async def run(
         stop.set()
         await prober
         await pilot.pause(0.2)
-        app.figures.shown = app.inbox.query_one("#items").row_count  # type: ignore[attr-defined]
+        app.figures.shown = app.item_log.query_one("#items").row_count  # type: ignore[attr-defined]
     return app.figures
 
 

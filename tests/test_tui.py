@@ -120,9 +120,9 @@ async def until(pilot: Pilot[Any], probe: Callable[[], T], what: str, within: fl
 
 @contextlib.asynccontextmanager
 async def console(
-    cluster: Cluster, token: str | None = None
+    cluster: Cluster, token: str | None = None, tab: str = "items"
 ) -> AsyncIterator[tuple[HiscrmApp, Pilot[Any]]]:
-    app = HiscrmApp(cluster.address, token or cluster.token())
+    app = HiscrmApp(cluster.address, token or cluster.token(), initial_tab=tab)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: app.pump.connected and app.full_refreshes, "connected")
         yield app, pilot
@@ -131,7 +131,7 @@ async def console(
 
 def inbox_row(app: HiscrmApp, text: str) -> tuple[str, list[object]] | None:
     """The Inbox table's row whose content shows text, as (key, cells)."""
-    table = app.inbox.query_one("#items", DataTable)
+    table = app.item_log.query_one("#items", DataTable)
     for row_key in table.rows:
         cells = table.get_row(row_key)
         if any(text in str(cell) for cell in cells):
@@ -217,12 +217,12 @@ async def test_mark_read_lowers_unread_count(live: Live) -> None:
         )
         before = app.store.unread_of("t1")
 
-        await select_row(pilot, app.inbox.query_one("#items", DataTable), key)
+        await select_row(pilot, app.item_log.query_one("#items", DataTable), key)
         await pilot.press("m")
         await until(pilot, lambda: str(inbox_row(app, text)[1][1]) == "", "the unread mark gone")  # type: ignore[index]
         await until(pilot, lambda: app.store.unread_of("t1") == before - 1, "count lowered")
         assert _unread(cluster, "t1") == before - 1
-        summary = app.inbox.query_one("#unread-summary", Label)
+        summary = app.item_log.query_one("#unread-summary", Label)
         await until(
             pilot,
             lambda: f"unread {app.store.unread_total().total} " in str(summary.content),
@@ -241,12 +241,12 @@ async def test_reply_box_sends_to_the_platform(live: Live) -> None:
         question = f"tui-ask-{uuid.uuid4().hex[:8]}"
         await inject_comment(live, question)
         key, _ = await until(pilot, lambda: inbox_row(app, question), "the comment in Inbox")
-        await select_row(pilot, app.inbox.query_one("#items", DataTable), key)
+        await select_row(pilot, app.item_log.query_one("#items", DataTable), key)
 
         answer = f"thanks-{uuid.uuid4().hex[:8]}"
         await pilot.press("r")  # focus the reply box
         await pilot.press(*(KEY_OF.get(ch, ch) for ch in answer), "enter")
-        result = app.inbox.query_one("#reply-result", Static)
+        result = app.item_log.query_one("#reply-result", Static)
         await until(pilot, lambda: "sent" in str(result.content), "the reply result", 100)
 
         replies = await asyncio.to_thread(admin, live.base, "/admin/replies?username=demo1")
@@ -264,22 +264,22 @@ async def test_console_works_with_an_agent_token(live: Live) -> None:
         question = f"tui-agent-{uuid.uuid4().hex[:8]}"
         await inject_comment(live, question)
         key, _ = await until(pilot, lambda: inbox_row(app, question), "the comment in Inbox")
-        items = app.inbox.query_one("#items", DataTable)
+        items = app.item_log.query_one("#items", DataTable)
         await select_row(pilot, items, key)
         answer = f"agent-{uuid.uuid4().hex[:8]}"
         await pilot.press("r")
         await pilot.press(*(KEY_OF.get(ch, ch) for ch in answer), "enter")
-        result = app.inbox.query_one("#reply-result", Static)
+        result = app.item_log.query_one("#reply-result", Static)
         await until(pilot, lambda: "sent ✓ by tui-agent" in str(result.content), "sent", 100)
         # the master says who replied (a fresh list), and the detail shows it
-        app.inbox.items[int(key)].replied_by = ""  # what the console set itself
-        app.inbox.reload()
+        app.item_log.items[int(key)].replied_by = ""  # what the console set itself
+        app.item_log.reload()
         await until(
             pilot,
-            lambda: app.inbox.items[int(key)].replied_by == "tui-agent",
+            lambda: app.item_log.items[int(key)].replied_by == "tui-agent",
             "replied_by from the master",
         )
-        detail = app.inbox.query_one("#conversation-text", Static)
+        detail = app.item_log.query_one("#conversation-text", Static)
         await until(
             pilot, lambda: "replied by tui-agent" in str(detail.content), "who replied, shown"
         )

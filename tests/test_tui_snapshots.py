@@ -38,12 +38,21 @@ def loaded(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None) -> Calla
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, HiscrmApp)
-        side = app.inbox.query_one("#conversation-text", Static)
+        side = app.item_log.query_one("#conversation-text", Static)
+        thread = app.inbox.query_one("#thread-text", Static)
         await until(
             pilot,
-            lambda: app.full_refreshes and app.inbox.items and str(side.content),
-            "the first load, the inbox's side panel included",
+            lambda: (
+                app.full_refreshes
+                and app.item_log.items
+                and str(side.content)
+                and app.inbox.thread is not None
+                and str(thread.content)
+            ),
+            "the first load, the side panels included",
         )
+        for field in app.query(Input):
+            field.cursor_blink = False  # a blinking cursor would make the picture random
         if then is not None:
             await then(pilot)
         await pilot.pause()
@@ -82,8 +91,41 @@ def test_account_form_shows_server_validation(snap_compare: Snap) -> None:
     )
 
 
+def test_items(snap_compare: Snap) -> None:
+    assert snap_compare(fake_app("items"), terminal_size=SIZE, run_before=loaded())
+
+
 def test_inbox(snap_compare: Snap) -> None:
+    """Conversations: colours, waiting timers, unread bold, the DM thread open."""
     assert snap_compare(fake_app("inbox"), terminal_size=SIZE, run_before=loaded())
+
+
+def test_inbox_comment_thread(snap_compare: Snap) -> None:
+    """A comment thread: the post's title, the reply under its parent."""
+
+    async def open_thread(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HiscrmApp)
+        await pilot.press("n")  # the next unread: the comment thread
+        await until(
+            pilot,
+            lambda: (
+                app.inbox.thread is not None and app.inbox.thread.conversation.conversation_ref == 3
+            ),
+            "the comment thread",
+        )
+
+    assert snap_compare(fake_app("inbox"), terminal_size=SIZE, run_before=loaded(open_thread))
+
+
+def test_saved_reply_picker(snap_compare: Snap) -> None:
+    async def pick(pilot: Pilot[Any]) -> None:
+        await pilot.press("s")
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "PickModal", "picker")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+
+    assert snap_compare(fake_app("inbox"), terminal_size=SIZE, run_before=loaded(pick))
 
 
 def test_login(snap_compare: Snap) -> None:

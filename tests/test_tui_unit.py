@@ -17,7 +17,7 @@ from tui.app import HiscrmApp
 from tui.client import ControlClient, ControlError, EventPump
 from tui.fake import NOW, FakeClient, item_event, items, ts
 from tui.messages import ConnectionChanged, EventBatch, EventsArrived, Link
-from tui.screens.inbox import matches
+from tui.screens.items import matches
 from tui.state import Store
 
 
@@ -163,7 +163,7 @@ async def test_platform_text_is_never_markup() -> None:
     app = HiscrmApp("fake:0", "", client=FakeClient(), clock=lambda: NOW)
     async with app.run_test(size=(150, 40)) as pilot:
         for _ in range(100):
-            if app.full_refreshes and app.inbox.items:
+            if app.full_refreshes and app.item_log.items:
                 break
             await pilot.pause(0.05)
         odd = items(1, first_id=500)[0]
@@ -172,7 +172,7 @@ async def test_platform_text_is_never_markup() -> None:
         app.pump.feed(item_event(odd, 1))
         app.pump.flush()
         await pilot.pause(0.3)
-        row = app.inbox.query_one("#items", DataTable).get_row("500")
+        row = app.item_log.query_one("#items", DataTable).get_row("500")
         assert "[/b] price [red]100[/red] [errno 5]" in [str(c) for c in row]
         assert "[bold]x" in [str(c) for c in row]
     assert not app.task_errors

@@ -1,8 +1,11 @@
 """hiscrm-tui: the operator console, a pure gRPC client of Control.
 
-The app owns the client, the store and the event pump; the panes read the
-store and call the client from Textual workers, so no gRPC call ever runs on
-the UI's critical path.
+The app owns the client, the store and the event pump, and lists its panes
+once (PANES). Panes read the store, call the client from Textual workers (so
+no gRPC call runs on the UI's critical path), hear the store's announcements
+and post messages (RefreshWanted, OpenWanted, Alerted) for anything beyond
+themselves. The app knows a pane only as a Pane (show, open, focus_home,
+commands); no pane imports the app.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -26,13 +29,24 @@ from hiscrm.v1 import common_pb2, control_pb2
 from hiscrm_common import settings
 from hiscrm_common.channel import master_address
 from hiscrm_common.worker_counts import count_workers
+from tui import alerts
 from tui.client import ControlClient, ControlError, EventPump
-from tui.messages import ConnectionChanged, EventsArrived, Link
+from tui.messages import (
+    Alerted,
+    ConnectionChanged,
+    EventsArrived,
+    Link,
+    OpenWanted,
+    RefreshWanted,
+)
 from tui.screens.accounts import AccountsPane
+from tui.screens.base import Pane, PaneContext
+from tui.screens.conversations import ConversationsPane
 from tui.screens.fleet import FleetPane
-from tui.screens.inbox import InboxPane
+from tui.screens.items import ItemsPane
 from tui.screens.login import LoginPane
-from tui.state import Store
+from tui.state import Change, Store, Topic
+from tui.theme import CSS, THEME
 from tui.widgets.status import StatusBar
 
 log = logging.getLogger(__name__)
@@ -40,7 +54,14 @@ log = logging.getLogger(__name__)
 WORKER_POLL_S = 2.0  # heartbeat figures are not pushed as events; poll them
 ACCOUNT_POLL_S = 15.0  # a safety net: creates, changes and deletes all come as events
 STATS_POLL_S = 5.0  # the master's problems are not pushed as events; poll them
-TABS = ("fleet", "accounts", "inbox", "login")
+# The tabs, in key order (1, 2, ...): adding a pane is one line here.
+PANES: tuple[type[Pane], ...] = (FleetPane, AccountsPane, ConversationsPane, LoginPane, ItemsPane)
+TABS = tuple(p.TAB for p in PANES)
+SEVERITIES: dict[str, Literal["information", "warning", "error"]] = {
+    "information": "information",
+    "warning": "warning",
+    "error": "error",
+}
 
 
 def screenshot_directory() -> Path:
@@ -51,15 +72,9 @@ def screenshot_directory() -> Path:
 
 class HiscrmApp(App[None]):
     TITLE = "hiscrm"
-    CSS = """
-    TabbedContent { height: 1fr; }
-    TabPane { padding: 0; }
-    """
+    CSS = CSS
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "tab('fleet')", "Fleet"),
-        Binding("2", "tab('accounts')", "Accounts"),
-        Binding("3", "tab('inbox')", "Inbox"),
-        Binding("4", "tab('login')", "Login"),
+        *(Binding(str(n), f"tab('{p.TAB}')", p.TITLE) for n, p in enumerate(PANES, 1)),
         Binding("ctrl+r", "refresh_all", "Refresh"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -79,26 +94,25 @@ class HiscrmApp(App[None]):
         self.store = Store()
         self.now = clock
         self.initial_tab = initial_tab
+        self.pane_context = PaneContext(self.client, self.store, clock)
         self.pump = EventPump(self.client, self.post_message)
         self.task_errors: list[BaseException | None] = []  # seen by the tests
         self.full_refreshes = 0  # completed re-reads of everything
         self.sub_title = address
+        self.register_theme(THEME)
+        self.theme = THEME.name
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with TabbedContent(initial=self.initial_tab, id="tabs"):
-            with TabPane("Fleet", id="fleet"):
-                yield FleetPane(id="fleet-pane")
-            with TabPane("Accounts", id="accounts"):
-                yield AccountsPane(id="accounts-pane")
-            with TabPane("Inbox", id="inbox"):
-                yield InboxPane(id="inbox-pane")
-            with TabPane("Login", id="login"):
-                yield LoginPane(id="login-pane")
+            for pane in PANES:
+                with TabPane(pane.TITLE, id=pane.TAB):
+                    yield pane(self.pane_context, id=f"{pane.TAB}-pane")
         yield StatusBar(self.address, id="status")
         yield Footer()
 
     async def on_mount(self) -> None:
+        self.store.subscribe(self._show_summary)
         await self.client.open()
         self.run_worker(self.pump.run(), name="event-pump", group="events", exit_on_error=False)
         self.set_interval(1.0, self._tick)
@@ -113,6 +127,10 @@ class HiscrmApp(App[None]):
         await self.client.close()
 
     # ------------------------------------------------------------ panes
+    # Typed look-ups for tests and benchmarks; the app itself goes by PANES.
+
+    def pane(self, tab: str) -> Pane:
+        return self.query_one(f"#{tab}-pane", Pane)
 
     @property
     def fleet(self) -> FleetPane:
@@ -123,8 +141,12 @@ class HiscrmApp(App[None]):
         return self.query_one(AccountsPane)
 
     @property
-    def inbox(self) -> InboxPane:
-        return self.query_one(InboxPane)
+    def inbox(self) -> ConversationsPane:
+        return self.query_one(ConversationsPane)
+
+    @property
+    def item_log(self) -> ItemsPane:
+        return self.query_one(ItemsPane)
 
     @property
     def login(self) -> LoginPane:
@@ -147,20 +169,34 @@ class HiscrmApp(App[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {
-            "fleet": "#workers",
-            "accounts": "#account-table",
-            "inbox": "#items",
-            "login": "#login-start",
-        }[tab]
         # Focus inside the pane so its key bindings work and show in the footer.
-        self.query_one(focus).focus()
+        self.pane(tab).focus_home()
 
-    def open_login(self, account_id: str) -> None:
-        self.action_tab("login")
-        self.login.begin(account_id)
+    def on_open_wanted(self, message: OpenWanted) -> None:
+        self.action_tab(message.tab)
+        self.pane(message.tab).open(message.key)
 
-    def _show_summary(self) -> None:
+    def on_refresh_wanted(self, message: RefreshWanted) -> None:
+        {
+            "all": self.refresh_all,
+            "workers": self.refresh_workers,
+            "accounts": self.refresh_accounts,
+            "unread": self.refresh_unread,
+            "stats": self.refresh_stats,
+        }[message.what]()
+
+    def on_alerted(self, message: Alerted) -> None:
+        severity = SEVERITIES.get(message.severity, "information")
+        self._alert(alerts.Alert(message.text, severity, message.bell))
+
+    def _alert(self, alert: alerts.Alert) -> None:
+        self.notify(alert.text, severity=alert.severity, markup=False)
+        if alert.bell:
+            self.bell()
+
+    def _show_summary(self, change: Change) -> None:
+        if not change.touches(Topic.WORKERS, Topic.ACCOUNTS, Topic.UNREAD, Topic.ITEMS):
+            return
         store = self.store
         needs_login = sum(
             1 for a in store.accounts.values() if a.state == common_pb2.RUN_STATE_NEEDS_LOGIN
@@ -172,33 +208,18 @@ class HiscrmApp(App[None]):
             + f" · unread {unread.total}"
         )
 
-    def _show_all(self) -> None:
-        self.fleet.show()
-        self.accounts.show()
-        self.inbox.show()
-        self.login.show()
-        self._show_summary()
-
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # Panes off screen are redrawn lazily; catch up when one is shown.
-        pane: dict[str, FleetPane | AccountsPane | InboxPane] = {
-            "fleet": self.fleet,
-            "accounts": self.accounts,
-            "inbox": self.inbox,
-        }
-        shown = pane.get(event.pane.id or "")
-        if shown is not None and self.full_refreshes:
-            shown.show()
+        if event.pane.id in TABS and self.full_refreshes:
+            self.pane(event.pane.id).show()
 
     def _tick(self) -> None:
         # Ages ("beat 3s") move with the clock; redraw only what is visible.
         if not self.is_running:
             return
-        active = self.query_one(TabbedContent).active
-        if active == "fleet":
-            self.fleet.show()
-        elif active == "accounts":
-            self.accounts.show()
+        shown = self.pane(self.query_one(TabbedContent).active)
+        if shown.TICKS:
+            shown.show()
 
     # ------------------------------------------------------------ live
 
@@ -214,22 +235,15 @@ class HiscrmApp(App[None]):
                     f"reconnected to the master after {message.offline_s:.1f}s", markup=False
                 )
         elif message.link is Link.RECONNECTING and message.attempt == 1:
-            self.notify(f"lost the master: {message.detail}", severity="warning", markup=False)
+            self._alert(alerts.Alert(f"lost the master: {message.detail}", "warning"))
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         if not self.is_running:
             return
         batch = message.batch
-        store = self.store
-        for worker in batch.workers.values():
-            store.upsert_worker(worker)
-        for account in batch.accounts.values():
-            store.upsert_account(account)
-        store.apply_live_counts(batch.items, batch.unread, batch.unread_after)
-        for account_id in batch.deleted:
-            store.remove_account(account_id)
+        found = alerts.detect(self.store, batch) if self.full_refreshes else []
+        change = self.store.apply(batch)
         for ack in batch.config_acks:
-            store.note_ack(ack)
             if not ack.ok:
                 self.notify(
                     f"{ack.account_id}: config v{ack.config_version} failed: {ack.error}",
@@ -243,25 +257,9 @@ class HiscrmApp(App[None]):
             }.get(notice.level, "information")
             # severity is one of the literals notify() takes; the dict types it as str.
             self.notify(notice.message, severity=severity, markup=False)  # type: ignore[arg-type]
-        if batch.items:
-            self.inbox.add_live(batch.items)
-        for gone in batch.deleted.values():
-            if gone.items_deleted:
-                self.inbox.forget_account(gone.account_id)
-        for update in batch.logins:
-            self.login.observe(update)
-        if batch.workers:
-            self.fleet.show()
-        # Items and counts alone only move the unread column; the 1 s tick
-        # redraws that, so a burst never redraws a table of thousands of
-        # accounts per batch. Counts arrive as unread events (after new items
-        # and read marks by any client), so no recount is needed here.
-        if batch.accounts or batch.config_acks or batch.deleted:
-            self.accounts.show()
-        if batch.accounts or batch.deleted:
-            self.login.show()
-        self.inbox.show()
-        self._show_summary()
+        self.store.announce(change)
+        for alert in found:
+            self._alert(alert)
 
     # ------------------------------------------------------------ refreshes
 
@@ -271,19 +269,22 @@ class HiscrmApp(App[None]):
     @work(exclusive=True, group="refresh-all", exit_on_error=False)
     async def refresh_all(self) -> None:
         try:
-            workers, accounts, unread = await asyncio.gather(
-                self.client.list_workers(), self.client.list_accounts(), self.client.unread_counts()
+            me, workers, accounts, unread = await asyncio.gather(
+                self.client.who_am_i(),
+                self.client.list_workers(),
+                self.client.list_accounts(),
+                self.client.unread_counts(),
             )
         except ControlError as exc:
             log.warning("refresh failed: %s", exc)
             return
         if not self.is_running:
             return
+        self.store.operator = me.name
         self.store.set_workers(workers)
         self.store.set_accounts(accounts)
         self.store.set_unread(unread)
-        self._show_all()
-        self.inbox.reload()
+        self.store.announce(Change(reloaded=True))
         self.refresh_stats()
         self.full_refreshes += 1
 
@@ -310,7 +311,7 @@ class HiscrmApp(App[None]):
             return
         self.store.set_stats(stats)
         self.status.show_problems(self.store.problems, self.store.task_failures)
-        self.fleet.show()
+        self.store.announce(Change({Topic.STATS}))
 
     @work(exclusive=True, group="refresh-workers", exit_on_error=False)
     async def refresh_workers(self) -> None:
@@ -321,9 +322,11 @@ class HiscrmApp(App[None]):
             return
         if not self.is_running:
             return
+        # A worker that went missing between events shows up here first.
+        for alert in alerts.worker_alerts(self.store, workers) if self.full_refreshes else []:
+            self._alert(alert)
         self.store.set_workers(workers)
-        self.fleet.show()
-        self._show_summary()
+        self.store.announce(Change({Topic.WORKERS}))
 
     @work(exclusive=True, group="refresh-accounts", exit_on_error=False)
     async def refresh_accounts(self) -> None:
@@ -335,10 +338,7 @@ class HiscrmApp(App[None]):
         if not self.is_running:
             return
         self.store.set_accounts(accounts)
-        self.accounts.show()
-        self.login.show()
-        self.inbox.show()
-        self._show_summary()
+        self.store.announce(Change({Topic.ACCOUNTS}))
 
     @work(exclusive=True, group="refresh-unread", exit_on_error=False)
     async def refresh_unread(self) -> None:
@@ -352,9 +352,7 @@ class HiscrmApp(App[None]):
         if not self.is_running:
             return
         self.store.set_unread(counts)
-        self.accounts.show()
-        self.inbox.show()
-        self._show_summary()
+        self.store.announce(Change({Topic.UNREAD}))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # A bug in a background task must be seen, not take the console down.
@@ -370,44 +368,17 @@ class HiscrmApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for tab in TABS:
+        for pane in PANES:
             yield SystemCommand(
-                f"Go to {tab.capitalize()}", f"show the {tab} tab", lambda t=tab: self.action_tab(t)
+                f"Go to {pane.TITLE}",
+                f"show the {pane.TITLE} tab",
+                lambda t=pane.TAB: self.action_tab(t),
             )
         yield SystemCommand(
             "Refresh everything", "re-read workers, accounts, inbox", self.action_refresh_all
         )
-        yield SystemCommand(
-            "Restart worker(s)",
-            "restart the marked or selected workers",
-            lambda: self.fleet.action_act("restart"),
-        )
-        yield SystemCommand(
-            "Stop worker(s)",
-            "stop the marked or selected workers",
-            lambda: self.fleet.action_act("stop"),
-        )
-        yield SystemCommand(
-            "Start worker(s)",
-            "start the marked or selected workers",
-            lambda: self.fleet.action_act("start"),
-        )
-        yield SystemCommand("Scale workers", "run N workers", self.fleet.action_scale)
-        yield SystemCommand(
-            "Tail worker log", "follow the selected worker's log", self.fleet.action_toggle_log
-        )
-        yield SystemCommand("Add account", "register an account", self.accounts.action_add)
-        yield SystemCommand(
-            "Log in account", "QR login for the selected account", self.accounts.action_login
-        )
-        yield SystemCommand(
-            "Mark account read",
-            "mark every item of the account read",
-            self.inbox.action_mark_account_read,
-        )
-        yield SystemCommand(
-            "Unread only", "toggle the inbox's unread filter", self.inbox.action_toggle_unread
-        )
+        for shown in self.query(Pane):
+            yield from shown.commands()
 
 
 def _log_to_file() -> None:

@@ -168,10 +168,18 @@ class ControlClient:
         return await self._unary("ListItems", req)
 
     async def mark_read(
-        self, *, item_ids: Iterable[int] = (), account_id: str = "", conversation_id: str = ""
+        self,
+        *,
+        item_ids: Iterable[int] = (),
+        account_id: str = "",
+        conversation_id: str = "",
+        unread: bool = False,
     ) -> int:
         req = control_pb2.MarkReadRequest(
-            item_ids=list(item_ids), account_id=account_id, conversation_id=conversation_id
+            item_ids=list(item_ids),
+            account_id=account_id,
+            conversation_id=conversation_id,
+            unread=unread,
         )
         return (await self._unary("MarkRead", req)).updated
 
@@ -188,6 +196,67 @@ class ControlClient:
         return await self._unary("SendReply", req, deadline=REPLY_TIMEOUT_S)
 
     # ------------------------------------------------------------ live
+
+    async def who_am_i(self) -> control_pb2.TokenInfo:
+        return await self._unary("WhoAmI", control_pb2.WhoAmIRequest())
+
+    # ------------------------------------------------------------ conversations
+
+    async def list_conversations(
+        self, req: control_pb2.ListConversationsRequest
+    ) -> control_pb2.ListConversationsResponse:
+        return await self._unary("ListConversations", req)
+
+    async def get_conversation(
+        self, ref: int, max_items: int = 0
+    ) -> control_pb2.ConversationThread:
+        req = control_pb2.GetConversationRequest(conversation_ref=ref, max_items=max_items)
+        return await self._unary("GetConversation", req)
+
+    async def mark_conversation_read(
+        self, ref: int, up_to_item_id: int = 0
+    ) -> control_pb2.ConversationReadState:
+        req = control_pb2.MarkConversationReadRequest(
+            conversation_ref=ref, up_to_item_id=up_to_item_id
+        )
+        return await self._unary("MarkConversationRead", req)
+
+    async def mark_conversation_unread(self, ref: int) -> control_pb2.ConversationReadState:
+        req = control_pb2.MarkConversationUnreadRequest(conversation_ref=ref)
+        return await self._unary("MarkConversationUnread", req)
+
+    async def claim_conversation(
+        self, ref: int, take_over: bool = False
+    ) -> control_pb2.Conversation:
+        req = control_pb2.ClaimConversationRequest(conversation_ref=ref, take_over=take_over)
+        return await self._unary("ClaimConversation", req)
+
+    async def assign_conversation(self, ref: int, assignee: str) -> control_pb2.Conversation:
+        req = control_pb2.AssignConversationRequest(conversation_ref=ref, assignee=assignee)
+        return await self._unary("AssignConversation", req)
+
+    async def set_conversation_status(
+        self, ref: int, status: control_pb2.ConversationStatus
+    ) -> control_pb2.Conversation:
+        req = control_pb2.SetConversationStatusRequest(conversation_ref=ref, status=status)
+        return await self._unary("SetConversationStatus", req)
+
+    async def list_saved_replies(self, query: str = "") -> list[control_pb2.SavedReply]:
+        resp = await self._unary(
+            "ListSavedReplies", control_pb2.ListSavedRepliesRequest(query=query)
+        )
+        return list(resp.saved_replies)
+
+    async def create_saved_reply(self, name: str, text: str) -> control_pb2.SavedReply:
+        req = control_pb2.CreateSavedReplyRequest(name=name, text=text)
+        return await self._unary("CreateSavedReply", req)
+
+    async def delete_saved_reply(self, reply_id: int) -> None:
+        await self._unary("DeleteSavedReply", control_pb2.DeleteSavedReplyRequest(id=reply_id))
+
+    async def render_saved_reply(self, reply_id: int, ref: int) -> str:
+        req = control_pb2.RenderSavedReplyRequest(id=reply_id, conversation_ref=ref)
+        return (await self._unary("RenderSavedReply", req)).text
 
     async def get_stats(self, deadline: float = UNARY_TIMEOUT_S) -> control_pb2.Stats:
         return await self._unary("GetStats", control_pb2.GetStatsRequest(), deadline=deadline)

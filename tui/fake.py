@@ -112,6 +112,87 @@ def items(count: int = 12, first_id: int = 1) -> list[control_pb2.StoredItem]:
     return out
 
 
+def conversations() -> list[control_pb2.Conversation]:
+    """A DM waiting long, a claimed DM, a comment thread with tags, one done."""
+    rows = [
+        # ref, account, kind, customer, text, age s, waiting s, unread, status, assignee, tags
+        (1, "demo-1", 1, "顾客李", "这个多少钱？能便宜点吗", 90, 5400, 2, 1, "", ["价格"]),
+        (2, "demo-2", 1, "王小姐", "好的谢谢", 600, 0, 0, 2, "alice", []),
+        (3, "demo-1", 2, "张三", "什么时候发货？", 1500, 1500, 1, 1, "ops", ["发货"]),
+        (4, "demo-2", 1, "赵六", "已收到", 7200, 0, 0, 3, "alice", []),
+    ]
+    out = []
+    for ref, account, kind, who, text, age, waiting, unread, status, assignee, tags in rows:
+        c = control_pb2.Conversation(
+            conversation_ref=ref,
+            account_id=account,
+            platform=common_pb2.PLATFORM_DEMO,
+            kind=kind,  # type: ignore[arg-type]  # a ConversationKind value
+            customer_name=who,
+            customer_id=f"u{ref}",
+            last_message_text=text,
+            last_message_at=ts(NOW - age),
+            last_direction=(
+                control_pb2.DIRECTION_INCOMING if waiting else control_pb2.DIRECTION_OUTGOING
+            ),
+            unread_count=unread,
+            status=status,  # type: ignore[arg-type]  # a ConversationStatus value
+            assignee=assignee,
+            tags=tags,
+            item_count=3,
+            last_item_id=ref * 10 + 2,
+            last_incoming_item_id=ref * 10 + 1,
+        )
+        if waiting:
+            c.waiting_since.CopyFrom(ts(NOW - waiting))
+        if kind == 2:
+            c.post_id = "post-1"
+            c.post_title = "新品上市"
+            c.priority = control_pb2.PRIORITY_HIGH
+        out.append(c)
+    return out
+
+
+def thread(c: control_pb2.Conversation) -> control_pb2.ConversationThread:
+    """Three messages: the customer, "me" (an operator), the customer again;
+    in a comment thread the reply answers the first comment."""
+    out = control_pb2.ConversationThread(conversation=c)
+    kind = (
+        common_pb2.ITEM_KIND_DIRECT_MESSAGE
+        if c.kind == control_pb2.CONVERSATION_KIND_DIRECT_MESSAGE
+        else common_pb2.ITEM_KIND_COMMENT
+    )
+    lines = [("in", c.customer_name, "在吗？"), ("out", "", "在的，请问有什么可以帮您？")]
+    lines.append(("in", c.customer_name, c.last_message_text))
+    for n, (way, who, text) in enumerate(lines):
+        s = out.items.add(id=c.conversation_ref * 10 + n, conversation_ref=c.conversation_ref)
+        s.item.account_id = c.account_id
+        s.item.kind = kind
+        s.item.author_name = who or "小店"
+        s.item.content = text
+        s.item.created_at.CopyFrom(ts(NOW - 3600 + n * 600))
+        s.received_at.CopyFrom(ts(NOW - 3000 + n * 600))
+        s.direction = (
+            control_pb2.DIRECTION_OUTGOING if way == "out" else control_pb2.DIRECTION_INCOMING
+        )
+        s.read = way == "out" or n < 2 or not c.unread_count
+        if way == "out":
+            s.replied_by = "alice"
+            s.item.outgoing = True
+            if kind == common_pb2.ITEM_KIND_COMMENT:
+                s.parent_item_id = c.conversation_ref * 10
+    return out
+
+
+def saved_replies() -> list[control_pb2.SavedReply]:
+    return [
+        control_pb2.SavedReply(
+            id=1, name="price", text="{customer}您好，这款今天有优惠，下单即减20元。"
+        ),
+        control_pb2.SavedReply(id=2, name="ship", text="{customer}您好，现货48小时内发出。"),
+    ]
+
+
 def item_event(stored: control_pb2.StoredItem, seq: int) -> control_pb2.Event:
     event = control_pb2.Event(seq=seq, at=ts(NOW))
     event.item.CopyFrom(stored)
@@ -129,6 +210,9 @@ class FakeClient(ControlClient):
         # what GetStats answers; tests put problems and task failures in it
         self.stats = control_pb2.Stats(master_version="0.1.0", database="sqlite")
         self.workers = workers()
+        self.conversations = {c.conversation_ref: c for c in conversations()}
+        self.saved = saved_replies()
+        self.operator = "alice"
 
     async def open(self) -> None:
         pass
@@ -140,6 +224,11 @@ class FakeClient(ControlClient):
         self.calls.append((method, request))
         if method == "GetStats":
             return self.stats
+        if method == "WhoAmI":
+            return control_pb2.TokenInfo(name=self.operator, role=control_pb2.ROLE_AGENT)
+        conversation = self._conversation(method, request)
+        if conversation is not None:
+            return conversation
         if method == "ListWorkers":
             return control_pb2.ListWorkersResponse(workers=self.workers)
         if method == "ListAccounts":
@@ -164,6 +253,40 @@ class FakeClient(ControlClient):
                 )
             return control_pb2.Account(account_id=request.account_id, spec=request.spec)
         return None
+
+    def _conversation(self, method: str, request: Any) -> Any:
+        """The workspace calls; None for any other method."""
+        if method == "ListConversations":
+            statuses = set(request.statuses)
+            rows = [c for c in self.conversations.values() if not statuses or c.status in statuses]
+            return control_pb2.ListConversationsResponse(conversations=rows)
+        if method == "ListSavedReplies":
+            return control_pb2.ListSavedRepliesResponse(saved_replies=self.saved)
+        if method == "RenderSavedReply":
+            c = self.conversations[request.conversation_ref]
+            text = next(r.text for r in self.saved if r.id == request.id)
+            return control_pb2.RenderSavedReplyResponse(
+                text=text.replace("{customer}", c.customer_name)
+            )
+        if not hasattr(request, "conversation_ref") or method == "ListItems":
+            return None
+        c = self.conversations[request.conversation_ref]
+        if method == "GetConversation":
+            return thread(c)
+        if method in ("MarkConversationRead", "MarkConversationUnread"):
+            c.unread_count = 0 if method == "MarkConversationRead" else 1
+            return control_pb2.ConversationReadState(
+                conversation_ref=c.conversation_ref,
+                operator=self.operator,
+                unread_count=c.unread_count,
+            )
+        if method == "ClaimConversation":
+            c.assignee = self.operator
+        elif method == "AssignConversation":
+            c.assignee = request.assignee
+        elif method == "SetConversationStatus":
+            c.status = request.status
+        return c
 
     def _filter(self, req: control_pb2.ListItemsRequest) -> list[control_pb2.StoredItem]:
         out = [

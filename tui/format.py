@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from rich.cells import cell_len
 
 from hiscrm.v1 import common_pb2
 
@@ -95,3 +96,19 @@ def sparkline(values: Sequence[float], width: int = 12) -> str:
 def one_line(text: str, limit: int = 80) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def fit(text: str, cells: int) -> str:
+    """One line at most `cells` terminal cells wide: a Chinese character
+    takes two, so a character limit would overflow a column."""
+    flat = " ".join(text.split())
+    if cell_len(flat) <= cells:
+        return flat
+    out, used = [], 0
+    for ch in flat:
+        width = cell_len(ch)
+        if used + width > cells - 1:
+            break
+        out.append(ch)
+        used += width
+    return "".join(out) + "…"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Literal
 
 from textual.message import Message
 
@@ -41,6 +42,8 @@ class EventBatch:
     logins: list[control_pb2.LoginUpdate] = field(default_factory=list)
     replies: list[control_pb2.SendReplyResponse] = field(default_factory=list)
     notices: list[control_pb2.Notice] = field(default_factory=list)
+    # in order: a conversation may change several times in one batch
+    conversations: list[control_pb2.ConversationUpdate] = field(default_factory=list)
     count: int = 0
 
     def add(self, event: control_pb2.Event) -> None:
@@ -73,6 +76,8 @@ class EventBatch:
             self.replies.append(event.reply)
         elif kind == "notice":
             self.notices.append(event.notice)
+        elif kind == "conversation":
+            self.conversations.append(event.conversation)
 
 
 class EventsArrived(Message):
@@ -107,3 +112,37 @@ class ConnectionChanged(Message):
         self.attempt = attempt
         self.master_version = master_version
         self.database = database
+
+
+# ------------------------------------------------------------ from the panes
+# A pane never calls the app: it posts one of these, which bubbles up to the
+# app (the only one that knows every pane and the polls).
+
+Refreshable = Literal["all", "workers", "accounts", "unread", "stats"]
+
+
+class RefreshWanted(Message):
+    """Re-read part of the store from the master (after an action changed it)."""
+
+    def __init__(self, what: Refreshable) -> None:
+        super().__init__()
+        self.what = what
+
+
+class OpenWanted(Message):
+    """Show another pane, opened at a key (an account id for Login)."""
+
+    def __init__(self, tab: str, key: str) -> None:
+        super().__init__()
+        self.tab = tab
+        self.key = key
+
+
+class Alerted(Message):
+    """Something an operator must notice now: a toast, and the bell if asked."""
+
+    def __init__(self, text: str, *, severity: str = "information", bell: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+        self.bell = bell

@@ -2,19 +2,57 @@
 
 The store is filled by List calls after each (re)connect and kept fresh by
 live events; every screen reads from it, so a reconnect is one refresh.
+Whoever changes it announces a Change; panes subscribe and redraw what the
+change touches, so the app never has to know which pane shows what.
 """
 
 from __future__ import annotations
 
+import enum
+import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hiscrm.v1 import common_pb2, control_pb2
+from tui.messages import EventBatch
 
 DM = common_pb2.ITEM_KIND_DIRECT_MESSAGE
 
 HISTORY = 30  # heartbeat samples kept per worker for the sparklines
+
+log = logging.getLogger(__name__)
+
+
+class Topic(enum.Enum):
+    """What part of the store a change touched."""
+
+    WORKERS = "workers"
+    ACCOUNTS = "accounts"  # an account's state, config or existence
+    UNREAD = "unread"
+    STATS = "stats"
+    ITEMS = "items"  # live items (Change.items) or a full reload
+    LOGINS = "logins"
+    CONVERSATIONS = "conversations"
+
+
+@dataclass
+class Change:
+    """One announcement: the topics touched, and the live facts that are not
+    kept in the store (items, logins and deletions pass through to panes)."""
+
+    topics: set[Topic] = field(default_factory=set)
+    items: list[control_pb2.StoredItem] = field(default_factory=list)
+    logins: list[control_pb2.LoginUpdate] = field(default_factory=list)
+    deleted_with_items: list[str] = field(default_factory=list)  # account ids
+    conversations: list[control_pb2.ConversationUpdate] = field(default_factory=list)
+    reloaded: bool = False  # everything was re-read (after a (re)connect)
+
+    def touches(self, *topics: Topic) -> bool:
+        return self.reloaded or any(t in self.topics for t in topics)
+
+
+Listener = Callable[[Change], None]
 
 
 @dataclass
@@ -37,6 +75,82 @@ class Store:
     # from GetStats (polled): what the master says an operator must look at
     problems: list[str] = field(default_factory=list)
     task_failures: dict[str, int] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list, repr=False)
+    operator: str = ""  # this console's operator (WhoAmI): read state and claims are theirs
+    # Conversations the console has listed or heard of, by conversation_ref;
+    # unread_count is this operator's.
+    conversations: dict[int, control_pb2.Conversation] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ announcements
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    def announce(self, change: Change) -> None:
+        """Tell every listener, in the order they subscribed."""
+        for listener in list(self.listeners):
+            listener(change)
+
+    def apply(self, batch: EventBatch) -> Change:
+        """One batch of live events into the store; what it touched."""
+        change = Change(items=batch.items, logins=batch.logins, conversations=batch.conversations)
+        for worker in batch.workers.values():
+            self.upsert_worker(worker)
+        for account in batch.accounts.values():
+            self.upsert_account(account)
+        self.apply_live_counts(batch.items, batch.unread, batch.unread_after)
+        for account_id in batch.deleted:
+            self.remove_account(account_id)
+        for ack in batch.config_acks:
+            self.note_ack(ack)
+        change.deleted_with_items = [
+            g.account_id for g in batch.deleted.values() if g.items_deleted
+        ]
+        if batch.workers:
+            change.topics.add(Topic.WORKERS)
+        if batch.accounts or batch.config_acks or batch.deleted:
+            change.topics.add(Topic.ACCOUNTS)
+        # Items alone only move unread columns the panes redraw on their 1 s
+        # tick, so a burst never redraws a table of thousands of accounts;
+        # the master's counts (a few a second per account) do.
+        if batch.items:
+            change.topics.add(Topic.ITEMS)
+        if batch.unread:
+            change.topics.add(Topic.UNREAD)
+        if batch.logins:
+            change.topics.add(Topic.LOGINS)
+        for update in batch.conversations:
+            self.update_conversation(update)
+            change.topics.add(Topic.CONVERSATIONS)
+        return change
+
+    # ------------------------------------------------------------ conversations
+
+    def set_conversations(self, conversations: Iterable[control_pb2.Conversation]) -> None:
+        self.conversations = {c.conversation_ref: c for c in conversations}
+
+    def upsert_conversation(self, conversation: control_pb2.Conversation) -> None:
+        """A conversation as a call on this operator's behalf returned it."""
+        self.conversations[conversation.conversation_ref] = conversation
+
+    def update_conversation(self, update: control_pb2.ConversationUpdate) -> None:
+        """A live change. Its unread_count is only meaningful for a READ change
+        by this operator; new items add their incoming count to ours."""
+        fresh = control_pb2.Conversation()
+        fresh.CopyFrom(update.conversation)
+        before = self.conversations.get(fresh.conversation_ref)
+        unread = before.unread_count if before is not None else 0
+        if update.change == control_pb2.CONVERSATION_CHANGE_READ:
+            if update.operator == self.operator:
+                unread = fresh.unread_count
+        elif update.change == control_pb2.CONVERSATION_CHANGE_ITEMS:
+            unread += update.new_incoming
+        fresh.unread_count = unread
+        self.conversations[fresh.conversation_ref] = fresh
 
     # ------------------------------------------------------------ master
 

@@ -3,23 +3,23 @@ delete, enable/disable and log in."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from collections.abc import Iterable
+from typing import ClassVar
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from hiscrm.v1 import common_pb2, control_pb2
 from tui import format as fmt
 from tui.client import ControlError
+from tui.screens.base import Pane
+from tui.state import Topic
+from tui.theme import run_state_cell, styled
 from tui.widgets.account_form import AccountForm
 from tui.widgets.modals import ConfirmModal
 from tui.widgets.tables import selected_key, sync
-
-if TYPE_CHECKING:
-    from tui.app import HiscrmApp
 
 COLUMNS = (
     "account",
@@ -52,39 +52,41 @@ def proxy_cell(a: control_pb2.Account) -> str:
     return f"ok {h.latency_ms}ms" if h.ok else f"FAIL {fmt.one_line(h.detail, 30)}"
 
 
-class AccountsPane(Vertical):
+class AccountsPane(Pane):
+    TAB = "accounts"
+    TITLE = "Accounts"
+    FOCUS = "#account-table"
+    WATCHES = frozenset({Topic.ACCOUNTS, Topic.UNREAD})
+    TICKS = True
     DEFAULT_CSS = """
     AccountsPane #account-table { height: 1fr; }
     AccountsPane #account-detail { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Pane.BINDINGS,
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("d", "delete", "Delete"),
-        Binding("t", "toggle", "Enable/disable"),
+        Binding("t", "toggle_enabled", "Enable/disable"),
         Binding("l", "login", "Log in"),
     ]
 
-    @property
-    def hiscrm(self) -> HiscrmApp:
-        return cast("HiscrmApp", self.app)
-
     def compose(self) -> ComposeResult:
         table: DataTable[object] = DataTable(
-            id="account-table", cursor_type="row", zebra_stripes=True
+            id="account-table", cursor_type="row", zebra_stripes=True, classes="framed"
         )
+        table.border_title = "Accounts"
         table.add_columns(*COLUMNS)
         yield table
         yield Label("", id="account-detail", markup=False)
 
     def show(self) -> None:
-        store, now = self.hiscrm.store, self.hiscrm.now()
+        store, now = self.store, self.now()
         rows = []
         for account_id in sorted(store.accounts):
             a = store.accounts[account_id]
-            state = fmt.run_state(a.state)
-            if not a.spec.enabled:
-                state = "disabled"
+            state = run_state_cell(a.state, a.spec.enabled)
+            unread = store.unread_of(account_id)
             rows.append(
                 (
                     account_id,
@@ -95,7 +97,7 @@ class AccountsPane(Vertical):
                         state,
                         a.worker_id or "-",
                         fmt.age(a.last_cycle_at, now),
-                        str(store.unread_of(account_id)),
+                        styled(str(unread), "bold" if unread else ""),
                         config_cell(a),
                         proxy_cell(a),
                         fmt.one_line(
@@ -136,14 +138,14 @@ class AccountsPane(Vertical):
 
     def selected(self) -> control_pb2.Account | None:
         key = selected_key(self.query_one("#account-table", DataTable))
-        return self.hiscrm.store.accounts.get(key) if key else None
+        return self.store.accounts.get(key) if key else None
 
     # ------------------------------------------------------------ actions
 
     async def _save(
         self, account_id: str, spec: common_pb2.AccountSpec, paths: list[str]
     ) -> control_pb2.Account:
-        client = self.hiscrm.client
+        client = self.client
         if paths:
             return await client.update_account(account_id, spec, paths)
         return await client.create_account(account_id, spec)
@@ -151,7 +153,7 @@ class AccountsPane(Vertical):
     def _saved(self, account: control_pb2.Account | None) -> None:
         if account is None:
             return
-        self.hiscrm.store.upsert_account(account)
+        self.store.upsert_account(account)
         self.notify(
             f"account {account.account_id} saved (config v{account.config_version})", markup=False
         )
@@ -184,29 +186,31 @@ class AccountsPane(Vertical):
     @work(group="accounts", exit_on_error=False)
     async def delete(self, account_id: str) -> None:
         try:
-            resp = await self.hiscrm.client.delete_account(account_id)
+            resp = await self.client.delete_account(account_id)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
-        self.hiscrm.store.remove_account(account_id)
+        self.store.remove_account(account_id)
         self.notify(
             f"account {account_id} deleted ({resp.items_deleted} items removed)", markup=False
         )
         self.show()
 
-    # Shadows DOMNode.action_toggle (textual's "toggle" action) with another signature.
-    @work(group="accounts", exit_on_error=False)
-    async def action_toggle(self) -> None:  # type: ignore[override]  # see above
+    def action_toggle_enabled(self) -> None:
         account = self.selected()
-        if account is None:
-            return
-        spec = common_pb2.AccountSpec(enabled=not account.spec.enabled)
+        if account is not None:
+            self.set_enabled(account.account_id, not account.spec.enabled)
+
+    # Not action_toggle: that is DOMNode's own "toggle(attribute)" action.
+    @work(group="accounts", exit_on_error=False)
+    async def set_enabled(self, account_id: str, enabled: bool) -> None:
+        spec = common_pb2.AccountSpec(enabled=enabled)
         try:
-            updated = await self.hiscrm.client.update_account(account.account_id, spec, ["enabled"])
+            updated = await self.client.update_account(account_id, spec, ["enabled"])
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
-        self.hiscrm.store.upsert_account(updated)
+        self.store.upsert_account(updated)
         self.notify(
             f"{updated.account_id} {'enabled' if updated.spec.enabled else 'disabled'}",
             markup=False,
@@ -216,4 +220,10 @@ class AccountsPane(Vertical):
     def action_login(self) -> None:
         account = self.selected()
         if account is not None:
-            self.hiscrm.open_login(account.account_id)
+            self.want_open("login", account.account_id)
+
+    def commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Add account", "register an account", self.action_add)
+        yield SystemCommand(
+            "Log in account", "QR login for the selected account", self.action_login
+        )

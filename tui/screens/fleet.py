@@ -3,10 +3,11 @@ a worker's log, followed live."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from collections.abc import Iterable
+from typing import ClassVar
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log, Sparkline
@@ -14,11 +15,11 @@ from textual.widgets import DataTable, Label, Log, Sparkline
 from hiscrm.v1 import common_pb2
 from tui import format as fmt
 from tui.client import ControlError, WorkerOp
+from tui.screens.base import Pane
+from tui.state import Topic
+from tui.theme import process_state_cell, worker_state_cell
 from tui.widgets.modals import ConfirmModal, NumberModal
 from tui.widgets.tables import selected_key, sync
-
-if TYPE_CHECKING:
-    from tui.app import HiscrmApp
 
 MAX_WORKERS = 16  # slots in etc/supervisord.conf
 COLUMNS = (
@@ -38,7 +39,12 @@ COLUMNS = (
 )
 
 
-class FleetPane(Vertical):
+class FleetPane(Pane):
+    TAB = "fleet"
+    TITLE = "Fleet"
+    FOCUS = "#workers"
+    WATCHES = frozenset({Topic.WORKERS, Topic.STATS})
+    TICKS = True
     DEFAULT_CSS = """
     FleetPane #workers { height: 1fr; }
     FleetPane #fleet-detail { height: 4; padding: 0 1; }
@@ -52,6 +58,7 @@ class FleetPane(Vertical):
     FleetPane.-log #workers { height: 12; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Pane.BINDINGS,
         Binding("space", "mark", "Mark"),
         Binding("s", "act('start')", "Start"),
         Binding("x", "act('stop')", "Stop"),
@@ -60,18 +67,16 @@ class FleetPane(Vertical):
         Binding("l", "toggle_log", "Log"),
     ]
 
-    def __init__(self, **kwargs: object) -> None:
-        # the widget's own keyword arguments (id, classes, ...), passed through.
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Pane's
         self.marked: set[str] = set()
         self.tailing: str | None = None
 
-    @property
-    def hiscrm(self) -> HiscrmApp:
-        return cast("HiscrmApp", self.app)
-
     def compose(self) -> ComposeResult:
-        table: DataTable[object] = DataTable(id="workers", cursor_type="row", zebra_stripes=True)
+        table: DataTable[object] = DataTable(
+            id="workers", cursor_type="row", zebra_stripes=True, classes="framed"
+        )
+        table.border_title = "Workers"
         table.add_columns(*COLUMNS)
         yield table
         # what the master reports (GetStats) and workers whose outbox fails
@@ -89,7 +94,7 @@ class FleetPane(Vertical):
 
     def show(self) -> None:
         """Redraw from the store (called on events, polls and the 1 s tick)."""
-        store, now = self.hiscrm.store, self.hiscrm.now()
+        store, now = self.store, self.now()
         self.marked &= set(store.workers)
         rows = []
         for wid in sorted(store.workers):
@@ -100,8 +105,8 @@ class FleetPane(Vertical):
                     (
                         "✓" if wid in self.marked else "",
                         wid,
-                        fmt.worker_state(w.state),
-                        fmt.process_state(w.process_state),
+                        worker_state_cell(w.state),
+                        process_state_cell(w.process_state),
                         f"{len(w.account_ids)}/{w.max_accounts}",
                         f"{w.stats.cpu_percent:.1f}",
                         fmt.sparkline(store.cpu.get(wid, ())),
@@ -119,7 +124,7 @@ class FleetPane(Vertical):
         self._show_detail()
 
     def _show_problems(self) -> None:
-        store = self.hiscrm.store
+        store = self.store
         lines = [f"⚠ {p}" for p in store.problems]
         # GetStats.problems names failing deliveries too; list those not named there
         lines += [f"⚠ {e}" for e in store.delivery_errors() if not _named(e, store.problems)]
@@ -130,7 +135,7 @@ class FleetPane(Vertical):
         self.set_class(bool(lines), "-problems")
 
     def _show_detail(self) -> None:
-        store = self.hiscrm.store
+        store = self.store
         wid = self.selected()
         cpu = list(store.cpu.get(wid, ())) if wid else []
         mem = list(store.mem.get(wid, ())) if wid else []
@@ -177,19 +182,19 @@ class FleetPane(Vertical):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_action(op, ids)
+                self.act_on(op, ids)
 
         what = ", ".join(ids)
         self.app.push_screen(
             ConfirmModal(f"{op.capitalize()} {what}?", yes=op.capitalize()), confirmed
         )
 
-    # Shadows Widget.run_action (textual's action runner) with another signature.
+    # Not run_action: that is Widget's own action runner, which Textual calls.
     @work(group="fleet-action", exit_on_error=False)
-    async def run_action(self, op: WorkerOp, ids: list[str]) -> None:  # type: ignore[override]  # see above
+    async def act_on(self, op: WorkerOp, ids: list[str]) -> None:
         self.notify(f"{op} {', '.join(ids)}…", markup=False)
         try:
-            results = await self.hiscrm.client.worker_action(op, ids)
+            results = await self.client.worker_action(op, ids)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
@@ -202,11 +207,11 @@ class FleetPane(Vertical):
                     f"{r.worker_id}: {op} failed: {r.message}", severity="error", markup=False
                 )
         self.marked.clear()
-        self.hiscrm.refresh_workers()
+        self.want_refresh("workers")
 
     def action_scale(self) -> None:
         running = common_pb2.PROCESS_STATE_RUNNING
-        current = sum(1 for w in self.hiscrm.store.workers.values() if w.process_state == running)
+        current = sum(1 for w in self.store.workers.values() if w.process_state == running)
 
         def chosen(count: int | None) -> None:
             if count is not None:
@@ -225,13 +230,13 @@ class FleetPane(Vertical):
     @work(group="fleet-action", exit_on_error=False)
     async def run_scale(self, count: int) -> None:
         try:
-            results = await self.hiscrm.client.scale(count)
+            results = await self.client.scale(count)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         changed = ", ".join(r.worker_id for r in results) or "nothing to change"
         self.notify(f"scaled to {count} workers: {changed}", markup=False)
-        self.hiscrm.refresh_workers()
+        self.want_refresh("workers")
 
     def action_toggle_log(self) -> None:
         wid = self.selected()
@@ -253,12 +258,24 @@ class FleetPane(Vertical):
     async def tail(self, worker_id: str) -> None:
         log_view = self.query_one("#worker-log", Log)
         try:
-            async for chunk in self.hiscrm.client.tail_log(worker_id, follow=True):
+            async for chunk in self.client.tail_log(worker_id, follow=True):
                 if chunk.overflow:
                     log_view.write_line("… (earlier output skipped)")
                 log_view.write(chunk.text)
         except ControlError as exc:
             log_view.write_line(f"\n[log tail stopped: {exc.code}: {exc.details}]")
+
+    def commands(self) -> Iterable[SystemCommand]:
+        for op in ("restart", "stop", "start"):
+            yield SystemCommand(
+                f"{op.capitalize()} worker(s)",
+                f"{op} the marked or selected workers",
+                lambda op=op: self.action_act(op),
+            )
+        yield SystemCommand("Scale workers", "run N workers", self.action_scale)
+        yield SystemCommand(
+            "Tail worker log", "follow the selected worker's log", self.action_toggle_log
+        )
 
 
 def _named(delivery_error: str, problems: list[str]) -> bool:

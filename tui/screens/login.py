@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 import aiohttp
 from textual import work
@@ -20,9 +20,8 @@ from hiscrm.v1 import control_pb2
 from hiscrm_common import qrterm
 from tui import format as fmt
 from tui.client import ControlError
-
-if TYPE_CHECKING:
-    from tui.app import HiscrmApp
+from tui.screens.base import Pane
+from tui.state import Change, Topic
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,10 @@ async def demo_scan(base_url: str, username: str, qr_content: str) -> None:
     await DemoAdmin(base_url, timeout_s=10).scan(username, qr_content)
 
 
-class LoginPane(Vertical):
+class LoginPane(Pane):
+    TAB = "login"
+    TITLE = "Login"
+    FOCUS = "#login-start"
     DEFAULT_CSS = """
     LoginPane #login-bar { height: auto; }
     LoginPane #login-bar Select { width: 40; }
@@ -48,13 +50,13 @@ class LoginPane(Vertical):
     LoginPane #verify Input { width: 24; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Pane.BINDINGS,
         Binding("s", "scan", "Scan on demo"),
         Binding("c", "cancel", "Cancel login"),
     ]
 
-    def __init__(self, **kwargs: object) -> None:
-        # the widget's own keyword arguments (id, classes, ...), passed through.
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Pane's
         self.session_id = ""
         self.account_id = ""
         self.qr_content = ""
@@ -64,10 +66,6 @@ class LoginPane(Vertical):
         # Following another client's login (seen on the event stream).
         self.watching = False
         self._own: set[str] = set()  # session ids of this pane's own logins
-
-    @property
-    def hiscrm(self) -> HiscrmApp:
-        return cast("HiscrmApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="login-bar"):
@@ -84,6 +82,15 @@ class LoginPane(Vertical):
         with VerticalScroll(id="qr-box"):
             yield Static("", id="qr", markup=False)
 
+    def changed(self, change: Change) -> None:
+        if change.touches(Topic.ACCOUNTS):
+            self.show()
+        for update in change.logins:
+            self.observe(update)
+
+    def open(self, key: str) -> None:
+        self.begin(key)
+
     def show(self) -> None:
         """Keep the account picker in step with the store."""
         select = cast(Select[str], self.query_one("#login-account", Select))
@@ -92,13 +99,13 @@ class LoginPane(Vertical):
                 f"{a.account_id}  ({fmt.platform(a.spec.platform)}, {fmt.run_state(a.state)})",
                 a.account_id,
             )
-            for a in sorted(self.hiscrm.store.accounts.values(), key=lambda a: a.account_id)
+            for a in sorted(self.store.accounts.values(), key=lambda a: a.account_id)
         ]
         current = select.value
         if getattr(self, "_options", None) != options:
             self._options = options
             select.set_options(options)
-            if isinstance(current, str) and current in self.hiscrm.store.accounts:
+            if isinstance(current, str) and current in self.store.accounts:
                 select.value = current
 
     # ------------------------------------------------------------ the flow
@@ -106,7 +113,7 @@ class LoginPane(Vertical):
     def begin(self, account_id: str) -> None:
         select = self.query_one("#login-account", Select)
         self.show()
-        if account_id in self.hiscrm.store.accounts:
+        if account_id in self.store.accounts:
             select.value = account_id
         self.account_id = account_id
         self.session_id = ""
@@ -122,7 +129,7 @@ class LoginPane(Vertical):
         self.running = True
         self._buttons()
         try:
-            async for update in self.hiscrm.client.start_login(account_id):
+            async for update in self.client.start_login(account_id):
                 self._own.add(update.session_id)
                 self.apply(update)
         except ControlError as exc:
@@ -152,7 +159,7 @@ class LoginPane(Vertical):
             self._set_qr("")
             self.set_class(False, "-verify")
             select = self.query_one("#login-account", Select)
-            if update.account_id in self.hiscrm.store.accounts:
+            if update.account_id in self.store.accounts:
                 select.value = update.account_id
             self.notify(f"{update.account_id}: login started by another client", markup=False)
         self.apply(update)
@@ -209,7 +216,7 @@ class LoginPane(Vertical):
         self.query_one("#qr", Static).update(text)
 
     def _buttons(self) -> None:
-        account = self.hiscrm.store.accounts.get(self.account_id)
+        account = self.store.accounts.get(self.account_id)
         demo = account is not None and account.spec.HasField("demo")
         active = self.running or self.watching
         self.query_one("#login-scan", Button).disabled = not (active and demo and self.qr_content)
@@ -242,7 +249,7 @@ class LoginPane(Vertical):
         if not code or not self.session_id:
             return
         try:
-            await self.hiscrm.client.submit_verification(self.session_id, code)
+            await self.client.submit_verification(self.session_id, code)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
@@ -255,13 +262,13 @@ class LoginPane(Vertical):
         if not (self.running or self.watching) or not self.session_id:
             return
         try:
-            await self.hiscrm.client.cancel_login(self.session_id)
+            await self.client.cancel_login(self.session_id)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
 
     @work(group="login-actions", exit_on_error=False)
     async def action_scan(self) -> None:
-        account = self.hiscrm.store.accounts.get(self.account_id)
+        account = self.store.accounts.get(self.account_id)
         if account is None or not account.spec.HasField("demo") or not self.qr_content:
             self.notify("no demo-platform QR to scan", severity="warning", markup=False)
             return

@@ -1,13 +1,15 @@
-"""Inbox: live comments and DMs with unread marks, filters and search, mark
-read, a DM conversation view and a reply box."""
+"""Items: every live comment and DM as it arrived, with unread marks, filters
+and search, mark read/unread, a DM conversation view and a reply box. The
+raw log beside the Inbox of conversations."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar, cast
+from collections.abc import Iterable
+from typing import ClassVar, cast
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
@@ -15,10 +17,11 @@ from textual.widgets import Checkbox, DataTable, Input, Label, Select, Static
 from hiscrm.v1 import common_pb2, control_pb2
 from tui import format as fmt
 from tui.client import ControlError
+from tui.screens.base import Pane
+from tui.state import Change, Topic
+from tui.theme import ME_STYLE, kind_cell, styled
 from tui.widgets.tables import as_cells, keep_cursor, refill, selected_key
-
-if TYPE_CHECKING:
-    from tui.app import HiscrmApp
+from tui.widgets.thread import outgoing, when
 
 DM = common_pb2.ITEM_KIND_DIRECT_MESSAGE
 # Rows kept on screen; older ones are a search away. Bounds the cost of a
@@ -56,31 +59,35 @@ def matches(
     return not q or q in item.content.casefold() or q in item.author_name.casefold()
 
 
-class InboxPane(Vertical):
+class ItemsPane(Pane):
+    TAB = "items"
+    TITLE = "Items"
+    FOCUS = "#items"
     DEFAULT_CSS = """
-    InboxPane #inbox-filters { height: auto; }
-    InboxPane #inbox-filters Select { width: 30; }
-    InboxPane #inbox-filters Checkbox { width: auto; }
-    InboxPane #f-search { width: 1fr; }
-    InboxPane #unread-summary { padding: 0 1; color: $text-muted; }
-    InboxPane #inbox-body { height: 1fr; }
-    InboxPane #items { width: 3fr; }
-    InboxPane #item-side { width: 2fr; border-left: solid $primary; padding: 0 1; }
-    InboxPane #item-title { text-style: bold; }
-    InboxPane #conversation { height: 1fr; }
-    InboxPane #reply-result { height: auto; color: $text-muted; }
+    ItemsPane #inbox-filters { height: auto; }
+    ItemsPane #inbox-filters Select { width: 30; }
+    ItemsPane #inbox-filters Checkbox { width: auto; }
+    ItemsPane #f-search { width: 1fr; }
+    ItemsPane #unread-summary { padding: 0 1; color: $text-muted; }
+    ItemsPane #inbox-body { height: 1fr; }
+    ItemsPane #items { width: 3fr; }
+    ItemsPane #item-side { width: 2fr; padding: 0 1; }
+    ItemsPane #item-title { text-style: bold; }
+    ItemsPane #conversation { height: 1fr; }
+    ItemsPane #reply-result { height: auto; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Pane.BINDINGS,
         Binding("m", "mark_read", "Mark read"),
+        Binding("U", "mark_unread", "Mark unread", show=False),
         Binding("M", "mark_account_read", "Mark account read"),
         Binding("u", "toggle_unread", "Unread only"),
         Binding("slash", "search", "Search"),
         Binding("r", "reply", "Reply"),
     ]
 
-    def __init__(self, **kwargs: object) -> None:
-        # the widget's own keyword arguments (id, classes, ...), passed through.
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Pane's
         self.items: dict[int, control_pb2.StoredItem] = {}
         self.account_filter: str | None = None
         self.kind_filter: common_pb2.ItemKind | None = None
@@ -88,10 +95,6 @@ class InboxPane(Vertical):
         self.query_text = ""
         self._account_options: list[tuple[str, str]] = []
         self._shown_id: int | None = None
-
-    @property
-    def hiscrm(self) -> HiscrmApp:
-        return cast("HiscrmApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inbox-filters"):
@@ -105,11 +108,13 @@ class InboxPane(Vertical):
             yield Input(placeholder="search content or author (Enter)", id="f-search")
         yield Label("", id="unread-summary", markup=False)
         with Horizontal(id="inbox-body"):
-            table: DataTable[object] = DataTable(id="items", cursor_type="row")
+            table: DataTable[object] = DataTable(id="items", cursor_type="row", classes="framed")
+            table.border_title = "Items as they arrived"
             for key, title in COLUMNS:
                 table.add_column(title, key=key)
             yield table
-            with Vertical(id="item-side"):
+            with Vertical(id="item-side", classes="framed") as side:
+                side.border_title = "Detail"
                 yield Label("", id="item-title", markup=False)
                 with VerticalScroll(id="conversation"):
                     yield Static("", id="conversation-text", markup=False)
@@ -130,7 +135,7 @@ class InboxPane(Vertical):
     @work(exclusive=True, group="inbox-load", exit_on_error=False)
     async def reload(self) -> None:
         try:
-            resp = await self.hiscrm.client.list_items(self.current_request())
+            resp = await self.client.list_items(self.current_request())
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
@@ -164,7 +169,7 @@ class InboxPane(Vertical):
         # A few new rows: add them and drop the oldest, so only they are
         # measured, then sort (newest first) and keep the cursor's item.
         key, row_index = selected_key(table), table.cursor_row
-        now = self.hiscrm.now()
+        now = self.now()
         for s in wanted:
             if s.id in self.items:
                 table.add_row(*as_cells(self._cells(s, now)), key=str(s.id))
@@ -186,9 +191,29 @@ class InboxPane(Vertical):
 
     # ------------------------------------------------------------ view
 
+    def changed(self, change: Change) -> None:
+        if change.reloaded:
+            self.reload()
+        if change.items:
+            self.add_live(change.items)
+        for account_id in change.deleted_with_items:
+            self.forget_account(account_id)
+        if change.touches(Topic.ACCOUNTS, Topic.UNREAD, Topic.ITEMS):
+            self.show()
+
+    def commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(
+            "Mark account read",
+            "mark every item of the account read",
+            self.action_mark_account_read,
+        )
+        yield SystemCommand(
+            "Unread only", "toggle the item log's unread filter", self.action_toggle_unread
+        )
+
     def show(self) -> None:
         """Account picker and unread summary from the store."""
-        store = self.hiscrm.store
+        store = self.store
         options = [(a, a) for a in sorted(store.accounts)]
         if options != self._account_options:
             self._account_options = options
@@ -199,7 +224,7 @@ class InboxPane(Vertical):
         self.query_one("#unread-summary", Label).update(self.unread_summary())
 
     def unread_summary(self) -> str:
-        store = self.hiscrm.store
+        store = self.store
         scope = [self.account_filter] if self.account_filter else None
         counts = store.unread_total(scope)
         where = self.account_filter or "all accounts"
@@ -212,19 +237,24 @@ class InboxPane(Vertical):
     @staticmethod
     def _cells(s: control_pb2.StoredItem, now: float) -> tuple[object, ...]:
         item = s.item
+        bold = "" if s.read else "bold"
+        mine = outgoing(s)
         return (
             s.id,
             "" if s.read else "●",
-            fmt.clock(s.received_at, now),
+            fmt.clock(when(s), now),
             item.account_id,
-            "DM" if item.kind == DM else "comment",
-            fmt.one_line(item.author_name, 16),
-            fmt.one_line(item.content, 60),
-            fmt.one_line(item.post_title or item.conversation_id, 20),
+            kind_cell(item.kind == DM),
+            styled(
+                "me" if mine else fmt.one_line(item.author_name, 16), ME_STYLE if mine else bold
+            ),
+            styled(fmt.one_line(item.content, 60), bold),
+            # a DM's conversation id is the platform's, meaningless to a person
+            fmt.fit(item.post_title or ("DM" if item.kind == DM else item.post_id), 20),
         )
 
     def render_items(self) -> None:
-        now = self.hiscrm.now()
+        now = self.now()
         rows = [
             (str(item_id), self._cells(self.items[item_id], now))
             for item_id in sorted(self.items, reverse=True)
@@ -266,20 +296,19 @@ class InboxPane(Vertical):
             replied = f"\n\n(replied by {stored.replied_by})" if stored.replied_by else ""
             text.update(f"{item.author_name}: {item.content}{replied}")
             return
-        title.update(f"conversation {item.conversation_id} ({item.account_id})")
+        title.update(f"DMs with {item.author_name or '?'} ({item.account_id})")
         req = control_pb2.ListItemsRequest(
-            account_ids=[item.account_id], conversation_id=item.conversation_id, page_size=200
+            account_ids=[item.account_id],
+            conversation_id=item.conversation_id,
+            page_size=200,
+            sort=control_pb2.ITEM_SORT_CREATED,  # the platform's order, not arrival
         )
         try:
-            resp = await self.hiscrm.client.list_items(req)
+            resp = await self.client.list_items(req)
         except ControlError as exc:
             text.update(f"{item.author_name}: {item.content}\n\n(could not load the rest: {exc})")
             return
-        lines = [
-            f"{'→ ' + (s.replied_by or 'me') if s.item.outgoing else s.item.author_name}: "
-            f"{s.item.content}"
-            for s in reversed(resp.items)
-        ]
+        lines = [f"{_speaker(s)}: {s.item.content}" for s in reversed(resp.items)]
         text.update("\n".join(lines) or f"{item.author_name}: {item.content}")
         self.query_one("#conversation", VerticalScroll).scroll_end(animate=False)
 
@@ -326,14 +355,14 @@ class InboxPane(Vertical):
         if stored is None or stored.read:
             return
         try:
-            await self.hiscrm.client.mark_read(item_ids=[stored.id])
+            await self.client.mark_read(item_ids=[stored.id])
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         self._mark_local([stored.id])
-        self.hiscrm.store.count_read(stored.item.account_id, stored.item.kind)
+        self.store.count_read(stored.item.account_id, stored.item.kind)
         self.query_one("#unread-summary", Label).update(self.unread_summary())
-        self.hiscrm.refresh_unread()
+        self.want_refresh("unread")
 
     @work(group="inbox-mark", exit_on_error=False)
     async def action_mark_account_read(self) -> None:
@@ -342,27 +371,39 @@ class InboxPane(Vertical):
         if account_id is None:
             return
         try:
-            n = await self.hiscrm.client.mark_read(account_id=account_id)
+            n = await self.client.mark_read(account_id=account_id)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         self._mark_local([i for i, s in self.items.items() if s.item.account_id == account_id])
-        self.hiscrm.store.unread.pop(account_id, None)
+        self.store.unread.pop(account_id, None)
         self.notify(f"{account_id}: {n} items marked read", markup=False)
         self.query_one("#unread-summary", Label).update(self.unread_summary())
-        self.hiscrm.refresh_unread()
+        self.want_refresh("unread")
 
-    def _mark_local(self, ids: list[int]) -> None:
+    @work(group="inbox-mark", exit_on_error=False)
+    async def action_mark_unread(self) -> None:
+        stored = self.selected()
+        if stored is None or not stored.read:
+            return
+        if await self.call(self.client.mark_read(item_ids=[stored.id], unread=True)) is None:
+            return
+        self._mark_local([stored.id], read=False)
+        self.want_refresh("unread")
+
+    def _mark_local(self, ids: list[int], read: bool = True) -> None:
         table = self.query_one("#items", DataTable)
         for item_id in ids:
             stored = self.items.get(item_id)
-            if stored is not None and not stored.read:
+            if stored is not None and stored.read != read:
                 copy = control_pb2.StoredItem()
                 copy.CopyFrom(stored)
-                copy.read = True
+                copy.read = read
                 self.items[item_id] = copy
-                if str(item_id) in table.rows:
-                    table.update_cell(str(item_id), "mark", "")
+                if str(item_id) in table.rows:  # the mark goes, and the bold with it
+                    cells = as_cells(self._cells(copy, self.now()))
+                    for (column, _), cell in zip(COLUMNS, cells, strict=True):
+                        table.update_cell(str(item_id), column, cell)
 
     @work(group="inbox-reply", exit_on_error=False)
     async def send_reply(self, text: str) -> None:
@@ -376,7 +417,7 @@ class InboxPane(Vertical):
         box.disabled = True
         result.update(f"sending reply to {stored.item.author_name}…")
         try:
-            resp = await self.hiscrm.client.send_reply(stored.id, text)
+            resp = await self.client.send_reply(stored.id, text)
         except ControlError as exc:
             result.update(f"not sent: {exc.code}: {exc.details}")
             return
@@ -390,3 +431,9 @@ class InboxPane(Vertical):
             self.show_item()
         else:
             result.update(f"not sent: {fmt.error_kind(resp.error_kind)}: {resp.error}")
+
+
+def _speaker(s: control_pb2.StoredItem) -> str:
+    if outgoing(s):
+        return f"→ me ({s.replied_by})" if s.replied_by else "→ me"
+    return s.item.author_name
