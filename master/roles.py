@@ -26,6 +26,8 @@ METHOD_ROLE: dict[str, int] = {
     "WatchEvents": VIEWER,
     "GetStats": VIEWER,
     "WhoAmI": VIEWER,
+    "ListHosts": VIEWER,
+    "GetHost": VIEWER,
     # customer service
     "MarkRead": AGENT,
     "SendReply": AGENT,
