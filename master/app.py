@@ -28,6 +28,7 @@ from master.counters import Counters
 from master.enrollment import Enrollment
 from master.events import EventBus
 from master.frames import FrameRouter
+from master.hosts import HostRegistry
 from master.inbox import Inbox
 from master.ingest import Ingest
 from master.logins import Logins
@@ -57,6 +58,9 @@ class MasterApp:
         self.enrollment = Enrollment(self.credentials, self.registry)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
+        self.hosts = HostRegistry(config, self.registry)
+        self.scheduler.hosts = self.hosts
+        self.hosts.on_change.append(self.scheduler.poke)
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
         self.unread_events = UnreadEvents(self.bus, self.inbox, lambda a: a in self.accounts.rows)
@@ -84,6 +88,7 @@ class MasterApp:
             "ingest": self.ingest.run,
             "replies": self.replies.run,
             "unread-events": self.unread_events.run,
+            "hosts": self.hosts.run,
         }
         self._tasks = [
             supervised(name, run, failures=self.failures, context="master")

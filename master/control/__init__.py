@@ -8,6 +8,7 @@ from hiscrm.v1 import control_pb2_grpc
 from master.control.accounts import AccountRpcs
 from master.control.credentials import CredentialRpcs
 from master.control.fleet import FleetRpcs
+from master.control.hosts import HostRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
 from master.control.login import LoginRpcs
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 class ControlService(
     FleetRpcs,
+    HostRpcs,
     ProcessRpcs,
     AccountRpcs,
     InboxRpcs,
