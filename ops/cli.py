@@ -7,6 +7,7 @@ hiscrm watch                            follow live events
 hiscrm token create NAME --role agent   operator token (or --worker ID); list; revoke NAME
 hiscrm audit [--account A]              the audit log
 hiscrm down                             stop everything
+hiscrm join MASTER --enroll-token T     make this machine a worker host; hosts; leave
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
 from hiscrm_common.worker_counts import count_workers
-from ops import cli_settings, cli_tokens, demo
+from ops import cli_hosts, cli_settings, cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 from ops.health import NO_TOKEN
@@ -268,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     login = command("login", "log an account in by QR code")
     login.add_argument("account")
     cli_tokens.add_parsers(command)
+    cli_hosts.add_parsers(command)
     cli_settings.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
@@ -285,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
         "audit": cli_tokens.handler("audit"),
         "config": cli_settings.handler("config"),
         "init": cli_settings.handler("init"),
+        "join": cli_hosts.handler("join"),
+        "hosts": cli_hosts.handler("hosts"),
+        "leave": cli_hosts.handler("leave"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))
