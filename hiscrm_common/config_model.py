@@ -309,9 +309,6 @@ class Settings(BaseSettings):
         "master",
         ge=0,
     )
-    host_report_ms: int = setting(
-        2000, "How often a host agent reports its processes and resources.", "master", ge=100
-    )
     worker_max_accounts: int = setting(30, "Most accounts one worker runs at once.", "worker", ge=1)
     worker_data: Path | None = setting(
         None,

@@ -134,7 +134,8 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
             return
         welcome = hosts_pb2.HostWelcome(
             connection_id=link.connection_id,
-            report_interval_ms=settings.get().host_report_ms,
+            # hosts report as often as workers beat: missing after the same silence
+            report_interval_ms=self.app.config.heartbeat_interval_ms,
             credential=credential,
         )
         if credential:

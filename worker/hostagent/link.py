@@ -177,7 +177,13 @@ class HostLink:
                     job = asyncio.create_task(answer(frame.command))
                     running.add(job)
                     job.add_done_callback(running.discard)
-            await call.code()
+            code = await call.code()
+            log.warning(
+                "host %s: the master ended the stream: %s %s",
+                self.host_id,
+                code.name,
+                await call.details(),
+            )
         finally:
             for task in (*tasks, *running):
                 task.cancel()
