@@ -41,8 +41,13 @@ def loaded(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None) -> Calla
         side = app.inbox.query_one("#conversation-text", Static)
         await until(
             pilot,
-            lambda: app.full_refreshes and app.inbox.items and str(side.content),
-            "the first load, the inbox's side panel included",
+            lambda: (
+                app.full_refreshes
+                and app.inbox.items
+                and str(side.content)
+                and app.fleet.hosts_loaded
+            ),
+            "the first load, the inbox's side panel and the fleet's hosts included",
         )
         if then is not None:
             await then(pilot)
@@ -57,7 +62,8 @@ def test_fleet(snap_compare: Snap) -> None:
 
 def test_fleet_restart_confirmation(snap_compare: Snap) -> None:
     async def restart(pilot: Pilot[Any]) -> None:
-        await pilot.press("space", "down", "space", "r")
+        # the first row is host ops-1's header; its workers follow
+        await pilot.press("down", "space", "down", "space", "r")
 
     assert snap_compare(fake_app("fleet"), terminal_size=SIZE, run_before=loaded(restart))
 

@@ -101,6 +101,10 @@ class ControlClient:
         resp = await self._unary("ListWorkers", control_pb2.ListWorkersRequest())
         return list(resp.workers)
 
+    async def list_hosts(self) -> list[control_pb2.Host]:
+        resp = await self._unary("ListHosts", control_pb2.ListHostsRequest())
+        return list(resp.hosts)
+
     async def worker_action(
         self, op: WorkerOp, worker_ids: Iterable[str]
     ) -> list[control_pb2.WorkerActionResult]:

@@ -1,5 +1,6 @@
-"""Fleet: the workers, their processes and load; start/stop/restart/scale;
-a worker's log, followed live."""
+"""Fleet: the workers grouped by host, each host's health (CPU, free memory
+and disk, accounts against its cap); the workers' processes and load;
+start/stop/restart/scale; a worker's log, followed live."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log, Sparkline
 
-from hiscrm.v1 import common_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 from tui import format as fmt
 from tui.client import ControlError, WorkerOp
 from tui.widgets.modals import ConfirmModal, NumberModal
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from tui.app import HiscrmApp
 
 MAX_WORKERS = 16  # slots in etc/supervisord.conf
+HOST_POLL_S = 2.0
+HOST_ROW = "host:"  # row keys of host headers; never a worker action's target
 COLUMNS = (
     "✓",
     "worker",
@@ -65,6 +68,24 @@ class FleetPane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.marked: set[str] = set()
         self.tailing: str | None = None
+        self.hosts: dict[str, control_pb2.Host] = {}
+        self.hosts_loaded = False
+
+    def on_mount(self) -> None:
+        self.refresh_hosts()
+        self.set_interval(HOST_POLL_S, self.refresh_hosts)
+
+    @work(exclusive=True, group="hosts", exit_on_error=False)
+    async def refresh_hosts(self) -> None:
+        try:
+            hosts = await self.hiscrm.client.list_hosts()
+        except ControlError as exc:
+            # an older master has no ListHosts: workers stay grouped by host name
+            self.log.warning(f"host poll failed: {exc}")
+            return
+        self.hosts = {h.host_id: h for h in hosts}
+        self.hosts_loaded = True
+        self.show()
 
     @property
     def hiscrm(self) -> HiscrmApp:
@@ -91,32 +112,64 @@ class FleetPane(Vertical):
         """Redraw from the store (called on events, polls and the 1 s tick)."""
         store, now = self.hiscrm.store, self.hiscrm.now()
         self.marked &= set(store.workers)
-        rows = []
+        rows: list[tuple[str, tuple[str, ...]]] = []
+        groups: dict[str, list[str]] = {h: [] for h in self.hosts}
         for wid in sorted(store.workers):
-            w = store.workers[wid]
-            rows.append(
-                (
-                    wid,
-                    (
-                        "✓" if wid in self.marked else "",
-                        wid,
-                        fmt.worker_state(w.state),
-                        fmt.process_state(w.process_state),
-                        f"{len(w.account_ids)}/{w.max_accounts}",
-                        f"{w.stats.cpu_percent:.1f}",
-                        fmt.sparkline(store.cpu.get(wid, ())),
-                        fmt.mib(w.stats.rss_bytes),
-                        fmt.sparkline(store.mem.get(wid, ())),
-                        fmt.age(w.last_heartbeat_at, now),
-                        str(w.pid or "-"),
-                        str(w.outbox_pending),
-                        w.host,
-                    ),
-                )
-            )
+            groups.setdefault(store.workers[wid].host, []).append(wid)
+        for host_id in sorted(groups):
+            rows.append((HOST_ROW + host_id, self._host_row(host_id, groups[host_id], now)))
+            rows.extend(self._worker_row(wid, now) for wid in groups[host_id])
         sync(self.query_one("#workers", DataTable), rows)
         self._show_problems()
         self._show_detail()
+
+    def _host_row(self, host_id: str, worker_ids: list[str], now: float) -> tuple[str, ...]:
+        host = self.hosts.get(host_id)
+        if host is None:  # no host agent there: the master's own supervisord
+            blank = ("",) * 9
+            return ("", f"▸ {host_id or 'local'}", "no agent", *blank, f"{len(worker_ids)} workers")
+        r = host.resources
+        running = sum(1 for p in host.processes if p.state == common_pb2.PROCESS_STATE_RUNNING)
+        state = fmt.worker_state(host.state)
+        if host.state != common_pb2.WORKER_STATE_ONLINE and host.state_reason:
+            state = f"{state}: {host.state_reason}"
+        return (
+            "",
+            f"▸ {host_id}",
+            state,
+            f"{running}/{host.slots} run",
+            f"{host.account_count}/{host.account_cap or '-'}",
+            f"{r.cpu_percent:.1f}",
+            f"{r.cpu_count} cpu",
+            f"{fmt.mib(r.memory_available_bytes)} free",
+            f"of {fmt.mib(r.memory_total_bytes)}",
+            fmt.age(host.last_report_at, now),
+            "",
+            f"{fmt.mib(r.disk_free_bytes)} disk",
+            host.hostname,
+        )
+
+    def _worker_row(self, wid: str, now: float) -> tuple[str, tuple[str, ...]]:
+        store = self.hiscrm.store
+        w = store.workers[wid]
+        return (
+            wid,
+            (
+                "✓" if wid in self.marked else "",
+                f"  {wid}",
+                fmt.worker_state(w.state),
+                fmt.process_state(w.process_state),
+                f"{len(w.account_ids)}/{w.max_accounts}",
+                f"{w.stats.cpu_percent:.1f}",
+                fmt.sparkline(store.cpu.get(wid, ())),
+                fmt.mib(w.stats.rss_bytes),
+                fmt.sparkline(store.mem.get(wid, ())),
+                fmt.age(w.last_heartbeat_at, now),
+                str(w.pid or "-"),
+                str(w.outbox_pending),
+                w.host,
+            ),
+        )
 
     def _show_problems(self) -> None:
         store = self.hiscrm.store
@@ -152,7 +205,9 @@ class FleetPane(Vertical):
         self._show_detail()
 
     def selected(self) -> str | None:
-        return selected_key(self.query_one("#workers", DataTable))
+        """The worker under the cursor (None on a host's header row)."""
+        key = selected_key(self.query_one("#workers", DataTable))
+        return None if key is None or key.startswith(HOST_ROW) else key
 
     def targets(self) -> list[str]:
         if self.marked:
