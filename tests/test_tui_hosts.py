@@ -3,21 +3,11 @@ health (issue 17); a host's header row is never a worker action's target."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from tests.test_tui_problems import _until
 from tui.app import HiscrmApp
 from tui.fake import NOW, FakeClient
-
-
-async def _until(pilot: Pilot[Any], probe: Any, what: str) -> None:
-    for _ in range(400):  # 20 s, for a loaded machine
-        if probe():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 async def test_fleet_groups_workers_by_host_with_host_health() -> None:
