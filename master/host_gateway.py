@@ -147,8 +147,9 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
         self.app.scheduler.poke()
         reader = asyncio.create_task(self._read(record, link, context))
         why = "stream ended"
+        closed_here = False
         try:
-            why = await self._write(link, reader, context)
+            closed_here, why = await self._write(link, reader, context)
         except asyncio.CancelledError:
             why = "connection lost (agent killed, host or network down)"
             raise
@@ -157,10 +158,14 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             registry.detach(record, link, why)
+        if closed_here:
+            # revoked, silent too long, not reading: the agent learns why
+            await context.abort(grpc.StatusCode.UNAVAILABLE, why)
 
     async def _write(
         self, link: HostLink, reader: asyncio.Task[str], context: grpc.aio.ServicerContext
-    ) -> str:
+    ) -> tuple[bool, str]:
+        """(whether the master closed the link, why) when the stream ends."""
         closed = asyncio.create_task(link.closed.wait())
         try:
             while True:
@@ -173,8 +178,8 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
                     continue
                 getter.cancel()
                 if reader in done:
-                    return reader.result()
-                return link.close_reason
+                    return False, reader.result()
+                return True, link.close_reason
         finally:
             closed.cancel()
 

@@ -100,5 +100,14 @@ def test_host_credentials_are_their_own(cluster: Cluster) -> None:
         assert "already enrolled" in err.details()
         listed = cluster.call("ListHosts", control_pb2.ListHostsRequest())
         assert [h.host_id for h in listed.hosts] == [ONLINE_HOST_ID]  # type: ignore[attr-defined]
+
+        # revoked: the live stream ends, and the credential opens nothing more
+        cluster.call("RevokeToken", control_pb2.RevokeTokenRequest(name=f"host:{ONLINE_HOST_ID}"))
+        with pytest.raises(grpc.RpcError) as ended:
+            for _ in agent.call:
+                pass
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        err = _hello_refused(cluster, host_secret, ONLINE_HOST_ID)
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         agent.close()
