@@ -122,7 +122,7 @@ class MasterApp:
         """What an operator must look at now (GetStats.problems); the first
         kind (a task in a crash loop, the database failing) means the master
         cannot do its job: health NOT_SERVING."""
-        return self.fatal_problems() + self.registry.delivery_problems()
+        return self.fatal_problems() + self.registry.delivery_problems() + self.hosts.problems()
 
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()

@@ -334,6 +334,15 @@ class HostRegistry:
                 getattr(msg, name).CopyFrom(ts)
         return msg
 
+    def problems(self) -> list[str]:
+        """Hosts an operator must look at now (GetStats.problems): missing
+        ones, until they come back or are offline for good."""
+        return [
+            f"host {h.host_id}: missing ({h.state_reason})"
+            for h in sorted(self.hosts.values(), key=lambda h: h.host_id)
+            if h.state == MISSING
+        ]
+
     def online(self) -> list[HostRecord]:
         return [h for h in self.hosts.values() if h.state == ONLINE and h.link is not None]
 

@@ -104,3 +104,18 @@ def master_tls(certs: dict[str, Path]) -> dict[str, str]:
         "HISCRM_TLS_KEY": str(certs["server_key"]),
         "HISCRM_TLS_CA": str(certs["ca"]),
     }
+
+
+def set_link(host: Host, up: bool) -> None:
+    """Cut (or restore) the host's only link, from inside it: no RST or FIN
+    reaches anyone, the host just goes silent, as with a pulled cable."""
+    links = subprocess.run(
+        ["ip", "-n", host.netns, "-o", "link", "show"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    (name,) = [line.split(":")[1].strip().split("@")[0] for line in links if ": lo:" not in line]
+    _ip("-n", host.netns, "link", "set", name, "up" if up else "down")
+    if up:
+        subprocess.run(
+            ["ip", "-n", host.netns, "route", "replace", "default", "via", host.gateway],
+            capture_output=True,
+        )

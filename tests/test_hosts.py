@@ -183,6 +183,8 @@ def test_three_hosts_joined_controlled_failed_over_and_back(tmp_path: Path) -> N
             )
             (tmp_path.parent / "host_failover_seconds").write_text(f"{failover_s:.2f}\n")
             assert _hosts(cluster)["hostc"].state == common_pb2.WORKER_STATE_MISSING
+            problems = cluster.call("GetStats", control_pb2.GetStatsRequest()).problems  # type: ignore[attr-defined]
+            assert any(p.startswith("host hostc: missing") for p in problems), problems
             spread = {account(cluster, a).worker_id for a in on_c}
             assert spread <= {"hostb-worker-0", "hostd-worker-0"}
 
@@ -236,6 +238,75 @@ def test_three_hosts_joined_controlled_failed_over_and_back(tmp_path: Path) -> N
             assert left.returncode == 0, left.stdout + left.stderr
             assert all(
                 account(cluster, f"mh-{i}").worker_id != "hostd-worker-0" for i in range(ACCOUNTS)
+            )
+        finally:
+            for host in hosts:
+                netns.kill_all(host)
+            cluster.stop_all()
+
+
+def test_a_silent_host_goes_missing_and_its_accounts_move(tmp_path: Path) -> None:
+    """A host cut off without a word (no RST, no FIN): the master's host
+    sweep notices the silence, the host and its workers are missing, the
+    accounts move; when the link is back the host is online again."""
+    with netns.hosts(2, subnet_base=219) as hosts:
+        cluster, certs = netns.mtls_cluster(tmp_path, hosts[0].gateway)
+        names = ["hoste", "hostf"]
+        try:
+            cluster.start_master(**netns.master_tls(certs))
+            for host, name in zip(hosts, names, strict=True):
+                _join(cluster, host, name, tmp_path / name, certs)
+            wait_for(
+                lambda: _online(cluster, "hoste-worker-0", "hostf-worker-0"),
+                timeout=90,
+                what="a worker per host",
+            )
+            for i in range(4):
+                create(cluster, f"sh-{i}", synthetic_spec(rate=20, total=0))
+
+            def on_f() -> list[str]:
+                return [
+                    f"sh-{i}"
+                    for i in range(4)
+                    if account(cluster, f"sh-{i}").worker_id == "hostf-worker-0"
+                ]
+
+            moved_off = wait_for(on_f, timeout=60, what="accounts on host f")
+            cut_at = time.monotonic()
+            netns.set_link(hosts[1], up=False)
+
+            def running_on_e() -> bool:
+                return all(
+                    (a := account(cluster, name)).worker_id == "hoste-worker-0"
+                    and a.state == common_pb2.RUN_STATE_RUNNING
+                    for name in moved_off
+                )
+
+            wait_for(running_on_e, timeout=60, interval=0.05, what="host f's accounts on host e")
+            silent_s = time.monotonic() - cut_at
+            log.warning(
+                "silent host: %d accounts running elsewhere %.2fs after its link was cut "
+                "(heartbeat 500 ms, missing after 2.5 beats)",
+                len(moved_off),
+                silent_s,
+            )
+            missing = wait_for(
+                lambda: (
+                    (h := _hosts(cluster)["hostf"]).state == common_pb2.WORKER_STATE_MISSING and h
+                ),
+                timeout=30,
+                what="host f missing",
+            )
+            assert missing.state_reason.startswith("no report for")
+            assert cluster.workers_by_id()["hostf-worker-0"].state != ONLINE
+
+            netns.set_link(hosts[1], up=True)
+            wait_for(
+                lambda: (
+                    _hosts(cluster)["hostf"].state == ONLINE and _online(cluster, "hostf-worker-0")
+                ),
+                timeout=90,
+                what="host f back",
             )
         finally:
             for host in hosts:
