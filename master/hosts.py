@@ -222,7 +222,10 @@ class HostRegistry:
         if record.link is not link:
             return
         record.link = None
-        if record.state in (ONLINE, DRAINING):
+        if record.state == DRAINING:
+            # it asked to leave (hiscrm leave), was drained, and stopped
+            self._set_state(record, OFFLINE, f"left the fleet ({why})")
+        elif record.state == ONLINE:
             self._set_state(record, MISSING, why)
 
     def report(self, record: HostRecord, report: hosts_pb2.HostReport) -> None:

@@ -170,6 +170,9 @@ async def cmd_demo(fleet: Fleet, args: argparse.Namespace) -> None:
 
 
 async def cmd_scale(fleet: Fleet, args: argparse.Namespace) -> None:
+    if args.host or args.spread:
+        await cli_hosts.scale_hosts(fleet, args.count, args.host, args.spread)
+        return
     if not 0 <= args.count <= MAX_WORKERS:
         raise SystemExit(f"scale: count must be 0..{MAX_WORKERS} (etc/supervisord.conf numprocs)")
     result = await fleet.scale(args.count)
@@ -263,6 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     demo_cmd.add_argument("--workers", type=int, default=None)
     scale = command("scale", "run N workers")
     scale.add_argument("count", type=int)
+    scale.add_argument("--host", default="", help="on this worker host (`hiscrm hosts`)")
+    scale.add_argument(
+        "--spread", action="store_true", help="N in total over the worker hosts, by free memory"
+    )
     command("down", "stop everything")
     command("status", "show the fleet")
     command("watch", "follow live events")

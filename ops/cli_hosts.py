@@ -113,6 +113,21 @@ async def cmd_hosts(fleet: Fleet, args: argparse.Namespace) -> None:
     _out(host_table(list(resp.hosts)))
 
 
+async def scale_hosts(fleet: Fleet, count: int, host: str, spread: bool) -> None:
+    """`hiscrm scale N --host H` / `--spread`: through the master (Control)."""
+    async with open_channel(fleet.master_address, settings.load_token()) as channel:
+        stub = control_pb2_grpc.ControlStub(channel)
+        resp = await stub.ScaleWorkers(
+            control_pb2.ScaleWorkersRequest(count=count, host=host, spread=spread), timeout=180
+        )
+    changed = ", ".join(f"{r.worker_id} {'ok' if r.ok else r.message}" for r in resp.results)
+    where = f"on {host}" if host else "over the hosts"
+    _out(f"workers: {count} wanted {where}; {changed or 'no change'}")
+    failed = [r for r in resp.results if not r.ok]
+    if failed:
+        raise SystemExit("; ".join(f"{r.worker_id}: {r.message}" for r in failed))
+
+
 async def cmd_leave(fleet: Fleet, args: argparse.Namespace) -> None:
     credential = fleet.home / "host-credential"
     if not credential.exists():

@@ -70,6 +70,15 @@ def _join(
     assert f"host {host_id} joined" in done.stdout
 
 
+def _hiscrm(cluster: Cluster, *args: str) -> str:
+    """The operator program on the main host (its token, its TLS client)."""
+    done = subprocess.run(
+        [str(BIN / "hiscrm"), *args], env=cluster.env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def _hosts(cluster: Cluster) -> dict[str, control_pb2.Host]:
     resp = cluster.call("ListHosts", control_pb2.ListHostsRequest(), timeout=10)
     return {h.host_id: h for h in resp.hosts}  # type: ignore[attr-defined]
@@ -224,6 +233,23 @@ def test_three_hosts_joined_controlled_failed_over_and_back(tmp_path: Path) -> N
             rows = stored_ids(cluster)
             assert len(rows) == len(expected) and set(rows) == expected
 
+            # the operator's commands on the main host: list, and spread over the hosts
+            listing = _hiscrm(cluster, "hosts")
+            for name in names:
+                assert f"{name} " in listing and "online" in listing
+            _hiscrm(cluster, "scale", "4", "--spread")
+
+            def running_total() -> int:
+                return sum(
+                    p.state == common_pb2.PROCESS_STATE_RUNNING
+                    for h in _hosts(cluster).values()
+                    for p in h.processes
+                )
+
+            wait_for(lambda: running_total() == 4, timeout=90, what="4 workers over the hosts")
+            _hiscrm(cluster, "scale", "3", "--spread")
+            wait_for(lambda: running_total() == 3, timeout=90, what="3 workers over the hosts")
+
             # host d leaves: drained first, then stopped
             env = cluster.env(HISCRM_HOME=str(homes["hostd"]))
             for key in ("HISCRM_TLS_CA", "HISCRM_TLS_CERT", "HISCRM_TLS_KEY", "HISCRM_MASTER"):
@@ -236,6 +262,12 @@ def test_three_hosts_joined_controlled_failed_over_and_back(tmp_path: Path) -> N
                 timeout=180,
             )
             assert left.returncode == 0, left.stdout + left.stderr
+            assert "host hostd left" in left.stdout
+            wait_for(
+                lambda: _hosts(cluster)["hostd"].state == common_pb2.WORKER_STATE_OFFLINE,
+                timeout=60,
+                what="host d offline after leaving",
+            )
             assert all(
                 account(cluster, f"mh-{i}").worker_id != "hostd-worker-0" for i in range(ACCOUNTS)
             )

@@ -3,7 +3,7 @@ health (issue 17); a host's header row is never a worker action's target."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from tests.test_tui_problems import _until
 from tui.app import HiscrmApp
@@ -36,3 +36,21 @@ async def test_fleet_groups_workers_by_host_with_host_health() -> None:
         table.move_cursor(row=1)
         await pilot.press("r")
         await _until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmModal", "confirm")
+        await pilot.press("escape")
+
+        # on a host's header row, scale asks for that host's count
+        await _until(pilot, lambda: app.screen.__class__.__name__ != "ConfirmModal", "closed")
+        table.move_cursor(row=0)
+        await pilot.press("n")
+        await _until(pilot, lambda: app.screen.__class__.__name__ == "NumberModal", "scale")
+        number = app.screen.query_one("#number", Input)
+        assert number.value == "2"  # ops-1 runs two of its 16 slots
+        number.value = "5"
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: any(m == "ScaleWorkers" for m, _ in client.calls),
+            "ScaleWorkers called",
+        )
+        ((request,),) = [(r,) for m, r in client.calls if m == "ScaleWorkers"]
+        assert (request.count, request.host) == (5, "ops-1")

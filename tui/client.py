@@ -113,8 +113,9 @@ class ControlClient:
         resp = await self._unary(method, targets, deadline=PROCESS_TIMEOUT_S)
         return list(resp.results)
 
-    async def scale(self, count: int) -> list[control_pb2.WorkerActionResult]:
-        req = control_pb2.ScaleWorkersRequest(count=count)
+    async def scale(self, count: int, host: str = "") -> list[control_pb2.WorkerActionResult]:
+        """count workers on the master's host, or on a worker host."""
+        req = control_pb2.ScaleWorkersRequest(count=count, host=host)
         resp = await self._unary("ScaleWorkers", req, deadline=PROCESS_TIMEOUT_S)
         return list(resp.results)
 

@@ -182,6 +182,8 @@ class FakeClient(ControlClient):
             return control_pb2.ListWorkersResponse(workers=self.workers)
         if method == "ListHosts":
             return control_pb2.ListHostsResponse(hosts=hosts())
+        if method == "ScaleWorkers":
+            return control_pb2.WorkerActionResponse()
         if method == "ListAccounts":
             return control_pb2.ListAccountsResponse(accounts=accounts())
         if method == "ListItems":

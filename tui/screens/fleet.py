@@ -259,28 +259,43 @@ class FleetPane(Vertical):
         self.marked.clear()
         self.hiscrm.refresh_workers()
 
+    def selected_host(self) -> control_pb2.Host | None:
+        """The worker host whose header row is under the cursor (one with an agent)."""
+        key = selected_key(self.query_one("#workers", DataTable))
+        if key is None or not key.startswith(HOST_ROW):
+            return None
+        return self.hosts.get(key.removeprefix(HOST_ROW))
+
     def action_scale(self) -> None:
         running = common_pb2.PROCESS_STATE_RUNNING
-        current = sum(1 for w in self.hiscrm.store.workers.values() if w.process_state == running)
+        host = self.selected_host()  # on a host's header row: that host's workers
+        if host is not None:
+            current = sum(1 for p in host.processes if p.state == running)
+            maximum, where = host.slots, f" on {host.host_id}"
+        else:
+            workers = self.hiscrm.store.workers.values()
+            current = sum(1 for w in workers if w.process_state == running)
+            maximum, where = MAX_WORKERS, ""
+        host_id = host.host_id if host is not None else ""
 
         def chosen(count: int | None) -> None:
             if count is not None:
-                self.run_scale(count)
+                self.run_scale(count, host_id)
 
         self.app.push_screen(
             NumberModal(
-                f"How many workers should run? (0-{MAX_WORKERS})",
+                f"How many workers should run{where}? (0-{maximum})",
                 minimum=0,
-                maximum=MAX_WORKERS,
+                maximum=maximum,
                 value=current,
             ),
             chosen,
         )
 
     @work(group="fleet-action", exit_on_error=False)
-    async def run_scale(self, count: int) -> None:
+    async def run_scale(self, count: int, host: str = "") -> None:
         try:
-            results = await self.hiscrm.client.scale(count)
+            results = await self.hiscrm.client.scale(count, host)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
