@@ -300,6 +300,20 @@ class HostRegistry:
             return self.hosts.get(worker.host)
         return None
 
+    def host_map(self, worker_ids: Iterable[str]) -> dict[str, str]:
+        """host_of for many workers at once (placement runs it per decision)."""
+        by_process = {p.worker_id: h.host_id for h in self.hosts.values() for p in h.processes}
+        found = {}
+        for worker_id in worker_ids:
+            host = by_process.get(worker_id)
+            if host is None:
+                worker = self.workers.workers.get(worker_id)
+                if worker is not None and worker.host in self.hosts:
+                    host = worker.host
+            if host is not None:
+                found[worker_id] = host
+        return found
+
     def draining(self, host_id: str) -> bool:
         record = self.hosts.get(host_id)
         return record is not None and record.state == DRAINING

@@ -81,15 +81,12 @@ class Scheduler:
         every = {w.worker_id: w for w in self.registry.online()}
         if self.hosts is None or not self.hosts.hosts:
             return every, every, placement.Hosts()
-        view = placement.Hosts(caps=self.hosts.caps())
-        usable = {}
-        for worker_id, record in every.items():
-            host = self.hosts.host_of(worker_id)
-            if host is not None:
-                view.host_of[worker_id] = host.host_id
-                if self.hosts.draining(host.host_id):
-                    continue
-            usable[worker_id] = record
+        view = placement.Hosts(host_of=self.hosts.host_map(every), caps=self.hosts.caps())
+        usable = {
+            worker_id: record
+            for worker_id, record in every.items()
+            if not self.hosts.draining(view.host_of.get(worker_id, ""))
+        }
         return every, usable, view
 
     # ------------------------------------------------------------ queries
