@@ -314,6 +314,11 @@ class HostRegistry:
                 found[worker_id] = host
         return found
 
+    def process_states(self) -> dict[str, common_pb2.ProcessState]:
+        """supervisord's state of each worker on a connected host, as its
+        agent last reported it (ListWorkers' process_state)."""
+        return {p.worker_id: p.state for h in self.online() for p in h.processes}
+
     def draining(self, host_id: str) -> bool:
         record = self.hosts.get(host_id)
         return record is not None and record.state == DRAINING
