@@ -327,6 +327,27 @@ class Settings(BaseSettings):
     worker_platforms: str = setting(
         DEFAULT_PLATFORMS, "Comma-separated platforms a worker runs.", "worker"
     )
+    host_id: str = setting(
+        "",
+        "This host's id in the fleet (`hiscrm join --host-id`): the host agent says hello with "
+        "it and workers report it as their host; empty: the machine's host name.",
+        "worker",
+        example="hostb",
+    )
+    host_account_mib: int = setting(
+        64,
+        "Master: memory one account costs on a worker host, for the per-host account cap "
+        "(memory_total - HISCRM_HOST_RESERVE_MIB) / this.",
+        "master",
+        ge=1,
+    )
+    host_reserve_mib: int = setting(
+        1024,
+        "Master: memory of a worker host kept for its system, supervisord, agent and browsers "
+        "before the per-host account cap is counted.",
+        "master",
+        ge=0,
+    )
     worker_max_accounts: int = setting(30, "Most accounts one worker runs at once.", "worker", ge=1)
     worker_data: Path | None = setting(
         None,

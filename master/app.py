@@ -30,6 +30,7 @@ from master.counters import Counters
 from master.enrollment import Enrollment
 from master.events import EventBus
 from master.frames import FrameRouter
+from master.hosts import HostRegistry
 from master.inbox import Inbox
 from master.ingest import Ingest
 from master.logins import Logins
@@ -73,6 +74,9 @@ class MasterApp:
         self.enrollment = Enrollment(self.credentials, self.registry)
         self.accounts = AccountStore(db, self.bus)
         self.scheduler = Scheduler(db, self.accounts, self.registry, self.bus)
+        self.hosts = HostRegistry(config, self.registry)
+        self.scheduler.hosts = self.hosts
+        self.hosts.on_change.append(self.scheduler.poke)
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
         self.unread_events = UnreadEvents(self.bus, self.inbox, lambda a: a in self.accounts.rows)
@@ -103,6 +107,7 @@ class MasterApp:
             "replies": self.replies.run,
             "unread-events": self.unread_events.run,
             **self.workspace.tasks(),
+            "hosts": self.hosts.run,
         }
         self._tasks = [
             supervised(name, run, failures=self.failures, context="master")
@@ -136,7 +141,7 @@ class MasterApp:
         """What an operator must look at now (GetStats.problems); the first
         kind (a task in a crash loop, the database failing) means the master
         cannot do its job: health NOT_SERVING."""
-        return self.fatal_problems() + self.registry.delivery_problems()
+        return self.fatal_problems() + self.registry.delivery_problems() + self.hosts.problems()
 
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()

@@ -31,7 +31,7 @@ from master import principals, roles
 from master.audit import AuditLog
 from master.call_limits import CallCounter, Limits
 from master.counters import Counters
-from master.principals import ENROLLMENT, OPERATOR, Principal
+from master.principals import ENROLLMENT, HOST, OPERATOR, WORKER, Principal
 from master.ratelog import RateLimitedLog
 from master.tokens import CredentialStore
 
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 CONTROL = "/hiscrm.v1.Control/"
 GATEWAY = "/hiscrm.v1.WorkerGateway/"
+HOST_GATEWAY = "/hiscrm.v1.HostGateway/"
 # request fields that name what a call acts on, for the audit log
 TARGET_FIELDS = ("account_id", "item_id", "worker_id", "worker_ids", "request_id", "name", "role")
 
@@ -169,14 +170,26 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     "an operator token cannot call WorkerGateway: workers connect with their "
                     "own credential or the enrollment token"
                 )
+            if principal.kind == HOST:
+                return "a host credential can call HostGateway only"
             return ""
+        if method.startswith(HOST_GATEWAY):
+            # host agents only: which host id a stream may say hello as is
+            # master/host_gateway.py's check
+            if principal.kind in (HOST, ENROLLMENT):
+                return ""
+            if principal.kind == WORKER:
+                return "a worker credential cannot call HostGateway: host agents have their own"
+            return (
+                "an operator token cannot call HostGateway: host agents have their own credential"
+            )
         if not method.startswith(CONTROL):
             return f"{method} is not a method of ours"
         name = method.removeprefix(CONTROL)
         if principal.kind != OPERATOR:
             return (
-                f"Control/{name} needs an operator token; a worker credential or the "
-                "enrollment token can call WorkerGateway only"
+                f"Control/{name} needs an operator token; a worker or host credential or "
+                "the enrollment token can call WorkerGateway or HostGateway only"
             )
         if not roles.allowed(name, principal.role):
             needed = roles.METHOD_ROLE.get(name)

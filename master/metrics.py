@@ -156,6 +156,13 @@ class MasterCollector:
             Counter(common_pb2.WorkerState.Name(w.state) for w in workers),
         )
         yield _by_state(
+            "hiscrm_hosts",
+            "Worker hosts (host agents) by state.",
+            WORKER_STATES,
+            "WORKER_STATE_",
+            Counter(common_pb2.WorkerState.Name(h.state) for h in app.hosts.hosts.values()),
+        )
+        yield _by_state(
             "hiscrm_accounts",
             "Accounts by run state (as the console shows them).",
             RUN_STATES,

@@ -14,6 +14,7 @@ from hiscrm.v1 import control_pb2
 OPERATOR = control_pb2.CREDENTIAL_KIND_OPERATOR
 WORKER = control_pb2.CREDENTIAL_KIND_WORKER
 ENROLLMENT = control_pb2.CREDENTIAL_KIND_ENROLLMENT
+HOST = control_pb2.CREDENTIAL_KIND_HOST  # a host agent; worker_id holds its host id
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Principal:
             return f"worker:{self.worker_id}"
         if self.kind == ENROLLMENT:
             return "enrollment"
+        if self.kind == HOST:
+            return f"host:{self.worker_id}"
         return self.name
 
 

@@ -12,13 +12,15 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import cast
 
 from hiscrm.v1 import common_pb2
 from hiscrm_common import fleet_size, settings
+from hiscrm_common.process_states import process_state
 from hiscrm_common.supervisor_client import ProcessInfo, SupervisorClient, SupervisorError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["GROUP", "Processes", "process_state", "socket_path"]
 
 GROUP = "worker"
 CACHE_S = 2.0
@@ -27,14 +29,6 @@ RESTORE_ATTEMPTS = 10
 
 def socket_path() -> Path:
     return settings.get().supervisor_socket or settings.home() / "supervisor.sock"
-
-
-def process_state(name: str) -> common_pb2.ProcessState:
-    key = f"PROCESS_STATE_{name}"
-    if key not in common_pb2.ProcessState.keys():
-        return common_pb2.PROCESS_STATE_UNKNOWN
-    # Value() is typed int in the generated stubs; it is this enum's value.
-    return cast(common_pb2.ProcessState, common_pb2.ProcessState.Value(key))
 
 
 class Processes:

@@ -280,6 +280,15 @@ class WorkerRegistry:
         elif record.state == ONLINE:
             self._set_state(record, MISSING, why)
 
+    def mark_missing(self, record: WorkerRecord, why: str) -> None:
+        """Its host is gone (master/hosts.py): missing now, its stream closed,
+        so its accounts move without waiting for its own deadline."""
+        if record.state != ONLINE:
+            return
+        if record.conn:
+            record.conn.close(why)
+        self._set_state(record, MISSING, why)
+
     def seen(self, record: WorkerRecord) -> None:
         record.last_seen_monotonic = time.monotonic()
 

@@ -35,6 +35,8 @@ METHOD_ROLE: dict[str, int] = {
     "ExportItems": VIEWER,
     "ExportConversation": VIEWER,
     "GetReport": VIEWER,
+    "ListHosts": VIEWER,
+    "GetHost": VIEWER,
     # customer service
     "MarkRead": AGENT,
     "SendReply": AGENT,

@@ -30,6 +30,7 @@ from hiscrm.v1 import control_pb2, gateway_pb2
 from master import placement
 from master.accounts import PAST_HOLDERS_KEPT, AccountStore, config_of
 from master.events import EventBus
+from master.hosts import HostRegistry
 from master.registry import ONLINE, WorkerRecord, WorkerRegistry
 from master.store.database import Database
 from master.store.models import AccountRow
@@ -71,6 +72,22 @@ class Scheduler:
         self.writes = WriteHealth("writing assignments")
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
+        # worker hosts (master/hosts.py), set by the app: placement spreads
+        # over them within their caps, and a draining host's workers take none
+        self.hosts: HostRegistry | None = None
+
+    def _online(self) -> tuple[dict[str, WorkerRecord], dict[str, WorkerRecord], placement.Hosts]:
+        """(every online worker, those that may take accounts, the host view)."""
+        every = {w.worker_id: w for w in self.registry.online()}
+        if self.hosts is None or not self.hosts.hosts:
+            return every, every, placement.Hosts()
+        view = placement.Hosts(host_of=self.hosts.host_map(every), caps=self.hosts.caps())
+        usable = {
+            worker_id: record
+            for worker_id, record in every.items()
+            if not self.hosts.draining(view.host_of.get(worker_id, ""))
+        }
+        return every, usable, view
 
     # ------------------------------------------------------------ queries
 
@@ -312,7 +329,7 @@ class Scheduler:
     async def rebalance(self) -> None:
         """Every account checked, waiting ones placed, the load evened out."""
         self.rebalances += 1
-        online = {w.worker_id: w for w in self.registry.online()}
+        every, online, hosts = self._online()
         members: dict[str, list[AccountRow]] = {w: [] for w in online}
         revokes: dict[str, list[str]] = defaultdict(list)
         assigns: dict[str, list[AccountRow]] = defaultdict(list)
@@ -320,8 +337,8 @@ class Scheduler:
         waiting: list[AccountRow] = []
 
         for row in sorted(self.accounts.rows.values(), key=lambda r: r.account_id):
-            holder = online.get(row.worker_id or "")
-            if holder is not None and self._keeps(row, holder, online):
+            holder = every.get(row.worker_id or "")
+            if holder is not None and self._keeps(row, online.get(holder.worker_id), online):
                 members[holder.worker_id].append(row)
                 continue
             self._release(row, holder, revokes, changed)
@@ -329,12 +346,12 @@ class Scheduler:
                 waiting.append(row)
 
         loads = {w: len(rows) for w, rows in members.items()}
-        for row, worker_id in placement.place(waiting, online, loads):
+        for row, worker_id in placement.place(waiting, online, loads, hosts):
             self._assign(row, worker_id)
             members[worker_id].append(row)
             assigns[worker_id].append(row)
             changed[row.account_id] = row
-        for row, busy, idle in placement.even_out(online, members):
+        for row, busy, idle in placement.even_out(online, members, hosts):
             if row in assigns[busy]:
                 assigns[busy].remove(row)
             else:
@@ -342,7 +359,7 @@ class Scheduler:
             self._assign(row, idle)
             assigns[idle].append(row)
             changed[row.account_id] = row
-        await self._apply(online, revokes, assigns, changed)
+        await self._apply(every, revokes, assigns, changed)
         if changed:
             counts = sorted(len(m) for m in members.values())
             log.info(
@@ -359,7 +376,7 @@ class Scheduler:
         walk all of them each time; new ones go to the least loaded worker,
         which keeps the load even without moving anything else."""
         self.placements += 1
-        online = {w.worker_id: w for w in self.registry.online()}
+        every, online, hosts = self._online()
         revokes: dict[str, list[str]] = defaultdict(list)
         assigns: dict[str, list[AccountRow]] = defaultdict(list)
         changed: dict[str, AccountRow] = {}
@@ -368,8 +385,8 @@ class Scheduler:
             row = self.accounts.rows.get(account_id)
             if row is None:
                 continue
-            holder = online.get(row.worker_id or "")
-            if self._keeps(row, holder, online):
+            holder = every.get(row.worker_id or "")
+            if holder is not None and self._keeps(row, online.get(holder.worker_id), online):
                 continue
             self._release(row, holder, revokes, changed)
             if row.enabled:
@@ -378,11 +395,11 @@ class Scheduler:
             return
         held = self._index()
         loads = {w: len(held.get(w, ())) for w in online}
-        for row, worker_id in placement.place(waiting, online, loads):
+        for row, worker_id in placement.place(waiting, online, loads, hosts):
             self._assign(row, worker_id)
             assigns[worker_id].append(row)
             changed[row.account_id] = row
-        await self._apply(online, revokes, assigns, changed)
+        await self._apply(every, revokes, assigns, changed)
 
     def _release(
         self,

@@ -12,7 +12,14 @@ from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from hiscrm.v1 import control_pb2, control_pb2_grpc, gateway_pb2, gateway_pb2_grpc
+from hiscrm.v1 import (
+    control_pb2,
+    control_pb2_grpc,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    hosts_pb2,
+    hosts_pb2_grpc,
+)
 from hiscrm_common import settings
 from hiscrm_common.logs import setup_logging
 from hiscrm_common.supervise import start as supervised
@@ -23,6 +30,7 @@ from master.config import MasterConfig
 from master.control import ControlService
 from master.errors import InternalErrorInterceptor
 from master.gateway import WorkerGateway, transport_limit
+from master.host_gateway import HostGateway
 from master.metrics import start_metrics
 from master.store.database import Database
 from master.watchdog import watch as watch_health
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     gateway_pb2.DESCRIPTOR.services_by_name["WorkerGateway"].full_name,
     control_pb2.DESCRIPTOR.services_by_name["Control"].full_name,
+    hosts_pb2.DESCRIPTOR.services_by_name["HostGateway"].full_name,
 )
 
 
@@ -94,6 +103,7 @@ class MasterServer:
         await self.app.start()
         gateway_pb2_grpc.add_WorkerGatewayServicer_to_server(WorkerGateway(self.app), self.server)
         control_pb2_grpc.add_ControlServicer_to_server(ControlService(self.app), self.server)
+        hosts_pb2_grpc.add_HostGatewayServicer_to_server(HostGateway(self.app), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server

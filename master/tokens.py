@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from hiscrm.v1 import control_pb2
 from hiscrm_common.timeutil import aware, to_ts, utcnow
-from master.principals import ENROLLMENT, OPERATOR, WORKER, Principal
+from master.principals import ENROLLMENT, HOST, OPERATOR, WORKER, Principal
 from master.registry import WORKER_ID_RE
 from master.store.database import Database, upsert
 from master.store.models import CredentialRow
@@ -26,7 +26,7 @@ from master.store.models import CredentialRow
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-PREFIX = {OPERATOR: "hso_", WORKER: "hsw_", ENROLLMENT: "hse_"}
+PREFIX = {OPERATOR: "hso_", WORKER: "hsw_", ENROLLMENT: "hse_", HOST: "hsh_"}
 FIRST_ADMIN = "first-admin"
 ENROLLMENT_NAME = "enrollment"
 
@@ -101,6 +101,12 @@ class CredentialStore:
                 return row
         return None
 
+    def host_credential(self, host_id: str) -> CredentialRow | None:
+        for row in self._by_hash.values():
+            if row.kind == "CREDENTIAL_KIND_HOST" and row.worker_id == host_id:
+                return row
+        return None
+
     def listing(self, *, include_revoked: bool) -> list[control_pb2.TokenInfo]:
         rows = sorted(self.rows.values(), key=lambda r: (r.created_at, r.name))
         return [info(r) for r in rows if include_revoked or r.revoked_at is None]
@@ -131,12 +137,18 @@ class CredentialStore:
             raise CredentialError(
                 "INVALID_ARGUMENT", "an operator token needs a role: viewer, agent or admin"
             )
-        if kind == WORKER and not WORKER_ID_RE.match(worker_id):
-            raise CredentialError("INVALID_ARGUMENT", f"worker id {worker_id!r} is invalid")
+        if kind in (WORKER, HOST) and not WORKER_ID_RE.match(worker_id):
+            raise CredentialError("INVALID_ARGUMENT", f"worker or host id {worker_id!r} is invalid")
         async with self._lock:
             if any(r.name == name for r in self._by_hash.values()):
                 raise CredentialError(
                     "ALREADY_EXISTS", f"a live token is already named {name!r}; revoke it first"
+                )
+            if kind == HOST and self.host_credential(worker_id) is not None:
+                raise CredentialError(
+                    "ALREADY_EXISTS",
+                    f"host {worker_id} already has a credential; revoke it first "
+                    f"(hiscrm token revoke host:{worker_id})",
                 )
             if kind == WORKER and self.worker_credential(worker_id) is not None:
                 raise CredentialError(

@@ -43,7 +43,7 @@ async def watch(
     while True:
         await asyncio.sleep(PERIOD_S)
         fatal = app.fatal_problems()
-        problems = fatal + app.registry.delivery_problems()
+        problems = fatal + app.registry.delivery_problems() + app.hosts.problems()
         current = {_subject(p): p for p in problems}
         for subject, problem in current.items():
             if subject not in known:

@@ -7,6 +7,7 @@ hiscrm watch                            follow live events
 hiscrm token create NAME --role agent   operator token (or --worker ID); list; revoke NAME
 hiscrm audit [--account A]              the audit log
 hiscrm down                             stop everything
+hiscrm join MASTER --enroll-token T     make this machine a worker host; hosts; leave
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hiscrm_common import qrterm, settings
 from hiscrm_common.channel import open_channel
 from hiscrm_common.supervisor_client import SupervisorError
 from hiscrm_common.worker_counts import count_workers
-from ops import cli_export, cli_settings, cli_tokens, demo
+from ops import cli_export, cli_hosts, cli_settings, cli_tokens, demo
 from ops.console import event_line, worker_table
 from ops.fleet import WORKER_GROUP, Fleet
 from ops.health import NO_TOKEN
@@ -169,6 +170,9 @@ async def cmd_demo(fleet: Fleet, args: argparse.Namespace) -> None:
 
 
 async def cmd_scale(fleet: Fleet, args: argparse.Namespace) -> None:
+    if args.host or args.spread:
+        await cli_hosts.scale_hosts(fleet, args.count, args.host, args.spread)
+        return
     if not 0 <= args.count <= MAX_WORKERS:
         raise SystemExit(f"scale: count must be 0..{MAX_WORKERS} (etc/supervisord.conf numprocs)")
     result = await fleet.scale(args.count)
@@ -262,6 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     demo_cmd.add_argument("--workers", type=int, default=None)
     scale = command("scale", "run N workers")
     scale.add_argument("count", type=int)
+    scale.add_argument("--host", default="", help="on this worker host (`hiscrm hosts`)")
+    scale.add_argument(
+        "--spread", action="store_true", help="N in total over the worker hosts, by free memory"
+    )
     command("down", "stop everything")
     command("status", "show the fleet")
     command("watch", "follow live events")
@@ -269,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     login.add_argument("account")
     cli_tokens.add_parsers(command)
     cli_export.add_parsers(command)
+    cli_hosts.add_parsers(command)
     cli_settings.add_parsers(command)
     args = parser.parse_args(argv)
     fleet = Fleet.from_env(args.home)
@@ -287,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
         "export": cli_export.cmd_export,
         "config": cli_settings.handler("config"),
         "init": cli_settings.handler("init"),
+        "join": cli_hosts.handler("join"),
+        "hosts": cli_hosts.handler("hosts"),
+        "leave": cli_hosts.handler("leave"),
     }[args.command]
     try:
         asyncio.run(handler(fleet, args))

@@ -119,11 +119,13 @@ class Fleet:
             return False
         return self.socket_path.exists()
 
-    def start_supervisord(self) -> None:
+    def start_supervisord(self, config: Path | None = None) -> None:
+        """With the rendered main configuration, or another one (a worker
+        host's, written by `hiscrm join`)."""
         if self.supervisord_running():
             log.info("supervisord already running for %s", self.home)
             return
-        config = self.render_config()
+        config = config or self.render_config()
         bindir = Path(sys.executable).parent
         env = dict(os.environ)
         env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"

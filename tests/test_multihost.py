@@ -12,9 +12,8 @@ import pytest
 
 from hiscrm.v1 import common_pb2
 from tests import netns
-from tests.certs import make_certs
 from tests.delivery_helpers import account, create, items_total, synthetic_spec
-from tests.harness import BIN, Cluster, Proc, wait_for
+from tests.harness import BIN, Proc, wait_for
 from worker.browser.crypto import encode_key
 
 WHY_NOT = netns.available()
@@ -24,22 +23,11 @@ pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT or "ok")
 def test_tls_delivery_and_failover_across_hosts(tmp_path: Path) -> None:
     with netns.hosts(2, subnet_base=213) as (host_a, host_b):
         master_ip = host_a.gateway  # the master listens on our side of host A's link
-        certs = make_certs(tmp_path / "certs", [master_ip])
-        tls_client = {
-            "HISCRM_TLS_CA": str(certs["ca"]),
-            "HISCRM_TLS_CERT": str(certs["client_cert"]),
-            "HISCRM_TLS_KEY": str(certs["client_key"]),
-        }
-        home = tmp_path / "master"
-        home.mkdir()
-        cluster = Cluster(home=home, extra_env=tls_client, host=master_ip)
+        cluster, certs = netns.mtls_cluster(tmp_path, master_ip)
+        home = cluster.home
         session_key = encode_key(secrets.token_bytes(32))  # shared by every host
         try:
-            cluster.start_master(
-                HISCRM_TLS_CERT=str(certs["server_cert"]),
-                HISCRM_TLS_KEY=str(certs["server_key"]),
-                HISCRM_TLS_CA=str(certs["ca"]),
-            )
+            cluster.start_master(**netns.master_tls(certs))
             workers = {}
             for host, wid in ((host_a, "host-a-w"), (host_b, "host-b-w")):
                 worker_home = tmp_path / wid

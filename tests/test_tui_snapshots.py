@@ -48,8 +48,9 @@ def loaded(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None) -> Calla
                 and str(side.content)
                 and app.inbox.thread is not None
                 and str(thread.content)
+                and app.fleet.hosts_loaded
             ),
-            "the first load, the side panels included",
+            "the first load, the side panels and the fleet's hosts included",
         )
         for field in app.query(Input):
             field.cursor_blink = False  # a blinking cursor would make the picture random
@@ -66,7 +67,8 @@ def test_fleet(snap_compare: Snap) -> None:
 
 def test_fleet_restart_confirmation(snap_compare: Snap) -> None:
     async def restart(pilot: Pilot[Any]) -> None:
-        await pilot.press("space", "down", "space", "r")
+        # the first row is host ops-1's header; its workers follow
+        await pilot.press("down", "space", "down", "space", "r")
 
     assert snap_compare(fake_app("fleet"), terminal_size=SIZE, run_before=loaded(restart))
 

@@ -101,6 +101,10 @@ class ControlClient:
         resp = await self._unary("ListWorkers", control_pb2.ListWorkersRequest())
         return list(resp.workers)
 
+    async def list_hosts(self) -> list[control_pb2.Host]:
+        resp = await self._unary("ListHosts", control_pb2.ListHostsRequest())
+        return list(resp.hosts)
+
     async def worker_action(
         self, op: WorkerOp, worker_ids: Iterable[str]
     ) -> list[control_pb2.WorkerActionResult]:
@@ -109,8 +113,9 @@ class ControlClient:
         resp = await self._unary(method, targets, deadline=PROCESS_TIMEOUT_S)
         return list(resp.results)
 
-    async def scale(self, count: int) -> list[control_pb2.WorkerActionResult]:
-        req = control_pb2.ScaleWorkersRequest(count=count)
+    async def scale(self, count: int, host: str = "") -> list[control_pb2.WorkerActionResult]:
+        """count workers on the master's host, or on a worker host."""
+        req = control_pb2.ScaleWorkersRequest(count=count, host=host)
         resp = await self._unary("ScaleWorkers", req, deadline=PROCESS_TIMEOUT_S)
         return list(resp.results)
 

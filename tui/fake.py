@@ -12,7 +12,7 @@ from typing import Any
 import segno
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2, hosts_pb2
 from tui.client import ControlClient, ControlError
 
 NOW = 1_750_000_000.0  # the fake's clock (2025-06-15 15:06:40 UTC)
@@ -53,6 +53,44 @@ def workers() -> list[control_pb2.Worker]:
         w.stats.process_count = 6 if proc == 3 else 0
         out.append(w)
     return out
+
+
+def hosts() -> list[control_pb2.Host]:
+    """ops-1 runs the fake workers; ops-2 went silent."""
+    gib = 1 << 30
+    return [
+        control_pb2.Host(
+            host_id="ops-1",
+            hostname="ops-1.internal",
+            state=common_pb2.WORKER_STATE_ONLINE,
+            slots=16,
+            account_count=2,
+            account_cap=368,
+            processes=[
+                hosts_pb2.HostProcess(worker_id=f"worker-{n}", state=state, pid=pid)
+                for n, (state, pid) in enumerate([(3, 4100), (3, 4101), (4, 0)])
+            ],
+            resources=hosts_pb2.HostResources(
+                cpu_percent=37.5,
+                cpu_count=2,
+                memory_total_bytes=24 * gib,
+                memory_available_bytes=17 * gib,
+                disk_total_bytes=100 * gib,
+                disk_free_bytes=61 * gib,
+            ),
+            last_report_at=ts(NOW - 1),
+        ),
+        control_pb2.Host(
+            host_id="ops-2",
+            hostname="ops-2.internal",
+            state=common_pb2.WORKER_STATE_MISSING,
+            state_reason="no report for 5.2s",
+            slots=16,
+            account_cap=112,
+            resources=hosts_pb2.HostResources(memory_total_bytes=8 * gib),
+            last_report_at=ts(NOW - 42),
+        ),
+    ]
 
 
 def accounts() -> list[control_pb2.Account]:
@@ -231,6 +269,10 @@ class FakeClient(ControlClient):
             return conversation
         if method == "ListWorkers":
             return control_pb2.ListWorkersResponse(workers=self.workers)
+        if method == "ListHosts":
+            return control_pb2.ListHostsResponse(hosts=hosts())
+        if method == "ScaleWorkers":
+            return control_pb2.WorkerActionResponse()
         if method == "ListAccounts":
             return control_pb2.ListAccountsResponse(accounts=accounts())
         if method == "ListItems":

@@ -22,7 +22,7 @@ from typing import Protocol, cast
 import grpc
 
 from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
-from hiscrm_common import __version__
+from hiscrm_common import __version__, settings
 from hiscrm_common.backoff import Backoff
 from hiscrm_common.channel import bearer_metadata, open_channel
 from hiscrm_common.supervise import FAILURES
@@ -50,7 +50,8 @@ class WorkerIdentity:
     worker_id: str
     platforms: list[common_pb2.Platform]
     max_accounts: int
-    host: str = field(default_factory=socket.gethostname)
+    # the fleet's name for this host (HISCRM_HOST_ID, set by `hiscrm join`)
+    host: str = field(default_factory=lambda: settings.get().host_id or socket.gethostname())
     pid: int = field(default_factory=os.getpid)
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 

@@ -10,6 +10,7 @@ from master.control.conversations import ConversationRpcs
 from master.control.credentials import CredentialRpcs
 from master.control.exports import ExportRpcs
 from master.control.fleet import FleetRpcs
+from master.control.hosts import HostRpcs
 from master.control.inbox import InboxRpcs
 from master.control.live import LiveRpcs
 from master.control.login import LoginRpcs
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 class ControlService(
     FleetRpcs,
+    HostRpcs,
     ProcessRpcs,
     AccountRpcs,
     InboxRpcs,

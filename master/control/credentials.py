@@ -54,7 +54,12 @@ class CredentialRpcs(RpcBase):
             row = await self.app.credentials.revoke(token_id=request.token_id, name=request.name)
         except CredentialError as exc:
             await fail(context, getattr(grpc.StatusCode, exc.code), str(exc))
-        if row.worker_id:
+        if row.worker_id and row.kind == "CREDENTIAL_KIND_HOST":
+            # its agent's stream ends now; the host id may join again
+            host = self.app.hosts.hosts.get(row.worker_id)
+            if host is not None and host.link is not None:
+                host.link.close("the host's credential was revoked")
+        elif row.worker_id:
             # its stream ends now; the worker id is free for enrollment again
             record = self.app.registry.workers.get(row.worker_id)
             if record is not None and record.conn is not None:

@@ -18,6 +18,7 @@ class FleetRpcs(RpcBase):
         wanted = set(request.states)
         records = sorted(registry.workers.values(), key=lambda w: w.worker_id)
         states = await self.app.processes.states()
+        states.update(self.app.hosts.process_states())  # workers on other hosts
         held = self.app.scheduler.accounts_by_worker()
         workers = []
         for record in records:
@@ -36,5 +37,6 @@ class FleetRpcs(RpcBase):
             await fail(context, grpc.StatusCode.NOT_FOUND, f"no worker {request.worker_id!r}")
         worker = self.app.registry.describe(record)
         states = await self.app.processes.states()
+        states.update(self.app.hosts.process_states())
         worker.process_state = states.get(record.worker_id, UNMANAGED)
         return worker

@@ -1,18 +1,20 @@
-"""Fleet: the workers, their processes and load; start/stop/restart/scale;
-a worker's log, followed live."""
+"""Fleet: the workers grouped by host, each host's health (CPU, free memory
+and disk, accounts against its cap); the workers' processes and load;
+start/stop/restart/scale; a worker's log, followed live."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log, Sparkline
 
-from hiscrm.v1 import common_pb2
+from hiscrm.v1 import common_pb2, control_pb2
 from tui import format as fmt
 from tui.client import ControlError, WorkerOp
 from tui.screens.base import Pane
@@ -22,6 +24,8 @@ from tui.widgets.modals import ConfirmModal, NumberModal
 from tui.widgets.tables import selected_key, sync
 
 MAX_WORKERS = 16  # slots in etc/supervisord.conf
+HOST_POLL_S = 2.0
+HOST_ROW = "host:"  # row keys of host headers; never a worker action's target
 COLUMNS = (
     "✓",
     "worker",
@@ -71,6 +75,24 @@ class FleetPane(Pane):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Pane's
         self.marked: set[str] = set()
         self.tailing: str | None = None
+        self.hosts: dict[str, control_pb2.Host] = {}
+        self.hosts_loaded = False
+
+    def on_mount(self) -> None:
+        self.refresh_hosts()
+        self.set_interval(HOST_POLL_S, self.refresh_hosts)
+
+    @work(exclusive=True, group="hosts", exit_on_error=False)
+    async def refresh_hosts(self) -> None:
+        try:
+            hosts = await self.client.list_hosts()
+        except ControlError as exc:
+            # an older master has no ListHosts: workers stay grouped by host name
+            self.log.warning(f"host poll failed: {exc}")
+            return
+        self.hosts = {h.host_id: h for h in hosts}
+        self.hosts_loaded = True
+        self.show()
 
     def compose(self) -> ComposeResult:
         table: DataTable[object] = DataTable(
@@ -96,32 +118,64 @@ class FleetPane(Pane):
         """Redraw from the store (called on events, polls and the 1 s tick)."""
         store, now = self.store, self.now()
         self.marked &= set(store.workers)
-        rows = []
+        rows: list[tuple[str, tuple[str | Text, ...]]] = []
+        groups: dict[str, list[str]] = {h: [] for h in self.hosts}
         for wid in sorted(store.workers):
-            w = store.workers[wid]
-            rows.append(
-                (
-                    wid,
-                    (
-                        "✓" if wid in self.marked else "",
-                        wid,
-                        worker_state_cell(w.state),
-                        process_state_cell(w.process_state),
-                        f"{len(w.account_ids)}/{w.max_accounts}",
-                        f"{w.stats.cpu_percent:.1f}",
-                        fmt.sparkline(store.cpu.get(wid, ())),
-                        fmt.mib(w.stats.rss_bytes),
-                        fmt.sparkline(store.mem.get(wid, ())),
-                        fmt.age(w.last_heartbeat_at, now),
-                        str(w.pid or "-"),
-                        str(w.outbox_pending),
-                        w.host,
-                    ),
-                )
-            )
+            groups.setdefault(store.workers[wid].host, []).append(wid)
+        for host_id in sorted(groups):
+            rows.append((HOST_ROW + host_id, self._host_row(host_id, groups[host_id], now)))
+            rows.extend(self._worker_row(wid, now) for wid in groups[host_id])
         sync(self.query_one("#workers", DataTable), rows)
         self._show_problems()
         self._show_detail()
+
+    def _host_row(self, host_id: str, worker_ids: list[str], now: float) -> tuple[str | Text, ...]:
+        host = self.hosts.get(host_id)
+        if host is None:  # no host agent there: the master's own supervisord
+            blank = ("",) * 9
+            return ("", f"▸ {host_id or 'local'}", "no agent", *blank, f"{len(worker_ids)} workers")
+        r = host.resources
+        running = sum(1 for p in host.processes if p.state == common_pb2.PROCESS_STATE_RUNNING)
+        state = fmt.worker_state(host.state)
+        if host.state != common_pb2.WORKER_STATE_ONLINE and host.state_reason:
+            state = f"{state}: {host.state_reason}"
+        return (
+            "",
+            f"▸ {host_id}",
+            state,
+            f"{running}/{host.slots} run",
+            f"{host.account_count}/{host.account_cap or '-'}",
+            f"{r.cpu_percent:.1f}",
+            f"{r.cpu_count} cpu",
+            f"{fmt.mib(r.memory_available_bytes)} free",
+            f"of {fmt.mib(r.memory_total_bytes)}",
+            fmt.age(host.last_report_at, now),
+            "",
+            f"{fmt.mib(r.disk_free_bytes)} disk",
+            host.hostname,
+        )
+
+    def _worker_row(self, wid: str, now: float) -> tuple[str, tuple[str | Text, ...]]:
+        store = self.store
+        w = store.workers[wid]
+        return (
+            wid,
+            (
+                "✓" if wid in self.marked else "",
+                f"  {wid}",
+                worker_state_cell(w.state),
+                process_state_cell(w.process_state),
+                f"{len(w.account_ids)}/{w.max_accounts}",
+                f"{w.stats.cpu_percent:.1f}",
+                fmt.sparkline(store.cpu.get(wid, ())),
+                fmt.mib(w.stats.rss_bytes),
+                fmt.sparkline(store.mem.get(wid, ())),
+                fmt.age(w.last_heartbeat_at, now),
+                str(w.pid or "-"),
+                str(w.outbox_pending),
+                w.host,
+            ),
+        )
 
     def _show_problems(self) -> None:
         store = self.store
@@ -157,7 +211,9 @@ class FleetPane(Pane):
         self._show_detail()
 
     def selected(self) -> str | None:
-        return selected_key(self.query_one("#workers", DataTable))
+        """The worker under the cursor (None on a host's header row)."""
+        key = selected_key(self.query_one("#workers", DataTable))
+        return None if key is None or key.startswith(HOST_ROW) else key
 
     def targets(self) -> list[str]:
         if self.marked:
@@ -209,28 +265,43 @@ class FleetPane(Pane):
         self.marked.clear()
         self.want_refresh("workers")
 
+    def selected_host(self) -> control_pb2.Host | None:
+        """The worker host whose header row is under the cursor (one with an agent)."""
+        key = selected_key(self.query_one("#workers", DataTable))
+        if key is None or not key.startswith(HOST_ROW):
+            return None
+        return self.hosts.get(key.removeprefix(HOST_ROW))
+
     def action_scale(self) -> None:
         running = common_pb2.PROCESS_STATE_RUNNING
-        current = sum(1 for w in self.store.workers.values() if w.process_state == running)
+        host = self.selected_host()  # on a host's header row: that host's workers
+        if host is not None:
+            current = sum(1 for p in host.processes if p.state == running)
+            maximum, where = host.slots, f" on {host.host_id}"
+        else:
+            workers = self.store.workers.values()
+            current = sum(1 for w in workers if w.process_state == running)
+            maximum, where = MAX_WORKERS, ""
+        host_id = host.host_id if host is not None else ""
 
         def chosen(count: int | None) -> None:
             if count is not None:
-                self.run_scale(count)
+                self.run_scale(count, host_id)
 
         self.app.push_screen(
             NumberModal(
-                f"How many workers should run? (0-{MAX_WORKERS})",
+                f"How many workers should run{where}? (0-{maximum})",
                 minimum=0,
-                maximum=MAX_WORKERS,
+                maximum=maximum,
                 value=current,
             ),
             chosen,
         )
 
     @work(group="fleet-action", exit_on_error=False)
-    async def run_scale(self, count: int) -> None:
+    async def run_scale(self, count: int, host: str = "") -> None:
         try:
-            results = await self.client.scale(count)
+            results = await self.client.scale(count, host)
         except ControlError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return

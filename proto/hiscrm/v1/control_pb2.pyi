@@ -4,6 +4,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from hiscrm.v1 import common_pb2 as _common_pb2
 from hiscrm.v1 import gateway_pb2 as _gateway_pb2
+from hiscrm.v1 import hosts_pb2 as _hosts_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -39,6 +40,7 @@ class CredentialKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREDENTIAL_KIND_OPERATOR: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_WORKER: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_ENROLLMENT: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_HOST: _ClassVar[CredentialKind]
 
 class ConversationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -120,6 +122,7 @@ CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
 CREDENTIAL_KIND_OPERATOR: CredentialKind
 CREDENTIAL_KIND_WORKER: CredentialKind
 CREDENTIAL_KIND_ENROLLMENT: CredentialKind
+CREDENTIAL_KIND_HOST: CredentialKind
 CONVERSATION_KIND_UNSPECIFIED: ConversationKind
 CONVERSATION_KIND_DIRECT_MESSAGE: ConversationKind
 CONVERSATION_KIND_COMMENT_THREAD: ConversationKind
@@ -216,12 +219,14 @@ class GetWorkerRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ...) -> None: ...
 
 class WorkerTargets(_message.Message):
-    __slots__ = ("worker_ids", "all")
+    __slots__ = ("worker_ids", "all", "host")
     WORKER_IDS_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
     worker_ids: _containers.RepeatedScalarFieldContainer[str]
     all: bool
-    def __init__(self, worker_ids: _Optional[_Iterable[str]] = ..., all: _Optional[bool] = ...) -> None: ...
+    host: str
+    def __init__(self, worker_ids: _Optional[_Iterable[str]] = ..., all: _Optional[bool] = ..., host: _Optional[str] = ...) -> None: ...
 
 class WorkerActionResult(_message.Message):
     __slots__ = ("worker_id", "ok", "message", "process_state")
@@ -242,20 +247,26 @@ class WorkerActionResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[WorkerActionResult, _Mapping]]] = ...) -> None: ...
 
 class ScaleWorkersRequest(_message.Message):
-    __slots__ = ("count",)
+    __slots__ = ("count", "host", "spread")
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
     count: int
-    def __init__(self, count: _Optional[int] = ...) -> None: ...
+    host: str
+    spread: bool
+    def __init__(self, count: _Optional[int] = ..., host: _Optional[str] = ..., spread: _Optional[bool] = ...) -> None: ...
 
 class TailWorkerLogRequest(_message.Message):
-    __slots__ = ("worker_id", "max_bytes", "follow")
+    __slots__ = ("worker_id", "max_bytes", "follow", "host")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     max_bytes: int
     follow: bool
-    def __init__(self, worker_id: _Optional[str] = ..., max_bytes: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
+    host: str
+    def __init__(self, worker_id: _Optional[str] = ..., max_bytes: _Optional[int] = ..., follow: _Optional[bool] = ..., host: _Optional[str] = ...) -> None: ...
 
 class LogChunk(_message.Message):
     __slots__ = ("worker_id", "text", "overflow")
@@ -1355,3 +1366,49 @@ class TestNotifierRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Host(_message.Message):
+    __slots__ = ("host_id", "hostname", "state", "state_reason", "slots", "resources", "processes", "worker_ids", "account_count", "account_cap", "version", "last_report_at", "state_changed_at")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    WORKER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_CAP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LAST_REPORT_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    hostname: str
+    state: _common_pb2.WorkerState
+    state_reason: str
+    slots: int
+    resources: _hosts_pb2.HostResources
+    processes: _containers.RepeatedCompositeFieldContainer[_hosts_pb2.HostProcess]
+    worker_ids: _containers.RepeatedScalarFieldContainer[str]
+    account_count: int
+    account_cap: int
+    version: str
+    last_report_at: _timestamp_pb2.Timestamp
+    state_changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., state_reason: _Optional[str] = ..., slots: _Optional[int] = ..., resources: _Optional[_Union[_hosts_pb2.HostResources, _Mapping]] = ..., processes: _Optional[_Iterable[_Union[_hosts_pb2.HostProcess, _Mapping]]] = ..., worker_ids: _Optional[_Iterable[str]] = ..., account_count: _Optional[int] = ..., account_cap: _Optional[int] = ..., version: _Optional[str] = ..., last_report_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListHostsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListHostsResponse(_message.Message):
+    __slots__ = ("hosts",)
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[Host]
+    def __init__(self, hosts: _Optional[_Iterable[_Union[Host, _Mapping]]] = ...) -> None: ...
+
+class GetHostRequest(_message.Message):
+    __slots__ = ("host_id",)
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    def __init__(self, host_id: _Optional[str] = ...) -> None: ...

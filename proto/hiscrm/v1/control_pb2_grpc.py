@@ -306,6 +306,16 @@ class ControlStub:
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.SerializeToString,
                 response_deserializer=hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
                 _registered_method=True)
+        self.ListHosts = channel.unary_unary(
+                '/hiscrm.v1.Control/ListHosts',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListHostsRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListHostsResponse.FromString,
+                _registered_method=True)
+        self.GetHost = channel.unary_unary(
+                '/hiscrm.v1.Control/GetHost',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.GetHostRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.Host.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -704,6 +714,24 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListHosts(self, request, context):
+        """Hosts (issue 17): worker hosts, each with a host agent holding
+        HostGateway.Connect. Worker actions, ScaleWorkers and TailWorkerLog reach
+        a remote host's supervisord through its agent.
+
+        Every worker host the master knows (online, missing, offline, draining) with its health.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHost(self, request, context):
+        """One host by id; NOT_FOUND when the master never saw it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -966,6 +994,16 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.TestNotifier,
                     request_deserializer=hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.FromString,
                     response_serializer=hiscrm_dot_v1_dot_control__pb2.Notifier.SerializeToString,
+            ),
+            'ListHosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHosts,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListHostsRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListHostsResponse.SerializeToString,
+            ),
+            'GetHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHost,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.GetHostRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.Host.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2384,6 +2422,60 @@ class Control:
             '/hiscrm.v1.Control/TestNotifier',
             hiscrm_dot_v1_dot_control__pb2.TestNotifierRequest.SerializeToString,
             hiscrm_dot_v1_dot_control__pb2.Notifier.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListHosts',
+            hiscrm_dot_v1_dot_control__pb2.ListHostsRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListHostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/GetHost',
+            hiscrm_dot_v1_dot_control__pb2.GetHostRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.Host.FromString,
             options,
             channel_credentials,
             insecure,
