@@ -78,6 +78,10 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-dev-shm-usage",
 )
+# Switches that only make each account's processes smaller (see
+# docs/performance.md, "what changed memory"); bench/chromium_flags.py
+# measures them against the pool without them.
+MEMORY_ARGS: tuple[str, ...] = ()
 SCREENSHOTS_KEPT = 5
 # After the browser process exits, how long Playwright's own "disconnected"
 # event gets before the pool declares the loss itself (a launcher script that
@@ -235,7 +239,13 @@ class BrowserPool:
         return await playwright.chromium.launch(
             executable_path=self._sandbox.executable,
             headless=self.headless,
-            args=[*CHROMIUM_ARGS, *self._sandbox.args(), *self.extra_args, self._marker],
+            args=[
+                *CHROMIUM_ARGS,
+                *MEMORY_ARGS,
+                *self._sandbox.args(),
+                *self.extra_args,
+                self._marker,
+            ],
             env={**self._sandbox.env()},  # a copy: Playwright types env as str | float | bool
             chromium_sandbox=self._sandbox.sandboxed,
             timeout=self.launch_timeout * 1000,
@@ -506,7 +516,12 @@ class BrowserPool:
         path = folder / f"{stamp}.png"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(path), timeout=10_000)
+            actx = self.get(account_id)
+            if actx is None:
+                await page.screenshot(path=str(path), timeout=10_000)
+            else:
+                async with actx.full_size(page):  # a shrunk monitor page, in full
+                    await page.screenshot(path=str(path), timeout=10_000)
         except (PlaywrightError, OSError) as exc:
             log.warning(
                 "account %s on worker %s: no screenshot for %r: %s",
