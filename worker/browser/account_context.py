@@ -130,6 +130,10 @@ class AccountContext:
         else:
             self._scales[page] = scale
 
+    def scale_of(self, page: Page) -> float:
+        """The scale `page` paints at now (1: full size)."""
+        return self._scales.get(page, 1.0)
+
     @contextlib.asynccontextmanager
     async def full_size(self, page: Page) -> AsyncIterator[None]:
         """Page work that clicks, types or takes a picture: the page paints at
