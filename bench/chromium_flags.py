@@ -20,8 +20,10 @@ order rotating each round, so a figure and its repeat can be compared.
       [--variant 'name=--switch-a --switch-b' ...]
 
 Without --variant it compares the pool's default (`default`) with the
-candidate sets in CANDIDATES. A variant named `bare` drops the pool's memory
-switches (MEMORY_ARGS) to show what they save.
+candidate sets in CANDIDATES. `--render-scale=X` in a variant is not a
+Chromium switch: the bench paints that variant's monitor pages at X instead
+of HISCRM_RENDER_SCALE (`full-size`: 1, as before). A variant named `bare`
+drops the pool's memory switches (MEMORY_ARGS) to show what they save.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import psutil  # noqa: E402
 
 from bench.common import machine, out, run_cluster  # noqa: E402
 from bench.memory import chromium_type  # noqa: E402
+from hiscrm_common import config_model  # noqa: E402
 from tests.demo_helpers import admin  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 from worker.browser import pool as pool_module  # noqa: E402
@@ -53,8 +56,12 @@ from worker.browser.pool import BrowserPool  # noqa: E402
 from worker.platforms import demo_api  # noqa: E402
 
 MIB = 1024 * 1024
+# Not a Chromium switch: the scale the bench paints monitor pages at
+# (HISCRM_RENDER_SCALE, AccountContext.render_scale); 1 paints them in full.
+RENDER_SCALE = "--render-scale="
 # Candidates measured against the pool's default; each is one idea.
 CANDIDATES: dict[str, tuple[str, ...]] = {
+    "full-size": (RENDER_SCALE + "1",),
     "low-end": ("--enable-low-end-device-mode",),
     "lite-mode": ("--js-flags=--lite-mode",),
     "one-raster-thread": ("--num-raster-threads=1",),
@@ -123,7 +130,7 @@ def driver_pid() -> int | None:
     return max(nodes, key=lambda p: p.create_time()).pid if nodes else None
 
 
-async def open_account(pool: BrowserPool, base: str, n: int) -> None:
+async def open_account(pool: BrowserPool, base: str, n: int, scale: float) -> None:
     account = f"acct-{n}"
     actx = await pool.context(account, seed=f"cap-{n}")
     pool.logins[account] += 1  # as the login runner does: the QR page loads everything
@@ -137,8 +144,10 @@ async def open_account(pool: BrowserPool, base: str, n: int) -> None:
     finally:
         pool.logins[account] -= 1
     # monitoring reloads the creator centre with the policy in force
-    await page.goto(base + "/creator", wait_until="domcontentloaded")
+    await page.goto(base + "/creator", wait_until="domcontentloaded")  # policy in force
     await page.locator("body[data-loaded=true]").wait_for(state="attached", timeout=60_000)
+    if scale < 1:  # as the monitor page is (creator_centre._monitor_page)
+        await actx.render_scale(page, scale)
 
 
 async def cycles(pool: BrowserPool, rounds: int) -> None:
@@ -170,6 +179,11 @@ async def run_variant(
     name: str, extra: tuple[str, ...], base: str, home: Path, args: argparse.Namespace
 ) -> Result:
     t0 = time.monotonic()
+    scale = config_model.get().render_scale
+    for switch in extra:
+        if switch.startswith(RENDER_SCALE):
+            scale = float(switch.split("=", 1)[1])
+    extra = tuple(s for s in extra if not s.startswith(RENDER_SCALE))
     saved = pool_module.MEMORY_ARGS
     if name == "bare":
         pool_module.MEMORY_ARGS = ()
@@ -180,12 +194,12 @@ async def run_variant(
         pool_module.MEMORY_ARGS = saved
     try:
         driver = await asyncio.to_thread(driver_pid)
-        await open_account(pool, base, 1)
+        await open_account(pool, base, 1, scale)
         await cycles(pool, 2)
         await asyncio.sleep(args.settle)
         first = await measure(pool, driver, args.samples, args.gap)
         for n in range(2, args.pages + 1):
-            await open_account(pool, base, n)
+            await open_account(pool, base, n, scale)
         await cycles(pool, args.cycles)
         await asyncio.sleep(args.settle)
         last = await measure(pool, driver, args.samples, args.gap)
@@ -194,7 +208,9 @@ async def run_variant(
     return Result(name, first, last, args.pages, time.monotonic() - t0)
 
 
-async def bench(base: str, home: Path, variants: dict[str, tuple[str, ...]], args) -> int:
+async def bench(
+    base: str, home: Path, variants: dict[str, tuple[str, ...]], args: argparse.Namespace
+) -> int:
     results: list[Result] = []
     names = list(variants)
     for r in range(args.rounds):

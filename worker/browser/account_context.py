@@ -150,9 +150,7 @@ class AccountContext:
                 try:
                     await self.render_scale(page, scale)
                 except PlaywrightError as exc:
-                    log.warning(
-                        "account %s: a page stays at full size: %s", self.account_id, exc
-                    )
+                    log.warning("account %s: a page stays at full size: %s", self.account_id, exc)
 
     def _on_page(self, page: Page) -> None:
         task = self._fit(page)
