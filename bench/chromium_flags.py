@@ -20,10 +20,14 @@ order rotating each round, so a figure and its repeat can be compared.
       [--variant 'name=--switch-a --switch-b' ...]
 
 Without --variant it compares the pool's default (`default`) with the
-candidate sets in CANDIDATES. `--render-scale=X` in a variant is not a
-Chromium switch: the bench paints that variant's monitor pages at X instead
-of HISCRM_RENDER_SCALE (`full-size`: 1, as before). A variant named `bare`
-drops the pool's memory switches (MEMORY_ARGS) to show what they save.
+candidate sets in CANDIDATES. Three switches of a variant are the bench's,
+not Chromium's: `--render-scale=X` paints its monitor pages at X instead of
+HISCRM_RENDER_SCALE (`full-size`: 1, as before); `--close-pages` keeps no
+page between cycles (each cycle opens the creator centre, reads, closes it);
+`--block=TYPE,...` blocks more resource types while monitoring (e.g.
+stylesheet). A variant named `bare` drops the pool's memory switches
+(MEMORY_ARGS) to show what they save. The cycle column is the median time of
+one account's cycle.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from playwright.async_api import Page, Request, Route  # noqa: E402
 
 from bench.common import machine, out, run_cluster  # noqa: E402
 from bench.memory import chromium_type  # noqa: E402
@@ -51,6 +56,7 @@ from hiscrm_common import config_model  # noqa: E402
 from tests.demo_helpers import admin  # noqa: E402
 from tests.harness import Cluster  # noqa: E402
 from worker.browser import pool as pool_module  # noqa: E402
+from worker.browser.account_context import AccountContext  # noqa: E402
 from worker.browser.fingerprint import Fingerprint  # noqa: E402
 from worker.browser.pool import BrowserPool  # noqa: E402
 from worker.platforms import demo_api  # noqa: E402
@@ -59,9 +65,13 @@ MIB = 1024 * 1024
 # Not a Chromium switch: the scale the bench paints monitor pages at
 # (HISCRM_RENDER_SCALE, AccountContext.render_scale); 1 paints them in full.
 RENDER_SCALE = "--render-scale="
+CLOSE_PAGES = "--close-pages"  # each cycle opens the creator centre and closes it after
+BLOCK = "--block="  # e.g. --block=stylesheet: more resource types monitoring skips
 # Candidates measured against the pool's default; each is one idea.
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "full-size": (RENDER_SCALE + "1",),
+    "close-pages": (CLOSE_PAGES,),
+    "block-css": (BLOCK + "stylesheet",),
     "low-end": ("--enable-low-end-device-mode",),
     "lite-mode": ("--js-flags=--lite-mode",),
     "one-raster-thread": ("--num-raster-threads=1",),
@@ -130,7 +140,38 @@ def driver_pid() -> int | None:
     return max(nodes, key=lambda p: p.create_time()).pid if nodes else None
 
 
-async def open_account(pool: BrowserPool, base: str, n: int, scale: float) -> None:
+@dataclass(frozen=True)
+class Mode:
+    """What a variant changes besides Chromium's switches (the bench's own
+    pseudo-switches, taken off the command line)."""
+
+    scale: float
+    close_pages: bool = False  # no page between cycles: each cycle opens one
+    block: frozenset[str] = frozenset()  # more resource types blocked while monitoring
+
+    @staticmethod
+    def of(switches: tuple[str, ...]) -> tuple[Mode, tuple[str, ...]]:
+        scale, close, block, rest = config_model.get().render_scale, False, frozenset(), []
+        for switch in switches:
+            if switch.startswith(RENDER_SCALE):
+                scale = float(switch.split("=", 1)[1])
+            elif switch == CLOSE_PAGES:
+                close = True
+            elif switch.startswith(BLOCK):
+                block = frozenset(switch.split("=", 1)[1].split(","))
+            else:
+                rest.append(switch)
+        return Mode(scale, close, block), tuple(rest)
+
+
+async def load_creator(page: Page, base: str, mode: Mode, actx: AccountContext) -> None:
+    await page.goto(base + "/creator", wait_until="domcontentloaded")  # policy in force
+    await page.locator("body[data-loaded=true]").wait_for(state="attached", timeout=60_000)
+    if mode.scale < 1:  # as the monitor page is (creator_centre._monitor_page)
+        await actx.render_scale(page, mode.scale)
+
+
+async def open_account(pool: BrowserPool, base: str, n: int, mode: Mode) -> None:
     account = f"acct-{n}"
     actx = await pool.context(account, seed=f"cap-{n}")
     pool.logins[account] += 1  # as the login runner does: the QR page loads everything
@@ -143,20 +184,41 @@ async def open_account(pool: BrowserPool, base: str, n: int, scale: float) -> No
         await page.wait_for_url(base + "/creator", timeout=60_000)
     finally:
         pool.logins[account] -= 1
-    # monitoring reloads the creator centre with the policy in force
-    await page.goto(base + "/creator", wait_until="domcontentloaded")  # policy in force
-    await page.locator("body[data-loaded=true]").wait_for(state="attached", timeout=60_000)
-    if scale < 1:  # as the monitor page is (creator_centre._monitor_page)
-        await actx.render_scale(page, scale)
+    if mode.block:
+
+        async def handle(route: Route, request: Request) -> None:
+            if request.resource_type in mode.block and not pool.logins[account]:
+                await route.abort("blockedbyclient")
+            else:
+                await route.fallback()
+
+        await actx.context.route("**/*", handle)
+    await load_creator(page, base, mode, actx)
+    if mode.close_pages:
+        await page.close()
 
 
-async def cycles(pool: BrowserPool, rounds: int) -> None:
+async def cycles(pool: BrowserPool, base: str, mode: Mode, rounds: int) -> list[float]:
+    """Monitor-like cycles over every account; the seconds each took."""
+    took = []
     for _ in range(rounds):
         for account in pool.accounts:
             actx = pool.get(account)
-            if actx is None or not actx.context.pages:
+            if actx is None:
+                raise RuntimeError(f"{account}: its context is gone")
+            t0 = time.monotonic()
+            if mode.close_pages:
+                page = await actx.new_page()
+                await load_creator(page, base, mode, actx)
+            elif not actx.context.pages:
                 raise RuntimeError(f"{account}: its page is gone")
-            await actx.context.pages[0].evaluate(FETCH, list(CYCLE_PATHS))
+            else:
+                page = actx.context.pages[0]
+            await page.evaluate(FETCH, list(CYCLE_PATHS))
+            if mode.close_pages:
+                await page.close()
+            took.append(time.monotonic() - t0)
+    return took
 
 
 @dataclass
@@ -166,6 +228,7 @@ class Result:
     last: Sample
     pages: int
     seconds: float
+    cycle_s: float
 
     def per_page(self, attr: str) -> float:
         return (getattr(self.last, attr) - getattr(self.first, attr)) / (self.pages - 1) / MIB
@@ -179,11 +242,7 @@ async def run_variant(
     name: str, extra: tuple[str, ...], base: str, home: Path, args: argparse.Namespace
 ) -> Result:
     t0 = time.monotonic()
-    scale = config_model.get().render_scale
-    for switch in extra:
-        if switch.startswith(RENDER_SCALE):
-            scale = float(switch.split("=", 1)[1])
-    extra = tuple(s for s in extra if not s.startswith(RENDER_SCALE))
+    mode, extra = Mode.of(extra)
     saved = pool_module.MEMORY_ARGS
     if name == "bare":
         pool_module.MEMORY_ARGS = ()
@@ -194,18 +253,19 @@ async def run_variant(
         pool_module.MEMORY_ARGS = saved
     try:
         driver = await asyncio.to_thread(driver_pid)
-        await open_account(pool, base, 1, scale)
-        await cycles(pool, 2)
+        await open_account(pool, base, 1, mode)
+        await cycles(pool, base, mode, 2)
         await asyncio.sleep(args.settle)
         first = await measure(pool, driver, args.samples, args.gap)
         for n in range(2, args.pages + 1):
-            await open_account(pool, base, n, scale)
-        await cycles(pool, args.cycles)
+            await open_account(pool, base, n, mode)
+        took = await cycles(pool, base, mode, args.cycles)
         await asyncio.sleep(args.settle)
         last = await measure(pool, driver, args.samples, args.gap)
     finally:
         await pool.close()
-    return Result(name, first, last, args.pages, time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    return Result(name, first, last, args.pages, seconds, statistics.median(took))
 
 
 async def bench(
@@ -222,13 +282,14 @@ async def bench(
                 f"round {r + 1} {name:<20} chromium {res.last.chromium / MIB:7.1f} MiB at "
                 f"{res.pages} pages ({res.first.chromium / MIB:.1f} at 1); per extra page "
                 f"{res.per_page('chromium'):5.1f} MiB chromium + {res.per_page('driver'):4.1f} "
-                f"driver; {res.seconds:.0f} s; load {psutil.getloadavg()[0]:.1f}"
+                f"driver; cycle {res.cycle_s * 1000:.0f} ms (median); {res.seconds:.0f} s; "
+                f"load {psutil.getloadavg()[0]:.1f}"
             )
     kinds = sorted({k for r in results for k in r.last.by_type})
     out()
     out(f"per extra page, MiB (median over {args.rounds} rounds; range in brackets)")
     head = f"{'variant':<20}{'chromium':>16}" + "".join(f"{k[:16]:>18}" for k in kinds)
-    out(head + f"{'driver':>10}")
+    out(head + f"{'driver':>10}{'cycle ms':>10}")
     for name in names:
         mine = [r for r in results if r.variant == name]
 
@@ -237,7 +298,9 @@ async def bench(
 
         row = f"{name:<20}{cell([r.per_page('chromium') for r in mine]):>16}"
         row += "".join(f"{cell([r.per_page_type(k) for r in mine]):>18}" for k in kinds)
-        out(row + f"{statistics.median(r.per_page('driver') for r in mine):>10.1f}")
+        driver = statistics.median(r.per_page("driver") for r in mine)
+        cycle = statistics.median(r.cycle_s for r in mine) * 1000
+        out(row + f"{driver:>10.1f}{cycle:>10.0f}")
     for name in names:
         out(f"  {name}: {' '.join(variants[name]) or '(no extra switch)'}")
     out(f"pool switches: {' '.join(pool_module.CHROMIUM_ARGS + pool_module.MEMORY_ARGS)}")
