@@ -87,6 +87,8 @@ SCREENSHOTS_KEPT = 5
 # event gets before the pool declares the loss itself (a launcher script that
 # outlives Chromium keeps the pipe open, and Playwright never hears of it).
 PIPE_GRACE_S = 1.0
+# How long close() waits for Chromium to close itself before killing it.
+CLOSE_TIMEOUT_S = 15.0
 
 
 class BrowserUnavailable(PlatformError):
@@ -554,8 +556,18 @@ class BrowserPool:
         if browser is not None:
             if self.browser_pgid is not None:
                 self._dead_groups.add(self.browser_pgid)
-            with contextlib.suppress(PlaywrightError):
-                await asyncio.wait_for(browser.close(), timeout=15)
+            try:
+                await asyncio.wait_for(browser.close(), timeout=CLOSE_TIMEOUT_S)
+            except PlaywrightError:
+                pass  # already gone
+            except TimeoutError:
+                # e.g. a launcher script holding the pipe while the machine
+                # is slow: its process group is killed below, as a crash's is
+                log.warning(
+                    "worker %s: Chromium did not close within %.0f s; killing its processes",
+                    self.worker_id,
+                    CLOSE_TIMEOUT_S,
+                )
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
