@@ -84,6 +84,10 @@ class CreatorCentreAdapter(Adapter):
     # Paths (suffix match) whose JSON answers are captured from every page.
     CAPTURE_PATHS: tuple[str, ...] = ()
     PAGE_TIMEOUT_MS = 30_000
+    # True when a cycle clicks, types or scrolls on the monitor page: it is
+    # then painted in full (a shrunk page's input misses, see
+    # AccountContext.render_scale); else it paints at HISCRM_RENDER_SCALE.
+    CYCLE_CLICKS = False
     LOAD_TIMEOUT_S = 15.0  # for the JSON the page loads by itself
     MAX_PAGES = 10  # per list per cycle; the cursor catches up over cycles
     LOGIN_TIMEOUT_S = 300.0
@@ -178,7 +182,7 @@ class CreatorCentreAdapter(Adapter):
             await self._check_proxy()
         page = await self._new_page(self.actx)
         scale = config_model.get().render_scale
-        if scale < 1:
+        if scale < 1 and not self.CYCLE_CLICKS:
             try:  # read through fetches: it needs no pixels (AccountContext.render_scale)
                 await self.actx.render_scale(page, scale)
             except BaseException:
