@@ -424,12 +424,16 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
     )
     per_account = passed[-1].extra_mib if passed else math.nan
     cpu_per_account = passed[-1].cpu_core_pct_per_account if passed else math.nan
-    z = math.nan
-    if baseline is not None:
-        z = baseline.extra_mib
+    z = baseline.extra_mib if baseline is not None else math.nan
+    if math.isfinite(per_account) and math.isfinite(z):
         out(
             f"per extra account: shared browser {per_account:.1f} MiB, browser per account "
             f"{z:.1f} MiB: {z / per_account:.1f}x less"
+        )
+    elif not math.isfinite(per_account):
+        out(
+            "per extra account: no slope (it takes two passed steps of the shared browser; "
+            f"passed: {', '.join(str(r.accounts) for r in passed) or 'none'})"
         )
     out(f"machine: {machine()}; host {HOST_MIB / 1024:.1f} GiB, {CPUS} CPUs")
     if watcher.repeats or watcher.failed:
@@ -438,10 +442,16 @@ async def bench(cluster: Cluster, base: str, args: argparse.Namespace) -> int:
         out("PROBLEMS: " + "; ".join(problems[:10]))
     out(
         f"capacity: {passed[-1].accounts if passed else 0} accounts per host (limit: {limit}); "
-        f"per account {per_account:.1f} MiB PSS, {cpu_per_account:.2f} % CPU; "
-        f"browser-per-account design: {z:.1f} MiB per account"
+        f"per account {shown(per_account, 'MiB')} PSS, {shown(cpu_per_account, '%', 2)} CPU; "
+        f"browser-per-account design: "
+        + (f"{shown(z, 'MiB')} per account" if baseline is not None else "not measured")
     )
     return 1 if (watcher.repeats or watcher.failed) else 0
+
+
+def shown(value: float, unit: str, digits: int = 1) -> str:
+    """A figure for the summary: "n/a" rather than "nan" where it was not measured."""
+    return f"{value:.{digits}f} {unit}" if math.isfinite(value) else "n/a"
 
 
 def write_csv(path: Path, rows: list[Step]) -> None:
@@ -487,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers >= 1; --baseline 0 or >= 2")
     if args.interval_ms < 1000 or args.measure_s <= 0 or args.per_account_min <= 0:
         parser.error("--interval-ms >= 1000, --measure-s and --per-account-min > 0")
+    if len(args.steps) == 1 and args.steps[0] > 1:
+        # The per-account figure is a slope between two steps: a lone step
+        # gets a first one with an account per worker (each Chromium up).
+        args.steps.insert(0, min(args.workers, args.steps[0] - 1))
     per_worker = math.ceil(args.steps[-1] / args.workers) + 10
 
     def run(cluster: Cluster) -> int:
@@ -502,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
         out(
             f"demo platform {base}, master on {cluster.address}, {args.workers} workers "
             f"(--max-accounts {per_worker}), interval {args.interval_ms} ms, "
-            f"{args.per_account_min} items per account a minute; home {cluster.home}"
+            f"{args.per_account_min} items per account a minute, steps "
+            f"{','.join(map(str, args.steps))}; home {cluster.home}"
         )
         out(f"machine before: {machine()}")
         return asyncio.run(bench(cluster, base, args))

@@ -368,6 +368,15 @@ class Settings(BaseSettings):
         "worker",
         example="false",
     )
+    render_scale: float = setting(
+        0.25,
+        "Monitoring pages paint at this fraction of their size (pages see no change; "
+        "replies and screenshots paint at full size); 1 paints everything in full.",
+        "worker",
+        gt=0,
+        le=1,
+        example="1",
+    )
     block_hosts: str = setting(
         "",
         "More hosts (comma-separated) that monitoring pages never fetch from.",

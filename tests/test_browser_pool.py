@@ -421,6 +421,57 @@ async def test_pages_show_no_headless_tells(tmp_path: Path) -> None:
             assert view == first_view, f"{first} and {exe} differ"
 
 
+# What a page can tell about its size; a shrunk page must see the same.
+LOOKS_JS = """() => [innerWidth, innerHeight, outerWidth, devicePixelRatio, screen.width,
+  screen.height, visualViewport.scale, visualViewport.width, document.documentElement.clientWidth,
+  matchMedia(`(min-width: ${innerWidth}px) and (max-width: ${innerWidth}px)`).matches,
+  JSON.stringify(document.querySelector('#b').getBoundingClientRect())]"""
+CLICK_PAGE = """<!doctype html><body style="margin:0">
+<button id="b" style="position:absolute;left:600px;top:400px;width:120px;height:60px">b</button>
+<script>window.hits = [];
+document.addEventListener('click', e => hits.push(e.target.id || e.target.tagName), true)
+</script>"""
+
+
+async def test_a_shrunk_page_sees_no_change_and_clicks_at_full_size(tmp_path: Path) -> None:
+    """render_scale paints a page small: the page's sizes, scale and media
+    queries stay the fingerprint's. Input does not scale with it (a click at
+    the button's place misses while shrunk), so full_size() paints it in full
+    for clicks, and shrinks it again after."""
+    async with open_pool(tmp_path) as pool:
+        actx = await pool.context("acct-shrink")
+        page = await actx.new_page()
+        await page.set_content(CLICK_PAGE)
+        full = await page.evaluate(LOOKS_JS)
+        assert full[0] == actx.fingerprint.viewport_width
+        await actx.render_scale(page, 0.25)
+        assert actx.scale_of(page) == 0.25
+        assert await page.evaluate(LOOKS_JS) == full
+        # mouse.click returns once the page has handled the event
+        await page.mouse.click(660, 430)
+        assert "b" not in await page.evaluate("hits")
+        async with actx.full_size(page):
+            assert actx.scale_of(page) == 1.0
+            await page.mouse.click(660, 430)
+            assert (await page.evaluate("hits"))[-1] == "b"
+            shot = await page.screenshot()
+        assert actx.scale_of(page) == 0.25
+        assert await page.evaluate(LOOKS_JS) == full
+        hits = len(await page.evaluate("hits"))
+        await page.mouse.click(660, 430)
+        assert (await page.evaluate("hits"))[hits:] != ["b"]
+        # the picture taken in full has the viewport's pixels
+        width, height = int.from_bytes(shot[16:20], "big"), int.from_bytes(shot[20:24], "big")
+        fp = actx.fingerprint
+        assert (width, height) == (
+            round(fp.viewport_width * fp.device_scale_factor),
+            round(fp.viewport_height * fp.device_scale_factor),
+        )
+        await actx.render_scale(page, 1.0)
+        await page.mouse.click(660, 430)
+        assert (await page.evaluate("hits"))[-1] == "b"
+
+
 async def test_contexts_share_no_cookies(tmp_path: Path) -> None:
     async with serve(probe_app([])) as base, open_pool(tmp_path) as pool:
         one = await pool.context("acct-one")

@@ -390,7 +390,11 @@ async def test_comments_shown_only_after_a_pick_are_read_and_replied_to(
             platform_item_id=target.platform_item_id,
             post_id=target.post_id,
         )
+        # the monitor page paints small (HISCRM_RENDER_SCALE); the reply's
+        # clicks still land, and the page is small again after
+        assert adapter.actx is not None and adapter.actx.scale_of(page) == 0.25
         assert await adapter.send_reply(reply, "picked-reply")
+        assert adapter.actx.scale_of(page) == 0.25
         later = await adapter.fetch_new(first.cursor)
         [mine] = [i for i in later.items if i.content == "picked-reply"]
         assert mine.outgoing and mine.parent_id == target.platform_item_id

@@ -8,10 +8,11 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
 from worker.browser.fingerprint import Fingerprint
@@ -39,6 +40,14 @@ class AccountContext:
     # loads anything (the headless shell's brand list names "HeadlessChrome").
     ua_override: dict[str, Any] | None = None
     _ua_applied: weakref.WeakKeyDictionary[Page, asyncio.Task[None]] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+
+    # The scale each shrunk page paints at (render_scale); absent: full size.
+    _scales: weakref.WeakKeyDictionary[Page, float] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+    _sessions: weakref.WeakKeyDictionary[Page, CDPSession] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
 
@@ -76,8 +85,72 @@ class AccountContext:
             return
         # The override lives as long as this DevTools session: it stays
         # attached until the page closes.
-        session = await self.context.new_cdp_session(page)
+        session = await self._session(page)
         await session.send("Emulation.setUserAgentOverride", self.ua_override)
+
+    async def _session(self, page: Page) -> CDPSession:
+        """The page's own DevTools session, kept while the page lives: what
+        it overrides lasts as long as it stays attached."""
+        session = self._sessions.get(page)
+        if session is None:
+            session = await self.context.new_cdp_session(page)
+            self._sessions[page] = session
+        return session
+
+    async def render_scale(self, page: Page, scale: float) -> None:
+        """Paint `page` at `scale` of its size (1: full size).
+
+        The page's layout viewport, screen, devicePixelRatio and media
+        queries stay the fingerprint's: only DevTools' emulation scale
+        changes, which Chromium applies as a transform of the painted output.
+        A monitoring page read through fetches needs no pixels, and its
+        raster tiles and compositor surface shrink with the square of the
+        scale (bench/chromium_flags.py). Clicks do not: Chromium hit-tests
+        input at the unscaled position, so page work with the mouse or
+        keyboard runs inside full_size()."""
+        if self.ua_override is not None:
+            await self._fit(page)  # one session per page, the override's
+        fp = self.fingerprint
+        metrics: dict[str, Any] = {
+            # what Playwright sets for the context's viewport, plus the scale
+            "mobile": False,
+            "width": fp.viewport_width,
+            "height": fp.viewport_height,
+            "screenWidth": fp.screen_width,
+            "screenHeight": fp.screen_height,
+            "deviceScaleFactor": fp.device_scale_factor,
+            "screenOrientation": {"angle": 0, "type": "landscapePrimary"},
+        }
+        if scale != 1:
+            metrics["scale"] = scale
+        session = await self._session(page)
+        await session.send("Emulation.setDeviceMetricsOverride", metrics)
+        if scale == 1:
+            self._scales.pop(page, None)
+        else:
+            self._scales[page] = scale
+
+    def scale_of(self, page: Page) -> float:
+        """The scale `page` paints at now (1: full size)."""
+        return self._scales.get(page, 1.0)
+
+    @contextlib.asynccontextmanager
+    async def full_size(self, page: Page) -> AsyncIterator[None]:
+        """Page work that clicks, types or takes a picture: the page paints at
+        full size meanwhile, and shrinks again after."""
+        scale = self._scales.get(page, 1.0)
+        if scale == 1 or page.is_closed():
+            yield
+            return
+        await self.render_scale(page, 1.0)
+        try:
+            yield
+        finally:
+            if not page.is_closed():
+                try:
+                    await self.render_scale(page, scale)
+                except PlaywrightError as exc:
+                    log.warning("account %s: a page stays at full size: %s", self.account_id, exc)
 
     def _on_page(self, page: Page) -> None:
         task = self._fit(page)

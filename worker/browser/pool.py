@@ -78,11 +78,17 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-dev-shm-usage",
 )
+# Switches that only make each account's processes smaller (see
+# docs/performance.md, "what changed memory"); bench/chromium_flags.py
+# measures them against the pool without them.
+MEMORY_ARGS: tuple[str, ...] = ()
 SCREENSHOTS_KEPT = 5
 # After the browser process exits, how long Playwright's own "disconnected"
 # event gets before the pool declares the loss itself (a launcher script that
 # outlives Chromium keeps the pipe open, and Playwright never hears of it).
 PIPE_GRACE_S = 1.0
+# How long close() waits for Chromium to close itself before killing it.
+CLOSE_TIMEOUT_S = 15.0
 
 
 class BrowserUnavailable(PlatformError):
@@ -235,7 +241,13 @@ class BrowserPool:
         return await playwright.chromium.launch(
             executable_path=self._sandbox.executable,
             headless=self.headless,
-            args=[*CHROMIUM_ARGS, *self._sandbox.args(), *self.extra_args, self._marker],
+            args=[
+                *CHROMIUM_ARGS,
+                *MEMORY_ARGS,
+                *self._sandbox.args(),
+                *self.extra_args,
+                self._marker,
+            ],
             env={**self._sandbox.env()},  # a copy: Playwright types env as str | float | bool
             chromium_sandbox=self._sandbox.sandboxed,
             timeout=self.launch_timeout * 1000,
@@ -506,7 +518,12 @@ class BrowserPool:
         path = folder / f"{stamp}.png"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(path), timeout=10_000)
+            actx = self.get(account_id)
+            if actx is None:
+                await page.screenshot(path=str(path), timeout=10_000)
+            else:
+                async with actx.full_size(page):  # a shrunk monitor page, in full
+                    await page.screenshot(path=str(path), timeout=10_000)
         except (PlaywrightError, OSError) as exc:
             log.warning(
                 "account %s on worker %s: no screenshot for %r: %s",
@@ -539,8 +556,18 @@ class BrowserPool:
         if browser is not None:
             if self.browser_pgid is not None:
                 self._dead_groups.add(self.browser_pgid)
-            with contextlib.suppress(PlaywrightError):
-                await asyncio.wait_for(browser.close(), timeout=15)
+            try:
+                await asyncio.wait_for(browser.close(), timeout=CLOSE_TIMEOUT_S)
+            except PlaywrightError:
+                pass  # already gone
+            except TimeoutError:
+                # e.g. a launcher script holding the pipe while the machine
+                # is slow: its process group is killed below, as a crash's is
+                log.warning(
+                    "worker %s: Chromium did not close within %.0f s; killing its processes",
+                    self.worker_id,
+                    CLOSE_TIMEOUT_S,
+                )
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()

@@ -20,6 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response
 
 from hiscrm.v1 import common_pb2, gateway_pb2
+from hiscrm_common import config_model
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.account_context import AccountContext
 from worker.browser.proxy_check import is_proxy_failure
@@ -83,6 +84,10 @@ class CreatorCentreAdapter(Adapter):
     # Paths (suffix match) whose JSON answers are captured from every page.
     CAPTURE_PATHS: tuple[str, ...] = ()
     PAGE_TIMEOUT_MS = 30_000
+    # True when a cycle clicks, types or scrolls on the monitor page: it is
+    # then painted in full (a shrunk page's input misses, see
+    # AccountContext.render_scale); else it paints at HISCRM_RENDER_SCALE.
+    CYCLE_CLICKS = False
     LOAD_TIMEOUT_S = 15.0  # for the JSON the page loads by itself
     MAX_PAGES = 10  # per list per cycle; the cursor catches up over cycles
     LOGIN_TIMEOUT_S = 300.0
@@ -175,9 +180,17 @@ class CreatorCentreAdapter(Adapter):
         self.actx = await self._context()
         if self.config.spec.proxy:
             await self._check_proxy()
-        self.page = await self._new_page(self.actx)
-        self._monitor_page_opened(self.page)
-        return self.page
+        page = await self._new_page(self.actx)
+        scale = config_model.get().render_scale
+        if scale < 1 and not self.CYCLE_CLICKS:
+            try:  # read through fetches: it needs no pixels (AccountContext.render_scale)
+                await self.actx.render_scale(page, scale)
+            except BaseException:
+                await page.close()
+                raise
+        self.page = page
+        self._monitor_page_opened(page)
+        return page
 
     def _monitor_page_opened(self, page: Page) -> None:
         """Hook for what only the long-lived monitor page listens to."""
@@ -388,9 +401,18 @@ class CreatorCentreAdapter(Adapter):
     async def send_reply(self, target: gateway_pb2.ReplyTarget, text: str) -> str:
         async with self.ctx.page_slots:
             if target.kind == common_pb2.ITEM_KIND_COMMENT:
-                work = lambda: self._reply_comment(target, text)  # noqa: E731
+                write = lambda: self._reply_comment(target, text)  # noqa: E731
             else:
-                work = lambda: self._reply_dm(target, text)  # noqa: E731
+                write = lambda: self._reply_dm(target, text)  # noqa: E731
+
+            async def work() -> str:
+                # replies click and type: the monitor page paints in full meanwhile
+                page = await self._monitor_page()
+                assert self.actx is not None
+                async with self.actx.full_size(page):
+                    result: str = await write()
+                return result
+
             reply: str = await self._guarded(work, "reply")
         self._log("reply sent to %s (%s)", target.platform_item_id or target.conversation_id, reply)
         return reply

@@ -55,6 +55,9 @@ XHS_LOGIN_PROBE = (
 
 class XiaohongshuAdapter(CreatorCentreAdapter):
     platform = common_pb2.PLATFORM_XIAOHONGSHU
+    # a cycle opens the chats that moved (xiaohongshu_chat.py) and scrolls
+    # for mentions: the monitor page is painted in full
+    CYCLE_CLICKS = True
     CAPTURE_PATHS = (
         api.QR_CREATE_PATH,
         api.QR_STATUS_PATH,
