@@ -136,9 +136,9 @@ class FleetPane(Pane):
             return ("", f"▸ {host_id or 'local'}", "no agent", *blank, f"{len(worker_ids)} workers")
         r = host.resources
         running = sum(1 for p in host.processes if p.state == common_pb2.PROCESS_STATE_RUNNING)
-        state = fmt.worker_state(host.state)
+        state = worker_state_cell(host.state)  # a host is coloured like its workers
         if host.state != common_pb2.WORKER_STATE_ONLINE and host.state_reason:
-            state = f"{state}: {host.state_reason}"
+            state.append(f": {host.state_reason}", style=state.style)
         return (
             "",
             f"▸ {host_id}",
