@@ -4,6 +4,7 @@ platform from etc/supervisord.conf; scaling; nothing left after `down`."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -128,12 +129,35 @@ def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
     assert int(summary[0].split()[1]) > 0
     assert "demo: stopped" in demo.stdout
     wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
-    assert not [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "chromium" in " ".join(p.info["cmdline"] or [])
-        and str(cluster.home) in " ".join(p.info["cmdline"] or [])
-    ]
+    # Chromium has neither the run directory on its command line nor HISCRM_*
+    # in its environment: the workers' logs name its processes (their groups)
+    browsers = launched_browsers(cluster.home)
+    assert len(browsers) >= 2, browsers  # one per worker
+    wait_for(lambda: not chromium_of(browsers), timeout=60, what="no Chromium left")
+
+
+def launched_browsers(home: Path) -> set[int]:
+    found: set[int] = set()
+    for log in (home / "logs").glob("worker-*.log*"):
+        text = log.read_text(errors="replace")
+        found.update(int(pid) for pid in re.findall(r"Chromium \S+ launched \(pid (\d+),", text))
+    return found
+
+
+def chromium_of(groups: set[int]) -> list[psutil.Process]:
+    """Living Chromium processes of those browsers (each leads its process group)."""
+    left = []
+    for proc in psutil.process_iter(["name", "status"]):
+        try:
+            if (
+                "chrom" in (proc.info["name"] or "")
+                and proc.info["status"] != psutil.STATUS_ZOMBIE
+                and (proc.pid in groups or os.getpgid(proc.pid) in groups)
+            ):
+                left.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return left
 
 
 def test_supervisord_reload_brings_back_the_chosen_worker_count(cluster: Cluster) -> None:
