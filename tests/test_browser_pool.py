@@ -583,6 +583,30 @@ async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path)
     await no_chromium_left(groups)
 
 
+async def test_close_behind_a_launcher_that_outlives_chromium(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Playwright's close waits for the process it launched and its pipe: a
+    launcher that outlives Chromium would hold close() for as long as it runs
+    (here a minute); the pool ends it once Chromium has gone."""
+    chosen = chromium_executable()
+    if chosen is None:
+        pytest.skip("no system Chromium (Playwright's own build needs no launcher)")
+    launcher = tmp_path / "chromium-launcher"
+    launcher.write_text(f'#!/bin/sh\n"{unwrap_launcher(chosen)}" "$@"\nsleep 60\n')
+    launcher.chmod(0o755)
+    pool = BrowserPool(WORKER, tmp_path / "data", executable=str(launcher))
+    await pool.start()
+    pgid = pool.browser_pgid
+    assert pgid is not None and pgid != pool.browser_pid
+    actx = await pool.context("acct-c")
+    await (await actx.new_page()).goto("about:blank")
+    await pool.close()
+    # closed, not given up on after the pool's own bound (nor the launcher's minute)
+    assert "did not close cleanly" not in caplog.text
+    await gone(lambda: group_members(pgid), "the launcher's group")
+
+
 # ------------------------------------------------------------------ proxy
 
 
