@@ -546,16 +546,22 @@ async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
     await no_chromium_left(groups)
 
 
-async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path) -> None:
-    """A launcher that neither execs Chromium nor exits with it keeps Playwright's
-    pipe open after Chromium dies, so Playwright never reports the loss: the pool
-    watches the browser process itself, and clears the launcher away."""
+def outliving_launcher(tmp_path: Path) -> Path:
+    """A launcher script that runs Chromium without `exec` and then a minute more."""
     chosen = chromium_executable()
     if chosen is None:
         pytest.skip("no system Chromium (Playwright's own build needs no launcher)")
     launcher = tmp_path / "chromium-launcher"
     launcher.write_text(f'#!/bin/sh\n"{unwrap_launcher(chosen)}" "$@"\nsleep 60\n')
     launcher.chmod(0o755)
+    return launcher
+
+
+async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path) -> None:
+    """A launcher that neither execs Chromium nor exits with it keeps Playwright's
+    pipe open after Chromium dies, so Playwright never reports the loss: the pool
+    watches the browser process itself, and clears the launcher away."""
+    launcher = outliving_launcher(tmp_path)
     groups: list[int] = []
     async with (
         serve(probe_app([])) as base,
@@ -589,12 +595,7 @@ async def test_close_behind_a_launcher_that_outlives_chromium(
     """Playwright's close waits for the process it launched and its pipe: a
     launcher that outlives Chromium would hold close() for as long as it runs
     (here a minute); the pool ends it once Chromium has gone."""
-    chosen = chromium_executable()
-    if chosen is None:
-        pytest.skip("no system Chromium (Playwright's own build needs no launcher)")
-    launcher = tmp_path / "chromium-launcher"
-    launcher.write_text(f'#!/bin/sh\n"{unwrap_launcher(chosen)}" "$@"\nsleep 60\n')
-    launcher.chmod(0o755)
+    launcher = outliving_launcher(tmp_path)
     pool = BrowserPool(WORKER, tmp_path / "data", executable=str(launcher))
     await pool.start()
     pgid = pool.browser_pgid
