@@ -484,7 +484,7 @@ async def test_login_survives_in_encrypted_storage_state(tmp_path: Path) -> None
                 base + "/api/login/scan", params={"token": token, "user": "demo1"}
             )
             assert scan.status == 200, await scan.text()
-        await page.wait_for_url(base + "/creator", timeout=10_000)
+        await page.wait_for_url(base + "/creator")  # Playwright's 30 s bound
         cookie = next(c for c in await actx.context.cookies() if c["name"] == "demo_session")
 
         blob = await store.save_context("acct-demo", actx.context)

@@ -86,7 +86,7 @@ async def test_browser_logs_in_sees_comments_replies_and_live_dms() -> None:
             try:
                 context = await browser.new_context(locale="zh-CN")
                 page = await context.new_page()
-                page.set_default_timeout(10_000)
+                page.set_default_timeout(30_000)  # Playwright's own; 10 s is short when loaded
                 page.on("websocket", on_websocket)
                 page.on("response", on_response)
 
