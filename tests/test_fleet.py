@@ -97,13 +97,18 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
         )
         listed = cluster.workers_by_id()
         assert listed["worker-1"].process_state == common_pb2.PROCESS_STATE_RUNNING
-        chunks = cluster.control().TailWorkerLog(
-            control_pb2.TailWorkerLogRequest(worker_id="worker-1", max_bytes=4096),
-            metadata=cluster.metadata(),
-            timeout=30,
-        )
-        text = "".join(c.text for c in chunks)
-        assert "worker worker-1: connected to" in text
+
+        def tail() -> str:
+            chunks = cluster.control().TailWorkerLog(
+                control_pb2.TailWorkerLogRequest(worker_id="worker-1", max_bytes=4096),
+                metadata=cluster.metadata(),
+                timeout=30,
+            )
+            return "".join(c.text for c in chunks)
+
+        # logged once the master's welcome arrived, after it showed the worker
+        # online, then copied to the log by supervisord: waited for
+        wait_for(lambda: "worker worker-1: connected to" in tail(), what="the log's tail")
         stopped = cluster.call("StopWorker", control_pb2.WorkerTargets(worker_ids=["worker-2"]))
         assert stopped.results[0].ok
         cluster.wait_worker_state("worker-2", common_pb2.WORKER_STATE_OFFLINE, timeout=60)

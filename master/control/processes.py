@@ -33,7 +33,10 @@ class ProcessRpcs(RpcBase):
             await fail(context, grpc.StatusCode.INVALID_ARGUMENT, "name worker_ids, or set all")
         ids = await self.processes.resolve(list(request.worker_ids), request.all)
         method = getattr(self.processes.client, f"{op}_many")
-        results = await method([Processes.name_of(w) for w in ids])
+        try:
+            results = await method([Processes.name_of(w) for w in ids])
+        finally:
+            self.processes.changed()
         return control_pb2.WorkerActionResponse(
             results=[_result(w, r) for w, r in zip(ids, results, strict=True)]
         )
@@ -62,7 +65,10 @@ class ProcessRpcs(RpcBase):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"count {request.count} is over the {MAX_WORKERS} slots in etc/supervisord.conf",
             )
-        result = await self.processes.client.scale_group("worker", request.count)
+        try:
+            result = await self.processes.client.scale_group("worker", request.count)
+        finally:
+            self.processes.changed()
         self.app.remember_worker_count(request.count)
         return control_pb2.WorkerActionResponse(
             results=[
