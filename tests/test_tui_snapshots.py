@@ -58,6 +58,8 @@ def test_fleet(snap_compare: Snap) -> None:
 def test_fleet_restart_confirmation(snap_compare: Snap) -> None:
     async def restart(pilot: Pilot[Any]) -> None:
         await pilot.press("space", "down", "space", "r")
+        # the modal is pushed by the key's action: drawn once it is the screen
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmModal", "the modal")
 
     assert snap_compare(fake_app("fleet"), terminal_size=SIZE, run_before=loaded(restart))
 
