@@ -15,10 +15,18 @@ from master.registry import WorkerRecord
 from master.store.models import AccountRow
 
 PLATFORM_VALUES = dict(common_pb2.Platform.items())
+LOGGING_IN = "RUN_STATE_LOGGING_IN"
 
 
 def eligible(worker: WorkerRecord, row: AccountRow) -> bool:
     return PLATFORM_VALUES[row.platform] in worker.platforms
+
+
+def movable(row: AccountRow) -> bool:
+    """Evening out may move it: not pinned, and no login in progress (its QR
+    and browser page are on its worker; moved, the login would die there
+    unseen and the operator's QR with it)."""
+    return not row.pinned_worker_id and row.state != LOGGING_IN
 
 
 def place(
@@ -102,7 +110,7 @@ def _next_move(
             if idle_load >= worker.max_accounts:
                 continue
             row = next(
-                (r for r in members[busy] if not r.pinned_worker_id and eligible(worker, r)),
+                (r for r in members[busy] if movable(r) and eligible(worker, r)),
                 None,
             )
             if row is not None:
