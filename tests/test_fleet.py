@@ -41,8 +41,8 @@ def fleet_processes(home: Path) -> list[psutil.Process]:
 
 
 def test_up_scale_kill_and_down(cluster: Cluster) -> None:
-    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
         assert up.returncode == 0, up.stderr + up.stdout
         for wid in ("worker-0", "worker-1"):
             cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)
@@ -126,7 +126,11 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
 
 
 def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
-    demo = hiscrm(cluster, "demo", "--seconds", "20", "--workers", "2")
+    try:
+        demo = hiscrm(cluster, "demo", "--seconds", "20", "--workers", "2")
+    finally:  # a demo that failed or timed out leaves no fleet behind (else a no-op)
+        if fleet_processes(cluster.home):
+            hiscrm(cluster, "down")
     assert demo.returncode == 0, demo.stderr[-3000:] + demo.stdout[-3000:]
     assert "logged in as" in demo.stdout
     summary = [line for line in demo.stdout.splitlines() if line.startswith("demo: ")]
@@ -168,8 +172,8 @@ def chromium_of(groups: set[int]) -> list[psutil.Process]:
 def test_supervisord_reload_brings_back_the_chosen_worker_count(cluster: Cluster) -> None:
     """Workers are autostart=false: after a reload (as after a boot) the master
     applies the saved count, without `hiscrm up`."""
-    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "3")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "3")
         assert up.returncode == 0, up.stderr + up.stdout
         ids = ("worker-0", "worker-1", "worker-2")
         for wid in ids:
@@ -211,8 +215,8 @@ def test_up_with_tls_and_client_certificates(cluster: Cluster, tmp_path: Path) -
         HISCRM_TLS_SERVER_CERT=str(certs["server_cert"]),
         HISCRM_TLS_SERVER_KEY=str(certs["server_key"]),
     )
-    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "1")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "1")
         assert up.returncode == 0, up.stderr + up.stdout
         assert "hiscrm is up" in up.stdout
         cluster.wait_worker_state("worker-0", common_pb2.WORKER_STATE_ONLINE, timeout=60)
@@ -235,8 +239,8 @@ def test_stopping_workers_get_no_accounts(cluster: Cluster) -> None:
     master places nothing on a worker that is going away: one graceful stop
     moves its accounts to the other worker, and `hiscrm down` (every worker
     stopping at once) sends no account into a closing browser pool."""
-    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
         assert up.returncode == 0, up.stderr + up.stdout
         for wid in ("worker-0", "worker-1"):
             cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)

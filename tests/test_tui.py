@@ -164,10 +164,10 @@ def _hiscrm(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_restart_worker_from_fleet(cluster: Cluster) -> None:
-    up = await asyncio.to_thread(
-        _hiscrm, cluster, "up", "--no-follow", "--no-demo", "--workers", "1"
-    )
-    try:
+    try:  # `down` even when `up` fails or times out: nothing outlives the test
+        up = await asyncio.to_thread(
+            _hiscrm, cluster, "up", "--no-follow", "--no-demo", "--workers", "1"
+        )
         assert up.returncode == 0, up.stderr + up.stdout
         await asyncio.to_thread(cluster.wait_worker_state, "worker-0", ONLINE, 60)
         async with console(cluster) as (app, pilot):
