@@ -68,11 +68,23 @@ def read_secret_file(path: Path) -> str:
 
 
 def write_secret_file(path: Path, value: str) -> None:
-    """Owner-only from the first byte; never replaces an existing file."""
+    """Owner-only from the first byte; never replaces an existing file
+    (FileExistsError); never seen half-written.
+
+    The value goes to an owner-only temp file, then is hard-linked to its
+    name: a process that waits for the file (a worker for the enrollment
+    token the master writes at its first start) never reads it empty."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) -> str:
@@ -94,7 +106,10 @@ def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) ->
             f"no token: set {env} or create {path} (the master writes one on first start)"
         )
     token = secrets.token_urlsafe(MIN_TOKEN_BYTES)
-    write_secret_file(path, token)
+    try:
+        write_secret_file(path, token)
+    except FileExistsError:  # another process wrote it first: theirs counts
+        return check_token(read_secret_file(path), str(path))
     return token
 
 

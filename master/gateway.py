@@ -139,10 +139,27 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
             self.app.registry.detach(record, conn, graceful=graceful, why=why)
+            if credential and not conn.frames_in:
+                await self._unkept(reg.worker_id)
         if conn.oversized:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, conn.close_reason)
         if conn.close_reason and not graceful:
             await context.abort(grpc.StatusCode.UNAVAILABLE, conn.close_reason)
+
+    async def _unkept(self, worker_id: str) -> None:
+        """The worker went away after its Welcome but before sending anything:
+        it may not have kept the credential the Welcome carried (it writes
+        it before its first frame), and with it stored here, its next start
+        would be refused as already enrolled. Withdrawn: it enrolls again."""
+        log.warning(
+            "worker %s: gone before it could keep its new credential; withdrawn so that "
+            "it can enroll again",
+            worker_id,
+        )
+        try:
+            await self.app.enrollment.withdraw(worker_id)
+        except Exception:  # the stream is over either way; the reason must show
+            log.exception("worker %s: withdrawing its unkept credential failed", worker_id)
 
     async def _write(
         self,
@@ -182,6 +199,7 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                 frame = await context.read()
                 if frame is grpc.aio.EOF:
                     return False, "worker closed the stream without Goodbye"
+                conn.frames_in += 1
                 kind = frame.WhichOneof("frame")
                 size = frame.ByteSize()
                 limit = self.app.config.max_message_bytes

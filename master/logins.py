@@ -167,6 +167,7 @@ class Logins:
             self._count(kind)
             if kind != "success":
                 self._restore(session)
+            self.scheduler.login_ended()
 
     async def _store_session(
         self, session: LoginSession, success: gateway_pb2.LoginSuccess
@@ -215,6 +216,7 @@ class Logins:
         session.done = True
         self._count(kind)
         self._restore(session)
+        self.scheduler.login_ended()
 
     def _restore(self, session: LoginSession) -> None:
         row = self.accounts.rows.get(session.account_id)

@@ -17,6 +17,7 @@ from master.registry import WorkerRecord
 from master.store.models import AccountRow
 
 PLATFORM_VALUES = dict(common_pb2.Platform.items())
+LOGGING_IN = "RUN_STATE_LOGGING_IN"
 
 
 def eligible(worker: WorkerRecord, row: AccountRow) -> bool:
@@ -43,6 +44,13 @@ class Hosts:
         host = self.host_of.get(worker_id, "")
         cap = self.caps.get(host)
         return cap is None or host_loads.get(host, 0) < cap
+
+
+def movable(row: AccountRow) -> bool:
+    """Evening out may move it: not pinned, and no login in progress (its QR
+    and browser page are on its worker; moved, the login would die there
+    unseen and the operator's QR with it)."""
+    return not row.pinned_worker_id and row.state != LOGGING_IN
 
 
 def place(
@@ -155,7 +163,7 @@ def _next_move(
             if host_loads and hosts is not None and not _fits(hosts, busy, idle, host_loads):
                 continue
             row = next(
-                (r for r in members[busy] if not r.pinned_worker_id and eligible(worker, r)),
+                (r for r in members[busy] if movable(r) and eligible(worker, r)),
                 None,
             )
             if row is not None:

@@ -36,16 +36,26 @@ class Processes:
         self.client = SupervisorClient(path or socket_path())
         self._cache: dict[str, ProcessInfo] = {}
         self._cached_at = 0.0
+        self._changes = 0  # bumped by changed(): a listing from before is not fresh
 
     @staticmethod
     def name_of(worker_id: str) -> str:
         return f"{GROUP}:{worker_id}"
 
     async def workers(self) -> dict[str, ProcessInfo]:
+        changes = self._changes
         procs = await self.client.group_processes(GROUP)
         self._cache = {p.process: p for p in procs}
-        self._cached_at = time.monotonic()
+        # a listing that crossed a start or stop is used, not kept
+        self._cached_at = time.monotonic() if changes == self._changes else 0.0
         return self._cache
+
+    def changed(self) -> None:
+        """Workers were just started or stopped through the master: the next
+        listing asks supervisord (a cached one would show the state before
+        for up to CACHE_S after the call that changed it returned)."""
+        self._changes += 1
+        self._cached_at = 0.0
 
     async def states(self) -> dict[str, common_pb2.ProcessState]:
         """Process state by worker id; empty when supervisord is not there."""

@@ -62,6 +62,7 @@ class Connection:
     close_reason: str = ""
     oversized: bool = False
     goodbye: bool = False
+    frames_in: int = 0  # after Register: any means the worker took its Welcome in
 
     def send(self, frame: gateway_pb2.MasterFrame) -> None:
         if self.closed.is_set():

@@ -69,6 +69,9 @@ class Scheduler:
         self._recheck: set[str] = set()
         self._full = False
         self._last_arrival = 0.0
+        # evening out left accounts where they were for their login: the
+        # end of a login asks for it again (Logins calls login_ended)
+        self.moves_deferred = False
         self.writes = WriteHealth("writing assignments")
         registry.listeners.append(self._on_worker_state)
         registry.accounts_of = self.accounts_of
@@ -140,6 +143,11 @@ class Scheduler:
         else:
             self._recheck.add(account_id)
         self._wake.set()
+
+    def login_ended(self) -> None:
+        """A login ended: the load is evened out now if it waited for it."""
+        if self.moves_deferred:
+            self.poke()
 
     def _on_worker_state(self, record: WorkerRecord, old: int) -> None:
         if record.state == ONLINE:
@@ -359,7 +367,14 @@ class Scheduler:
             self._assign(row, idle)
             assigns[idle].append(row)
             changed[row.account_id] = row
+        loads_after = [len(m) for m in members.values()]
+        self.moves_deferred = (
+            bool(loads_after)
+            and max(loads_after) - min(loads_after) > 1
+            and any(r.state == placement.LOGGING_IN for m in members.values() for r in m)
+        )
         await self._apply(every, revokes, assigns, changed)
+
         if changed:
             counts = sorted(len(m) for m in members.values())
             log.info(

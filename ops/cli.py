@@ -150,6 +150,7 @@ async def cmd_demo(fleet: Fleet, args: argparse.Namespace) -> None:
             stream = stub.WatchEvents(
                 control_pb2.WatchEventsRequest(kinds=[control_pb2.EVENT_KIND_ITEM])
             )
+            await stream.initial_metadata()  # subscribed: the window starts now
             try:
                 async with asyncio.timeout(args.seconds):
                     async for event in stream:
@@ -165,8 +166,17 @@ async def cmd_demo(fleet: Fleet, args: argparse.Namespace) -> None:
             raise SystemExit("demo: no item arrived; see var/logs/ for why")
     finally:
         if not was_running:
-            await fleet.shutdown()
-            _out("demo: stopped")
+            # "stopped" only once it is: a test (or a script) goes on from it
+            if not await fleet.shutdown():
+                why = (
+                    "demo: supervisord did not stop in time; see "
+                    f"{fleet.home / 'logs' / 'supervisord.log'} (`hiscrm down` tries again)"
+                )
+                if sys.exc_info()[1] is None:
+                    raise SystemExit(why)
+                sys.stderr.write(why + "\n")  # the error already on its way says more
+            else:
+                _out("demo: stopped")
 
 
 async def cmd_scale(fleet: Fleet, args: argparse.Namespace) -> None:

@@ -15,8 +15,9 @@ import contextlib
 import os
 import secrets
 import stat
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from aiohttp.test_utils import TestServer
 
 from demosite import DemoConfig, create_app
 from hiscrm.v1 import gateway_pb2
+from tests.harness import wait_for
 from tests.proxy_helpers import ConnectProxy
 from worker.browser.crypto import SessionDecryptError, StateCipher, load_key
 from worker.browser.fingerprint import Fingerprint
@@ -41,7 +43,7 @@ from worker.browser.pool import (
     BrowserUnavailable,
     chromium_executable,
 )
-from worker.browser.processes import unwrap_launcher
+from worker.browser.processes import reap_group, unwrap_launcher
 from worker.browser.proxy_check import check_proxy, parse_proxy
 from worker.browser.storage import SessionStore
 from worker.platforms.errors import ProxyFailed
@@ -87,16 +89,26 @@ def group_members(pgid: int) -> list[psutil.Process]:
     return out
 
 
-async def no_chromium_left(groups: list[int], within: float = 5.0) -> None:
+# Processes exiting and being reaped, Chromium noticing its parent gone: a
+# few hundred ms alone, many seconds on a loaded machine. Waited for, bounded.
+SETTLE_S = 30.0
+
+
+async def gone(probe: Callable[[], list[psutil.Process]], what: str) -> None:
+    """Wait (bounded) until probe() lists no process."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        left = chromium_descendants() + [p for g in groups for p in chromium_in_group(g)]
-        if not left:
-            return
+    deadline = loop.time() + SETTLE_S
+    while left := probe():
         if loop.time() > deadline:
-            raise AssertionError(f"Chromium processes left: {[p.pid for p in left]}")
+            raise AssertionError(f"{what}: {[p.pid for p in left]}")
         await asyncio.sleep(0.1)
+
+
+async def no_chromium_left(groups: list[int]) -> None:
+    await gone(
+        lambda: chromium_descendants() + [p for g in groups for p in chromium_in_group(g)],
+        "Chromium processes left",
+    )
 
 
 @contextlib.asynccontextmanager
@@ -198,6 +210,27 @@ def two_distinct_accounts() -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------ units
+
+
+def test_reaping_a_group_takes_the_members_it_did_not_list() -> None:
+    """A launcher may fork between the listing and the kill: its child is no
+    longer ours once the launcher dies, yet it must go with the group."""
+    leader = subprocess.Popen(
+        ["sh", "-c", "(sleep 60 &); exec sleep 61"], start_new_session=True
+    )
+    try:
+        pgid = leader.pid
+        orphan = wait_for(
+            lambda: [p for p in group_members(pgid) if p.pid != pgid and p.ppid() != pgid],
+            what="the orphaned sleep",
+        )[0]
+        assert orphan not in psutil.Process().children(recursive=True)
+        assert reap_group(pgid) == 1  # the leader, listed as ours
+        wait_for(lambda: not group_members(pgid), what="the whole group gone")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, 9)
+        leader.wait(10)
 
 
 def test_fingerprint_is_deterministic_and_coherent() -> None:
@@ -502,7 +535,7 @@ async def test_login_survives_in_encrypted_storage_state(tmp_path: Path) -> None
                 base + "/api/login/scan", params={"token": token, "user": "demo1"}
             )
             assert scan.status == 200, await scan.text()
-        await page.wait_for_url(base + "/creator", timeout=10_000)
+        await page.wait_for_url(base + "/creator")  # Playwright's 30 s bound
         cookie = next(c for c in await actx.context.cookies() if c["name"] == "demo_session")
 
         blob = await store.save_context("acct-demo", actx.context)
@@ -549,7 +582,7 @@ async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
         assert pid == pgid  # Playwright's child is the browser: no launcher in between
         groups.append(pgid)
         main.kill()
-        await asyncio.wait_for(pool.browser_lost.wait(), 10)
+        await asyncio.wait_for(pool.browser_lost.wait(), SETTLE_S)
         assert not actx.alive and pool.get("acct-k") is None
         assert await pool.screenshot("acct-k", page, "after crash") is None
 
@@ -559,24 +592,27 @@ async def test_relaunch_after_chromium_is_killed(tmp_path: Path) -> None:
         page = await again.new_page()
         await page.goto(base + "/")
         assert await page.evaluate("navigator.platform") == again.fingerprint.platform
-        for _ in range(100):  # the killed browser's orphaned children are reaped too
-            if not chromium_in_group(pgid):
-                break
-            await asyncio.sleep(0.1)
-        assert not chromium_in_group(pgid)
+        # the killed browser's orphaned children are reaped too
+        await gone(lambda: chromium_in_group(pgid), "the killed browser's processes")
     await no_chromium_left(groups)
 
 
-async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path) -> None:
-    """A launcher that neither execs Chromium nor exits with it keeps Playwright's
-    pipe open after Chromium dies, so Playwright never reports the loss: the pool
-    watches the browser process itself, and clears the launcher away."""
+def outliving_launcher(tmp_path: Path) -> Path:
+    """A launcher script that runs Chromium without `exec` and then a minute more."""
     chosen = chromium_executable()
     if chosen is None:
         pytest.skip("no system Chromium (Playwright's own build needs no launcher)")
     launcher = tmp_path / "chromium-launcher"
     launcher.write_text(f'#!/bin/sh\n"{unwrap_launcher(chosen)}" "$@"\nsleep 60\n')
     launcher.chmod(0o755)
+    return launcher
+
+
+async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path) -> None:
+    """A launcher that neither execs Chromium nor exits with it keeps Playwright's
+    pipe open after Chromium dies, so Playwright never reports the loss: the pool
+    watches the browser process itself, and clears the launcher away."""
+    launcher = outliving_launcher(tmp_path)
     groups: list[int] = []
     async with (
         serve(probe_app([])) as base,
@@ -593,18 +629,34 @@ async def test_relaunch_when_a_launcher_script_outlives_chromium(tmp_path: Path)
         await page.goto(base + "/")
 
         main.kill()
-        await asyncio.wait_for(pool.browser_lost.wait(), 10)
+        await asyncio.wait_for(pool.browser_lost.wait(), SETTLE_S)
         assert not actx.alive and pool.crashes == 1
         again = await pool.context("acct-l")
         assert pool.generation == 2 and pool.browser_pgid != pgid
         page = await again.new_page()
         await page.goto(base + "/")
-        for _ in range(100):  # the launcher and its sleep went with the group
-            if not group_members(pgid):
-                break
-            await asyncio.sleep(0.1)
-        assert not group_members(pgid)
+        # the launcher and its sleep went with the group
+        await gone(lambda: group_members(pgid), "the launcher's group")
     await no_chromium_left(groups)
+
+
+async def test_close_behind_a_launcher_that_outlives_chromium(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Playwright's close waits for the process it launched and its pipe: a
+    launcher that outlives Chromium would hold close() for as long as it runs
+    (here a minute); the pool ends it once Chromium has gone."""
+    launcher = outliving_launcher(tmp_path)
+    pool = BrowserPool(WORKER, tmp_path / "data", executable=str(launcher))
+    await pool.start()
+    pgid = pool.browser_pgid
+    assert pgid is not None and pgid != pool.browser_pid
+    actx = await pool.context("acct-c")
+    await (await actx.new_page()).goto("about:blank")
+    await pool.close()
+    # closed, not given up on after the pool's own bound (nor the launcher's minute)
+    assert "did not close cleanly" not in caplog.text
+    await gone(lambda: group_members(pgid), "the launcher's group")
 
 
 # ------------------------------------------------------------------ proxy

@@ -33,7 +33,7 @@ async def _scenario(cluster: Cluster) -> None:
     async with open_channel(cluster.address, cluster.token()) as channel:
         stub = control_pb2_grpc.ControlStub(channel)
         stream = stub.WatchEvents(control_pb2.WatchEventsRequest())
-        await asyncio.sleep(0.3)  # subscribed before anything happens
+        await stream.initial_metadata()  # the master sends it once subscribed
         await asyncio.to_thread(create, cluster, "ev-1", synthetic_spec(rate=200, total=TOTAL))
 
         # new items: the count follows, to the last one, in far fewer events

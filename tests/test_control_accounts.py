@@ -61,7 +61,7 @@ async def _watch(cluster: Cluster) -> dict[str, list[control_pb2.Event]]:
     async with open_channel(cluster.address, cluster.token()) as channel:
         stub = control_pb2_grpc.ControlStub(channel)
         stream = stub.WatchEvents(control_pb2.WatchEventsRequest())
-        await asyncio.sleep(0.3)  # subscribed before the account exists
+        await stream.initial_metadata()  # the master sends it once subscribed
         await asyncio.to_thread(create, cluster, "live-1", synthetic_spec(rate=20, total=10))
         async with asyncio.timeout(60):
             async for event in stream:

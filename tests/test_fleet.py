@@ -4,6 +4,7 @@ platform from etc/supervisord.conf; scaling; nothing left after `down`."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,8 +41,8 @@ def fleet_processes(home: Path) -> list[psutil.Process]:
 
 
 def test_up_scale_kill_and_down(cluster: Cluster) -> None:
-    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
         assert up.returncode == 0, up.stderr + up.stdout
         for wid in ("worker-0", "worker-1"):
             cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)
@@ -96,13 +97,18 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
         )
         listed = cluster.workers_by_id()
         assert listed["worker-1"].process_state == common_pb2.PROCESS_STATE_RUNNING
-        chunks = cluster.control().TailWorkerLog(
-            control_pb2.TailWorkerLogRequest(worker_id="worker-1", max_bytes=4096),
-            metadata=cluster.metadata(),
-            timeout=30,
-        )
-        text = "".join(c.text for c in chunks)
-        assert "worker worker-1: connected to" in text
+
+        def tail() -> str:
+            chunks = cluster.control().TailWorkerLog(
+                control_pb2.TailWorkerLogRequest(worker_id="worker-1", max_bytes=4096),
+                metadata=cluster.metadata(),
+                timeout=30,
+            )
+            return "".join(c.text for c in chunks)
+
+        # logged once the master's welcome arrived, after it showed the worker
+        # online, then copied to the log by supervisord: waited for
+        wait_for(lambda: "worker worker-1: connected to" in tail(), what="the log's tail")
         stopped = cluster.call("StopWorker", control_pb2.WorkerTargets(worker_ids=["worker-2"]))
         assert stopped.results[0].ok
         cluster.wait_worker_state("worker-2", common_pb2.WORKER_STATE_OFFLINE, timeout=60)
@@ -120,7 +126,11 @@ def test_up_scale_kill_and_down(cluster: Cluster) -> None:
 
 
 def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
-    demo = hiscrm(cluster, "demo", "--seconds", "20", "--workers", "2")
+    try:
+        demo = hiscrm(cluster, "demo", "--seconds", "20", "--workers", "2")
+    finally:  # a demo that failed or timed out leaves no fleet behind (else a no-op)
+        if fleet_processes(cluster.home):
+            hiscrm(cluster, "down")
     assert demo.returncode == 0, demo.stderr[-3000:] + demo.stdout[-3000:]
     assert "logged in as" in demo.stdout
     summary = [line for line in demo.stdout.splitlines() if line.startswith("demo: ")]
@@ -128,19 +138,42 @@ def test_headless_demo_runs_and_stops(cluster: Cluster) -> None:
     assert int(summary[0].split()[1]) > 0
     assert "demo: stopped" in demo.stdout
     wait_for(lambda: not fleet_processes(cluster.home), timeout=60, what="no processes left")
-    assert not [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "chromium" in " ".join(p.info["cmdline"] or [])
-        and str(cluster.home) in " ".join(p.info["cmdline"] or [])
-    ]
+    # Chromium has neither the run directory on its command line nor HISCRM_*
+    # in its environment: the workers' logs name its processes (their groups)
+    browsers = launched_browsers(cluster.home)
+    assert len(browsers) >= 2, browsers  # one per worker
+    wait_for(lambda: not chromium_of(browsers), timeout=60, what="no Chromium left")
+
+
+def launched_browsers(home: Path) -> set[int]:
+    found: set[int] = set()
+    for log in (home / "logs").glob("worker-*.log*"):
+        text = log.read_text(errors="replace")
+        found.update(int(pid) for pid in re.findall(r"Chromium \S+ launched \(pid (\d+),", text))
+    return found
+
+
+def chromium_of(groups: set[int]) -> list[psutil.Process]:
+    """Living Chromium processes of those browsers (each leads its process group)."""
+    left = []
+    for proc in psutil.process_iter(["name", "status"]):
+        try:
+            if (
+                "chrom" in (proc.info["name"] or "")
+                and proc.info["status"] != psutil.STATUS_ZOMBIE
+                and (proc.pid in groups or os.getpgid(proc.pid) in groups)
+            ):
+                left.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return left
 
 
 def test_supervisord_reload_brings_back_the_chosen_worker_count(cluster: Cluster) -> None:
     """Workers are autostart=false: after a reload (as after a boot) the master
     applies the saved count, without `hiscrm up`."""
-    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "3")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "3")
         assert up.returncode == 0, up.stderr + up.stdout
         ids = ("worker-0", "worker-1", "worker-2")
         for wid in ids:
@@ -182,8 +215,8 @@ def test_up_with_tls_and_client_certificates(cluster: Cluster, tmp_path: Path) -
         HISCRM_TLS_SERVER_CERT=str(certs["server_cert"]),
         HISCRM_TLS_SERVER_KEY=str(certs["server_key"]),
     )
-    up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "1")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--no-demo", "--workers", "1")
         assert up.returncode == 0, up.stderr + up.stdout
         assert "hiscrm is up" in up.stdout
         cluster.wait_worker_state("worker-0", common_pb2.WORKER_STATE_ONLINE, timeout=60)
@@ -206,8 +239,8 @@ def test_stopping_workers_get_no_accounts(cluster: Cluster) -> None:
     master places nothing on a worker that is going away: one graceful stop
     moves its accounts to the other worker, and `hiscrm down` (every worker
     stopping at once) sends no account into a closing browser pool."""
-    up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
-    try:
+    try:  # `down` even when `up` fails or times out: nothing of the fleet outlives the test
+        up = hiscrm(cluster, "up", "--no-follow", "--workers", "2")
         assert up.returncode == 0, up.stderr + up.stdout
         for wid in ("worker-0", "worker-1"):
             cluster.wait_worker_state(wid, common_pb2.WORKER_STATE_ONLINE, timeout=60)

@@ -132,3 +132,28 @@ def test_oversized_frame_is_refused_loudly(cluster: Cluster) -> None:
         lambda: "RESOURCE_EXHAUSTED" in cluster.master.log_text(),  # type: ignore[union-attr]
         what="the master logging the refused frame",
     )
+
+
+async def _enroll_and_vanish(cluster: Cluster, worker_id: str) -> None:
+    """Register with the enrollment token, take the Welcome (and the
+    credential in it), and go before sending anything: killed before the
+    credential was written down."""
+    async with open_channel(cluster.address, cluster.enrollment_token()) as channel:
+        call = gateway_pb2_grpc.WorkerGatewayStub(channel).Connect()
+        await call.write(
+            gateway_pb2.WorkerFrame(
+                register=gateway_pb2.Register(worker_id=worker_id, platforms=[1], max_accounts=1)
+            )
+        )
+        welcome = await call.read()
+        assert welcome.welcome.credential
+        call.cancel()
+
+
+def test_a_worker_gone_before_keeping_its_credential_enrolls_again(cluster: Cluster) -> None:
+    cluster.start_master()
+    asyncio.run(_enroll_and_vanish(cluster, "worker-v"))
+    proc = cluster.start_worker("worker-v")  # no credential on disk: enrolls again
+    worker = cluster.wait_worker_state("worker-v", ONLINE, timeout=60)
+    assert worker.pid == proc.pid
+    assert "gone before it could keep its new credential" in cluster.master.log_text()  # type: ignore[union-attr]

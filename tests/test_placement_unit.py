@@ -80,3 +80,14 @@ def test_even_out_at_fleet_scale_converges() -> None:
     moves = placement.even_out(online, members)
     assert {len(m) for m in members.values()} == {10}
     assert len(moves) == 5000
+
+
+def test_even_out_leaves_an_account_that_is_logging_in() -> None:
+    """Its QR and page are on its worker: moved, the login would die there."""
+    online = {"w1": worker("w1", [DY]), "w2": worker("w2", [DY])}
+    logging_in = account("a0")
+    logging_in.state = "RUN_STATE_LOGGING_IN"
+    members = {"w1": [logging_in, account("a1"), account("a2")], "w2": []}
+    moves = placement.even_out(online, members)
+    assert [(row.account_id, busy, idle) for row, busy, idle in moves] == [("a1", "w1", "w2")]
+    assert logging_in in members["w1"]

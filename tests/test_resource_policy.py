@@ -122,7 +122,7 @@ async def test_demo_qr_shows_in_a_login_and_creator_avatars_are_not_fetched(
         assert hits["/api/login/qr.png"] == 1
         token = await login.get_attribute("#qr", "data-token")
         await asyncio.to_thread(scan, base, f"{base}/api/login/scan?token={token}", "demo1")
-        await login.wait_for_url(base + "/creator", timeout=10_000)
+        await login.wait_for_url(base + "/creator")  # Playwright's 30 s bound
         await login.locator("body[data-loaded=true]").wait_for(state="attached")
         await login.wait_for_function(AVATARS_DONE)
         await login.close()

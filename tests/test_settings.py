@@ -192,3 +192,35 @@ def test_template_is_valid_and_sets_nothing(home: Path) -> None:
     path.write_text("heartbeat_ms = 700\n")
     config_docs.write_template(path, force=True)
     assert tomllib.loads(path.read_text()) == {}
+
+
+def test_a_secret_file_is_never_seen_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker waits for the enrollment token the master writes at its first
+    start: the name appears only once the whole token is in the file."""
+    path = tmp_path / "enroll-token"
+    visible_while_writing: list[bool] = []
+    real_fdopen = os.fdopen
+
+    def watched_fdopen(fd: int, *args: object, **kwargs: object) -> object:
+        f = real_fdopen(fd, *args, **kwargs)  # type: ignore[call-overload]
+        write = f.write
+
+        def watched_write(text: str) -> int:
+            visible_while_writing.append(path.exists())
+            return write(text)
+
+        f.write = watched_write
+        return f
+
+    monkeypatch.setattr(settings.os, "fdopen", watched_fdopen)
+    settings.write_secret_file(path, "first-token")
+    monkeypatch.undo()
+    assert visible_while_writing == [False]
+    assert path.read_text() == "first-token\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):  # never replaces one
+        settings.write_secret_file(path, "second-token")
+    assert path.read_text() == "first-token\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["enroll-token"]  # no temp file left

@@ -37,11 +37,20 @@ async def test_problems_show_in_the_status_bar_and_the_fleet_pane() -> None:
         client.workers[0].delivery_error = "disk full"
         app.refresh_workers()
         app.refresh_stats()
-        await _until(pilot, lambda: bool(app.status.problems), "problems in the status bar")
+        await _until(
+            pilot,
+            lambda: "ingest 3x" in str(app.status.render()),
+            "problems and task failures in the status bar",
+        )
         bar = str(app.status.render())
         assert f"⚠ {PROBLEM}" in bar and "task failures: ingest 3x" in bar
         assert app.status.has_class("-problems")
-        await _until(pilot, lambda: fleet_problems.display, "the Fleet pane's problem list")
+        # the list is made from two answers (stats, workers): wait for both
+        await _until(
+            pilot,
+            lambda: fleet_problems.display and "disk full" in str(fleet_problems.content),
+            "the Fleet pane's problem list",
+        )
         shown = str(fleet_problems.content)
         assert f"⚠ {PROBLEM}" in shown
         # a failing delivery the master's problems do not name yet is listed too, once

@@ -69,6 +69,8 @@ def test_fleet_restart_confirmation(snap_compare: Snap) -> None:
     async def restart(pilot: Pilot[Any]) -> None:
         # the first row is host ops-1's header; its workers follow
         await pilot.press("down", "space", "down", "space", "r")
+        # the modal is pushed by the key's action: drawn once it is the screen
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmModal", "the modal")
 
     assert snap_compare(fake_app("fleet"), terminal_size=SIZE, run_before=loaded(restart))
 

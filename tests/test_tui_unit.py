@@ -65,16 +65,18 @@ class Flaky(ControlClient):
             raise ControlError("GetStats", "UNAVAILABLE", "connection refused")
         return control_pb2.Stats(master_version="9.9")
 
-    async def _events(self) -> AsyncIterator[Any]:
+    async def _events(self, subscribed: asyncio.Event | None) -> AsyncIterator[Any]:
         self.streams += 1
+        if subscribed is not None:
+            subscribed.set()
         if self.stats_calls == 3:  # the stream of the first success breaks
             await asyncio.sleep(0.05)
             raise ControlError("WatchEvents", "UNAVAILABLE", "master went away")
         await asyncio.Event().wait()
         yield  # pragma: no cover
 
-    def watch_events(self) -> AsyncIterator[Any]:
-        return self._events()
+    def watch_events(self, subscribed: asyncio.Event | None = None) -> AsyncIterator[Any]:
+        return self._events(subscribed)
 
 
 async def test_pump_reports_reconnects() -> None:
@@ -99,6 +101,19 @@ async def test_pump_reports_reconnects() -> None:
     assert links[:first_up].count((Link.RECONNECTING, False)) == 2
     assert links[first_up + 1 :] == [(Link.RECONNECTING, False), (Link.CONNECTED, True)]
     assert pump.reconnects == 1
+
+
+def test_a_worker_event_keeps_supervisords_view() -> None:
+    """Worker events carry no process state; ListWorkers does."""
+    store = Store()
+    running = common_pb2.PROCESS_STATE_RUNNING
+    store.set_workers([control_pb2.Worker(worker_id="w", process_state=running)])
+    store.upsert_worker(control_pb2.Worker(worker_id="w", state=common_pb2.WORKER_STATE_MISSING))
+    assert store.workers["w"].process_state == running
+    assert store.workers["w"].state == common_pb2.WORKER_STATE_MISSING
+    stopped = common_pb2.PROCESS_STATE_STOPPED
+    store.set_workers([control_pb2.Worker(worker_id="w", process_state=stopped)])
+    assert store.workers["w"].process_state == stopped
 
 
 def test_store_counts_unread() -> None:

@@ -32,6 +32,9 @@ PROCESS_TIMEOUT_S = 60.0
 LOGIN_TIMEOUT_S = 15 * 60.0
 # Long enough to gather a burst, short enough that a single item feels live.
 FLUSH_INTERVAL_S = 0.1
+# How long the event stream's headers (the master's "subscribed") are awaited
+# before the console goes on without them (a master that does not send them).
+SUBSCRIBE_WAIT_S = 10.0
 
 WorkerOp = Literal["start", "stop", "restart"]
 
@@ -83,11 +86,19 @@ class ControlClient:
             raise ControlError.from_rpc(method, exc) from None
 
     async def _stream(
-        self, method: str, request: Any, deadline: float | None = None
+        self,
+        method: str,
+        request: Any,
+        deadline: float | None = None,
+        started: asyncio.Event | None = None,
     ) -> AsyncIterator[Any]:
+        """The stream's messages; `started` is set once its headers arrive."""
         assert self._stub is not None, "ControlClient.open() was not called"
         call = getattr(self._stub, method)(request, timeout=deadline)
         try:
+            if started is not None:
+                await call.initial_metadata()
+                started.set()
             async for message in call:
                 yield message
         except grpc.aio.AioRpcError as exc:
@@ -266,8 +277,10 @@ class ControlClient:
     async def get_stats(self, deadline: float = UNARY_TIMEOUT_S) -> control_pb2.Stats:
         return await self._unary("GetStats", control_pb2.GetStatsRequest(), deadline=deadline)
 
-    def watch_events(self) -> AsyncIterator[Any]:
-        return self._stream("WatchEvents", control_pb2.WatchEventsRequest())
+    def watch_events(self, subscribed: asyncio.Event | None = None) -> AsyncIterator[Any]:
+        """Every live event; `subscribed` is set once the master has the
+        subscription in place (it sends the stream's headers then)."""
+        return self._stream("WatchEvents", control_pb2.WatchEventsRequest(), started=subscribed)
 
 
 class EventPump:
@@ -316,10 +329,13 @@ class EventPump:
         while True:
             reader: asyncio.Task[None] | None = None
             try:
-                reader = asyncio.ensure_future(self._read(self._client.watch_events()))
-                # A server stream says nothing until its first event; a unary
-                # call proves the master is there and answering.
+                subscribed = asyncio.Event()
+                reader = asyncio.ensure_future(self._read(self._client.watch_events(subscribed)))
+                # A unary call proves the master is there and answering.
                 stats = await self._client.get_stats(deadline=5.0)
+                # CONNECTED makes the app read the whole state; read before the
+                # subscription is in place, an event in between would be lost.
+                await self._subscribed(subscribed, reader)
                 self.connected = True
                 backoff.reset()
                 reconnected = ever_connected and lost_at is not None
@@ -363,6 +379,26 @@ class EventPump:
                 )
             )
             await asyncio.sleep(delay)
+
+    async def _subscribed(self, subscribed: asyncio.Event, reader: asyncio.Task[None]) -> None:
+        waiter = asyncio.ensure_future(subscribed.wait())
+        try:
+            await asyncio.wait(
+                {waiter, reader}, timeout=SUBSCRIBE_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiter.cancel()
+        if subscribed.is_set():
+            return
+        if reader.done():
+            await reader  # its ControlError says why
+            raise ControlError("WatchEvents", "UNAVAILABLE", "the master closed the event stream")
+        log.warning(
+            "event stream to %s: no headers after %.0fs; going on without knowing it is "
+            "subscribed (an older master?)",
+            self._client.address,
+            SUBSCRIBE_WAIT_S,
+        )
 
     async def _read(self, stream: AsyncIterator[control_pb2.Event]) -> None:
         async for event in stream:

@@ -359,9 +359,15 @@ class FakeClient(ControlClient):
         return resp
 
     async def _stream(
-        self, method: str, request: Any, deadline: float | None = None
+        self,
+        method: str,
+        request: Any,
+        deadline: float | None = None,
+        started: asyncio.Event | None = None,
     ) -> AsyncIterator[Any]:
         self.calls.append((method, request))
+        if started is not None:
+            started.set()
         if method == "StartLogin":
             update = control_pb2.LoginUpdate(
                 session_id="s-1", account_id=request.account_id, worker_id="worker-0"

@@ -18,6 +18,7 @@ from hiscrm.v1 import common_pb2, control_pb2
 from tui.messages import EventBatch
 
 DM = common_pb2.ITEM_KIND_DIRECT_MESSAGE
+UNKNOWN_PROCESS = common_pb2.PROCESS_STATE_UNSPECIFIED
 
 HISTORY = 30  # heartbeat samples kept per worker for the sparklines
 
@@ -179,6 +180,10 @@ class Store:
 
     def upsert_worker(self, worker: control_pb2.Worker) -> None:
         previous = self.workers.get(worker.worker_id)
+        if previous is not None and worker.process_state == UNKNOWN_PROCESS:
+            # Worker events carry no process state (supervisord's view comes
+            # with ListWorkers): keep the last one seen rather than show none.
+            worker.process_state = previous.process_state
         self.workers[worker.worker_id] = worker
         # One sample per heartbeat, not per poll: an unchanged heartbeat
         # time means no new figures.

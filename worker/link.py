@@ -81,6 +81,9 @@ class Link:
         self._last_stats = common_pb2.ProcessStats()
         self._stopping = False
         self._call: grpc.aio.StreamStreamCall | None = None
+        # The one task that writes on the live stream: a second write while
+        # it writes fails the stream (INTERNAL), so the Goodbye goes through it.
+        self._writer: asyncio.Task[None] | None = None
         self.connects = 0
 
     @property
@@ -214,7 +217,7 @@ class Link:
             )
             self._outbound = asyncio.Queue(OUTBOUND_QUEUE_SIZE)
             self.connected.set()
-            writer = asyncio.create_task(self._write(call, self._outbound))
+            writer = self._writer = asyncio.create_task(self._write(call, self._outbound))
             beats = asyncio.create_task(self._heartbeat(self.welcome.heartbeat_interval_ms))
             try:
                 await self.handler.on_connected(self, self.welcome)
@@ -250,6 +253,8 @@ class Link:
             except asyncio.InvalidStateError:
                 # The stream already finished; the reader reports its status.
                 return
+            if frame.HasField("goodbye"):
+                return  # the last frame: stop() closes the stream after it
 
     async def _sample(self, interval: float) -> None:
         """Process-tree figures, sampled on a thread of their own: the shared
@@ -288,18 +293,17 @@ class Link:
     async def stop(self, reason: str) -> None:
         """Say goodbye so the master marks us offline at once, then close."""
         self._stopping = True
-        if self._call is not None and self.connected.is_set():
+        call, writer, queue = self._call, self._writer, self._outbound
+        if call is not None and self.connected.is_set() and writer and queue is not None:
+            goodbye = gateway_pb2.WorkerFrame(goodbye=gateway_pb2.Goodbye(reason=reason))
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self._call.write(
-                        gateway_pb2.WorkerFrame(goodbye=gateway_pb2.Goodbye(reason=reason))
-                    ),
-                    2.0,
-                )
-                await asyncio.wait_for(self._call.done_writing(), 2.0)
-                await asyncio.wait_for(self._call.code(), 2.0)  # let the master close it
-        if self._call is not None:
-            self._call.cancel()
+                # queued behind what is already on its way, written by the writer
+                queue.put_nowait(goodbye)
+                await asyncio.wait_for(asyncio.shield(writer), 2.0)
+                await asyncio.wait_for(call.done_writing(), 2.0)
+                await asyncio.wait_for(call.code(), 2.0)  # let the master close it
+        if call is not None:
+            call.cancel()
 
 
 def platform_values(names: list[str]) -> list[common_pb2.Platform]:

@@ -19,6 +19,10 @@ class LiveRpcs(RpcBase):
             list(request.kinds), list(request.account_ids), name=context.peer()
         )
         try:
+            # The stream's headers say "subscribed": a client that reads the
+            # current state only once they arrive misses no event in between
+            # (a server stream is otherwise silent until its first event).
+            await context.send_initial_metadata(())
             while True:
                 try:
                     event = await sub.next()

@@ -72,7 +72,10 @@ class ProcessRpcs(RpcBase):
                 else:
                     remote.setdefault(owner.host_id, []).append(worker_id)
         method = getattr(self.processes.client, f"{op}_many")
-        local_results = await method([Processes.name_of(w) for w in local]) if local else []
+        try:
+            local_results = await method([Processes.name_of(w) for w in local]) if local else []
+        finally:
+            self.processes.changed()
         results = [_result(w, r) for w, r in zip(local, local_results, strict=True)]
         batches = [
             host_commands.act(self.app.hosts.hosts[h], op, ids) for h, ids in remote.items() if ids
@@ -107,7 +110,10 @@ class ProcessRpcs(RpcBase):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"count {request.count} is over the {MAX_WORKERS} slots in etc/supervisord.conf",
             )
-        result = await self.processes.client.scale_group("worker", request.count)
+        try:
+            result = await self.processes.client.scale_group("worker", request.count)
+        finally:
+            self.processes.changed()
         self.app.remember_worker_count(request.count)
         return control_pb2.WorkerActionResponse(
             results=[

@@ -21,7 +21,6 @@ import binascii
 import hashlib
 import json
 import logging
-import os
 import secrets
 import stat
 from pathlib import Path
@@ -79,27 +78,14 @@ def key_file(home: Path | None = None) -> Path:
 
 
 def _create_key_file(path: Path) -> None:
-    """Write a fresh key without ever exposing a half-written file.
-
-    The key goes to an owner-only temp file which is then hard-linked to the
-    final name: the link fails if another process (the master, a sibling
-    worker) won the race, and then everybody reads the winner's key.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write a fresh key without ever exposing a half-written file; when
+    another process (the master, a sibling worker) won the race, everybody
+    reads the winner's key (settings.write_secret_file)."""
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(encode_key(secrets.token_bytes(KEY_BYTES)) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-            log.info("created secret key file %s (owner-only)", path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
+        settings.write_secret_file(path, encode_key(secrets.token_bytes(KEY_BYTES)))
+        log.info("created secret key file %s (owner-only)", path)
+    except FileExistsError:
+        pass
 
 
 def load_key(home: Path | None = None, *, create: bool = True) -> bytes:

@@ -87,7 +87,7 @@ SCREENSHOTS_KEPT = 5
 # event gets before the pool declares the loss itself (a launcher script that
 # outlives Chromium keeps the pipe open, and Playwright never hears of it).
 PIPE_GRACE_S = 1.0
-# How long close() waits for Chromium to close itself before killing it.
+# How long Chromium gets to close before its processes are killed.
 CLOSE_TIMEOUT_S = 15.0
 
 
@@ -556,18 +556,7 @@ class BrowserPool:
         if browser is not None:
             if self.browser_pgid is not None:
                 self._dead_groups.add(self.browser_pgid)
-            try:
-                await asyncio.wait_for(browser.close(), timeout=CLOSE_TIMEOUT_S)
-            except PlaywrightError:
-                pass  # already gone
-            except TimeoutError:
-                # e.g. a launcher script holding the pipe while the machine
-                # is slow: its process group is killed below, as a crash's is
-                log.warning(
-                    "worker %s: Chromium did not close within %.0f s; killing its processes",
-                    self.worker_id,
-                    CLOSE_TIMEOUT_S,
-                )
+            await self._close_browser(browser)
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 await self._playwright.stop()
@@ -576,6 +565,36 @@ class BrowserPool:
         await asyncio.sleep(0.2)
         await asyncio.to_thread(self._reap_dead_groups)
         log.info("worker %s: browser pool closed", self.worker_id)
+
+    async def _close_browser(self, browser: Browser) -> None:
+        """Playwright's close returns once the process it launched has exited
+        and let go of the pipe: a launcher script that outlives Chromium holds
+        both as long as it runs. So once Chromium itself is gone (and the
+        pipe's grace), the rest of its group is reaped, which ends the close."""
+        pid, pgid = self.browser_pid, self.browser_pgid
+        closing = asyncio.ensure_future(browser.close())
+        if pid is not None and pgid is not None and pid != pgid:
+            exited = asyncio.ensure_future(wait_exit(pid))
+            await asyncio.wait(
+                {closing, exited}, timeout=CLOSE_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            exited.cancel()
+            if exited.done() and not exited.cancelled() and exited.exception() is not None:
+                log.warning("worker %s: cannot watch Chromium's process", self.worker_id)
+            if not closing.done():
+                await asyncio.wait({closing}, timeout=PIPE_GRACE_S)
+            if not closing.done():
+                await asyncio.to_thread(self._reap_dead_groups)
+        try:
+            await asyncio.wait_for(closing, timeout=CLOSE_TIMEOUT_S)
+        except (PlaywrightError, TimeoutError) as exc:
+            log.warning(
+                "worker %s: Chromium (pid %s) did not close cleanly (%s); its processes are "
+                "killed instead",
+                self.worker_id,
+                pid,
+                type(exc).__name__,
+            )
 
     async def __aenter__(self) -> BrowserPool:
         await self.start()

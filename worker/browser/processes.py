@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import shlex
+import signal
 
 import psutil
 
@@ -158,8 +159,16 @@ def group_leftovers(pgid: int) -> list[psutil.Process]:
 
 
 def reap_group(pgid: int) -> int:
-    """SIGKILL what is left of a dead Chromium; the number of processes killed."""
+    """SIGKILL what is left of a dead Chromium; the number of processes killed.
+
+    Once one of them is found, the whole group goes with one killpg: a
+    launcher script may fork (its next command) between the listing and the
+    kill, and that child would otherwise live on, orphaned. A group id is not
+    reused while the group has members, so while ours has one it is ours."""
     leftovers = group_leftovers(pgid)
+    if leftovers:
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
     for proc in leftovers:
         with contextlib.suppress(psutil.Error):
             proc.kill()

@@ -103,6 +103,9 @@ class CreatorCentreAdapter(Adapter):
         self.actx: AccountContext | None = None
         self._answers: list[Answer] = []
         self._captures: set[asyncio.Task[None]] = set()
+        # Bumped at every navigation: an answer whose body is read after the
+        # next goto started belongs to the page before and is not kept.
+        self._navigations = 0
         self._session_blob = b""
         # set once a cycle saved the context's state locally: from then on
         # that state, not the config's older copy, is what a rebuilt context
@@ -222,6 +225,7 @@ class CreatorCentreAdapter(Adapter):
                 pass
 
     async def _goto(self, page: Page, url: str) -> None:
+        self._navigations += 1
         self._answers.clear()
         await page.goto(url, wait_until="domcontentloaded")
 
@@ -233,17 +237,21 @@ class CreatorCentreAdapter(Adapter):
     def _on_response(self, response: Response) -> None:
         if not self._captured(urlsplit(response.url).path):
             return
-        task = asyncio.get_running_loop().create_task(self._capture(response))
+        task = asyncio.get_running_loop().create_task(self._capture(response, self._navigations))
         self._captures.add(task)
         task.add_done_callback(self._captures.discard)
 
-    async def _capture(self, response: Response) -> None:
+    async def _capture(self, response: Response, navigation: int) -> None:
         try:
             # The bytes, not text(): some answers are binary (Douyin's IM
             # answers are protobuf) and text() fails on them.
             raw = await response.body()
         except Exception as exc:  # the page navigated away and took the body with it
             self._log("response body unavailable: %s", type(exc).__name__, level=logging.DEBUG)
+            return
+        if navigation != self._navigations:
+            # Cleared for a new page while its body was read: kept, it would
+            # pass for the new page's own answer (a stale one, under load).
             return
         text = raw.decode("utf-8", errors="replace")
         try:
