@@ -46,6 +46,18 @@ def session_key() -> str:
     return ""
 
 
+def private_link(context: grpc.aio.ServicerContext) -> bool:
+    """TLS, or a peer on this machine: where secrets may be handed over."""
+    try:
+        security = context.auth_context().get("transport_security_type") or []
+    except Exception:
+        security = []
+    if b"ssl" in security:
+        return True
+    peer = context.peer()
+    return peer.startswith(("ipv4:127.", "ipv6:[::1]", "unix:"))
+
+
 class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
     def __init__(self, app: MasterApp) -> None:
         self.app = app
@@ -88,6 +100,14 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
         log.info("host %s enrolled from %s", host_id, principal.peer)
         return secret
 
+    async def _withdraw(self, host_id: str) -> None:
+        """Revoke a credential minted for a hello that then failed, so the
+        host can join again instead of being locked out of its id."""
+        try:
+            await self.app.credentials.revoke(name=f"host:{host_id}")
+        except CredentialError as exc:
+            log.warning("host %s: could not withdraw its new credential: %s", host_id, exc)
+
     # ------------------------------------------------------------ the stream
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
@@ -111,13 +131,20 @@ class HostGateway(hosts_pb2_grpc.HostGatewayServicer):
         try:
             self._check(principal, hello.host_id)
             assert principal is not None
-            record, link = registry.attach(hello)
-            try:
-                credential = await self._issue(
-                    principal, hello.host_id, certificate_identity(context)
+            if principal.kind == ENROLLMENT and not private_link(context):
+                raise RegistrationError(
+                    "FAILED_PRECONDITION",
+                    f"host {hello.host_id} would receive its credential and the session key "
+                    "in the clear: turn on TLS on the master (HISCRM_TLS_CERT/HISCRM_TLS_KEY) "
+                    "and join with --ca, or join from the master's own machine",
                 )
+            # enrolled before it is online: a host shown online has its credential stored
+            credential = await self._issue(principal, hello.host_id, certificate_identity(context))
+            try:
+                record, link = registry.attach(hello)
             except RegistrationError:
-                registry.detach(record, link, "enrollment failed")
+                if credential:
+                    await self._withdraw(hello.host_id)
                 raise
         except (HostFrameError, RegistrationError) as exc:
             code = getattr(exc, "code", "INVALID_ARGUMENT")
