@@ -35,6 +35,13 @@ class Enrollment:
     def __init__(self, credentials: CredentialStore, registry: WorkerRegistry) -> None:
         self.credentials = credentials
         self.registry = registry
+        # worker ids whose new credential was handed over but never used: the
+        # worker may have died before keeping it (kept in memory: after a
+        # master restart such an id needs an admin's revoke, as before)
+        self._unconfirmed: set[str] = set()
+
+    def unconfirmed(self, worker_id: str) -> None:
+        self._unconfirmed.add(worker_id)
 
     def check(self, principal: Principal | None, reg: gateway_pb2.Register, cert: str) -> None:
         """Raises RegistrationError when this credential may not register as reg.worker_id."""
@@ -53,9 +60,12 @@ class Enrollment:
                     f"worker {wid} enrolled with client certificate {principal.cert_identity!r}; "
                     f"this stream presents {cert or 'none'!r}",
                 )
+            self._unconfirmed.discard(wid)  # it kept its credential: no re-enrollment now
             return
         if principal.kind != ENROLLMENT:
             raise RegistrationError("PERMISSION_DENIED", "operator tokens cannot register workers")
+        if wid in self._unconfirmed:
+            return  # its credential was never used: enrolling again replaces it
         if self.credentials.worker_credential(wid) is not None:
             raise RegistrationError(
                 "PERMISSION_DENIED",
@@ -75,6 +85,9 @@ class Enrollment:
         """The worker's own credential, when it came with the enrollment token."""
         if principal.kind != ENROLLMENT:
             return ""
+        if worker_id in self._unconfirmed:
+            await self.withdraw(worker_id)
+            self._unconfirmed.discard(worker_id)
         try:
             _row, secret = await self.credentials.create(
                 kind=WORKER,

@@ -140,26 +140,25 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                 await reader
             self.app.registry.detach(record, conn, graceful=graceful, why=why)
             if credential and not conn.frames_in:
-                await self._unkept(reg.worker_id)
+                self._unkept(reg.worker_id)
         if conn.oversized:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, conn.close_reason)
         if conn.close_reason and not graceful:
             await context.abort(grpc.StatusCode.UNAVAILABLE, conn.close_reason)
 
-    async def _unkept(self, worker_id: str) -> None:
+    def _unkept(self, worker_id: str) -> None:
         """The worker went away after its Welcome but before sending anything:
-        it may not have kept the credential the Welcome carried (it writes
-        it before its first frame), and with it stored here, its next start
-        would be refused as already enrolled. Withdrawn: it enrolls again."""
+        it may or may not have kept the credential the Welcome carried (it
+        writes it before its first frame). Revoking it would lock out a worker
+        that did keep it; keeping it as is would lock out one that did not.
+        So it stays valid and the enrollment token may replace it, until one
+        of the two connects (master/enrollment.py)."""
         log.warning(
-            "worker %s: gone before it could keep its new credential; withdrawn so that "
-            "it can enroll again",
+            "worker %s: gone before confirming its new credential; it stays valid, and the "
+            "enrollment token may replace it until one of them connects",
             worker_id,
         )
-        try:
-            await self.app.enrollment.withdraw(worker_id)
-        except Exception:  # the stream is over either way; the reason must show
-            log.exception("worker %s: withdrawing its unkept credential failed", worker_id)
+        self.app.enrollment.unconfirmed(worker_id)
 
     async def _write(
         self,

@@ -134,10 +134,10 @@ def test_oversized_frame_is_refused_loudly(cluster: Cluster) -> None:
     )
 
 
-async def _enroll_and_vanish(cluster: Cluster, worker_id: str) -> None:
+async def _enroll_and_vanish(cluster: Cluster, worker_id: str) -> str:
     """Register with the enrollment token, take the Welcome (and the
-    credential in it), and go before sending anything: killed before the
-    credential was written down."""
+    credential in it), and go before sending anything: killed just before or
+    just after the credential was written down. Returns the credential."""
     async with open_channel(cluster.address, cluster.enrollment_token()) as channel:
         call = gateway_pb2_grpc.WorkerGatewayStub(channel).Connect()
         await call.write(
@@ -148,12 +148,45 @@ async def _enroll_and_vanish(cluster: Cluster, worker_id: str) -> None:
         welcome = await call.read()
         assert welcome.welcome.credential
         call.cancel()
+        return str(welcome.welcome.credential)
 
 
 def test_a_worker_gone_before_keeping_its_credential_enrolls_again(cluster: Cluster) -> None:
     cluster.start_master()
     asyncio.run(_enroll_and_vanish(cluster, "worker-v"))
     proc = cluster.start_worker("worker-v")  # no credential on disk: enrolls again
-    worker = cluster.wait_worker_state("worker-v", ONLINE, timeout=60)
-    assert worker.pid == proc.pid
-    assert "gone before it could keep its new credential" in cluster.master.log_text()  # type: ignore[union-attr]
+    # online as itself (the vanished stream showed online with pid 0 for a moment)
+    wait_for(lambda: _online_as(cluster, "worker-v", proc.pid), timeout=60, what="worker-v online")
+    assert "gone before confirming its new credential" in cluster.master.log_text()  # type: ignore[union-attr]
+
+
+def test_a_worker_gone_after_keeping_its_credential_connects_with_it(cluster: Cluster) -> None:
+    """The other side of the same moment: the credential was written down, so
+    the worker's next start uses it, and it must still be valid."""
+    cluster.start_master()
+    credential = asyncio.run(_enroll_and_vanish(cluster, "worker-k"))
+    proc = cluster.start_worker("worker-k", HISCRM_WORKER_CREDENTIAL=credential)
+    wait_for(lambda: _online_as(cluster, "worker-k", proc.pid), timeout=60, what="worker-k online")
+    # used once, it is confirmed: the enrollment token cannot take the id any more
+    proc.stop()
+    cluster.wait_worker_state("worker-k", OFFLINE)
+    assert "already enrolled" in asyncio.run(_refused_enrollment(cluster, "worker-k"))
+
+
+def _online_as(cluster: Cluster, worker_id: str, pid: int) -> bool:
+    worker = cluster.workers_by_id().get(worker_id)
+    return worker is not None and worker.state == ONLINE and worker.pid == pid
+
+
+async def _refused_enrollment(cluster: Cluster, worker_id: str) -> str:
+    async with open_channel(cluster.address, cluster.enrollment_token()) as channel:
+        call = gateway_pb2_grpc.WorkerGatewayStub(channel).Connect()
+        await call.write(
+            gateway_pb2.WorkerFrame(
+                register=gateway_pb2.Register(worker_id=worker_id, platforms=[1], max_accounts=1)
+            )
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call.read()
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        return str(refused.value.details())

@@ -31,6 +31,8 @@ from worker.stats import TreeStats
 
 log = logging.getLogger(__name__)
 
+# How long a stop waits for a handshake under way to finish.
+HANDSHAKE_WAIT_S = 3.0
 OUTBOUND_QUEUE_SIZE = 10_000
 CONNECT_TIMEOUT_S = 10.0
 
@@ -293,6 +295,11 @@ class Link:
     async def stop(self, reason: str) -> None:
         """Say goodbye so the master marks us offline at once, then close."""
         self._stopping = True
+        if self._call is not None and not self._call.done() and not self.connected.is_set():
+            # a handshake in flight: let it finish, so that a new credential
+            # in its Welcome is kept and the master hears the goodbye
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.connected.wait(), HANDSHAKE_WAIT_S)
         call, writer, queue = self._call, self._writer, self._outbound
         if call is not None and self.connected.is_set() and writer and queue is not None:
             goodbye = gateway_pb2.WorkerFrame(goodbye=gateway_pb2.Goodbye(reason=reason))
