@@ -1,8 +1,9 @@
 """deploy/k8s/: every manifest valid against the Kubernetes API schemas
 (kubernetes-validate, offline, strict: an unknown field is an error), and
 the wiring the docs promise: one master that never runs twice, workers as a
-Deployment that enroll with the token from the Secret, nothing referenced
-that the Secret lacks."""
+StatefulSet that enroll with the token from the Secret and keep their home
+(durable outbox, credential) on a volume claim, nothing referenced that the
+Secret lacks."""
 
 from __future__ import annotations
 
@@ -39,11 +40,11 @@ def test_manifest_is_valid(path: Path) -> None:
 
 
 def test_the_validator_refuses_a_broken_manifest() -> None:
-    deployment = copy.deepcopy(everything()[("Deployment", "hiscrm-worker")])
+    deployment = copy.deepcopy(everything()[("StatefulSet", "hiscrm-worker")])
     deployment["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, VERSION, strict=True)
-    deployment = copy.deepcopy(everything()[("Deployment", "hiscrm-worker")])
+    deployment = copy.deepcopy(everything()[("StatefulSet", "hiscrm-worker")])
     deployment["spec"]["template"]["spec"]["containers"][0]["enviroment"] = []
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, VERSION, strict=True)
@@ -59,7 +60,7 @@ def test_wiring() -> None:
     secret = found[("Secret", "hiscrm")]["stringData"]
     master = found[("Deployment", "hiscrm-master")]
     assert master["spec"]["replicas"] == 1 and master["spec"]["strategy"]["type"] == "Recreate"
-    workers = found[("Deployment", "hiscrm-worker")]
+    workers = found[("StatefulSet", "hiscrm-worker")]
     env = _env(workers)
     assert env["HISCRM_ENROLL_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "enroll-token"
     service = found[("Service", "hiscrm-master")]
@@ -68,6 +69,12 @@ def test_wiring() -> None:
     assert int(port) in [p["port"] for p in service["spec"]["ports"]]
     (container,) = workers["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["hiscrm-worker", "--id", "$(POD_NAME)"]
+    # the outbox outlives the pod: HISCRM_HOME is a claim, never an emptyDir
+    home = env["HISCRM_HOME"]["value"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == home]
+    claims = [c["metadata"]["name"] for c in workers["spec"]["volumeClaimTemplates"]]
+    assert mount["name"] in claims
+    assert mount["name"] not in [v["name"] for v in workers["spec"]["template"]["spec"]["volumes"]]
     for deployment in (master, workers):
         for var in _env(deployment).values():
             ref = var.get("valueFrom", {}).get("secretKeyRef")
