@@ -283,7 +283,7 @@ class DouyinAdapter(CreatorCentreAdapter):
         box = page.locator("[data-hiscrm-target]")
         await box.get_by_text(api.REPLY_BUTTON_TEXT, exact=True).first.click()
         editor = box.locator('[contenteditable="true"], textarea, input[type="text"]').first
-        await editor.wait_for(state="visible", timeout=10_000)
+        await editor.wait_for(state="visible", timeout=self.LOAD_TIMEOUT_S * 1000)
         await editor.fill(text)
         async with page.expect_response(
             lambda r: urlsplit(r.url).path.endswith(api.COMMENT_REPLY_PATH)
@@ -320,6 +320,9 @@ class DouyinAdapter(CreatorCentreAdapter):
             await self._open(page, api.CHAT_PAGE_URL)
         named = page.get_by_text(peer, exact=True)
         conversation = page.locator(api.DM_CONVERSATION_ITEM).filter(has=named)
+        # the list renders after the page's own IM answers: wait for it, bounded
+        with contextlib.suppress(PlaywrightTimeoutError):
+            await conversation.first.wait_for(state="attached", timeout=self.LOAD_TIMEOUT_S * 1000)
         found = await conversation.count()
         if not found:
             raise LayoutChanged(f"no conversation item ({api.DM_CONVERSATION_ITEM}) for {peer}")
@@ -328,14 +331,14 @@ class DouyinAdapter(CreatorCentreAdapter):
         await conversation.first.click()
         title = page.locator(api.DM_CHAT_TITLE).first
         try:
-            await title.wait_for(state="visible", timeout=10_000)
+            await title.wait_for(state="visible", timeout=self.LOAD_TIMEOUT_S * 1000)
         except PlaywrightError:
             raise LayoutChanged(f"no open conversation title ({api.DM_CHAT_TITLE})") from None
         shown = (await title.inner_text()).strip()
         if shown != peer:
             raise PlatformError(f"the open conversation is {shown!r}, not {peer!r}: nothing typed")
         editor = page.locator(api.DM_EDITOR).last
-        await editor.wait_for(state="visible", timeout=10_000)
+        await editor.wait_for(state="visible", timeout=self.LOAD_TIMEOUT_S * 1000)
         await editor.fill(text)
         await editor.press("Enter")
         # Sent when the text shows in the conversation and the editor is empty again.
@@ -347,7 +350,7 @@ class DouyinAdapter(CreatorCentreAdapter):
                     && document.body.innerText.includes(text);
             }""",
             arg=[api.DM_EDITOR, text],
-            timeout=10_000,
+            timeout=self.LOAD_TIMEOUT_S * 1000,
         )
         return ""
 

@@ -19,6 +19,7 @@ xiaohongshu_im.py; docs/platforms.md says where each fact came from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from hiscrm.v1 import common_pb2, gateway_pb2
 from worker.browser.account_context import AccountContext
@@ -239,6 +241,9 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
             )
         index = self._mention_order.index(target.platform_item_id)
         entries = page.locator(api.NOTIFICATION_ITEM)
+        # rendered some time after the answer that listed them: wait, bounded
+        with contextlib.suppress(PlaywrightTimeoutError):
+            await entries.nth(index).wait_for(state="attached", timeout=self.LOAD_TIMEOUT_S * 1000)
         if await entries.count() <= index:
             raise LayoutChanged(
                 f"the notification page renders {await entries.count()} entries "
@@ -247,19 +252,21 @@ class XiaohongshuAdapter(CreatorCentreAdapter):
         entry = entries.nth(index)
         await entry.locator(api.REPLY_ACTION).first.click()
         box = entry.locator(api.REPLY_INPUT).first
-        await box.wait_for(state="visible", timeout=10_000)
+        await box.wait_for(state="visible", timeout=self.LOAD_TIMEOUT_S * 1000)
         author = self._mention_authors.get(target.platform_item_id, "")
         hint = await box.get_attribute("placeholder") or ""
         if author and author not in hint:  # never answer the wrong person
             raise LayoutChanged(f"the reply box says {hint!r}, expected a reply to {author!r}")
         await box.fill(text)
         await entry.locator(api.REPLY_SUBMIT).first.click()
-        for _ in range(80):  # the box closes once the platform took the reply
-            if not await entry.locator(api.REPLY_INPUT).count():
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise PlatformError("the reply box did not close: the reply was not confirmed")
+        try:  # the box closes once the platform took the reply
+            await entry.locator(api.REPLY_INPUT).first.wait_for(
+                state="detached", timeout=self.LOAD_TIMEOUT_S * 1000
+            )
+        except PlaywrightTimeoutError:
+            raise PlatformError(
+                "the reply box did not close: the reply was not confirmed"
+            ) from None
         await self._settle()
         posted = self.answers(api.COMMENT_POST_PATH)
         if not posted:

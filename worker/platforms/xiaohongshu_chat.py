@@ -149,7 +149,7 @@ class ChatPage:
         chat, rows = await self._newest(page, peer)
         before = {im.message_id(r) for r in rows}
         editor = page.locator(im.CHAT_EDITOR)
-        await editor.first.wait_for(state="visible", timeout=10_000)
+        await editor.first.wait_for(state="visible", timeout=a.LOAD_TIMEOUT_S * 1000)
         if await editor.count() != 1:
             raise LayoutChanged(f"{await editor.count()} chat editors ({im.CHAT_EDITOR})")
         await editor.fill(text)
