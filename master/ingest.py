@@ -283,7 +283,7 @@ class Ingest:
             found = new.get(key)
             if found is not None and not found[1]:
                 new[key] = (found[0], row["conversation_ref"])
-                fresh.append({**row, "id": found[0]})
+                fresh.append((found[0], row))
         touched = self.threads.update(session, fresh)
         session.commit()
         return new, touched
