@@ -87,9 +87,13 @@ def write_secret_file(path: Path, value: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) -> str:
+def load_secret(
+    env: str, file_env: str, default_file: Path, *, create: bool, prefix: str = ""
+) -> str:
     """A token from $env, else from the file named by $file_env or the default
-    file; with create=True a missing file is made with a fresh token."""
+    file; with create=True a missing file is made with a fresh token (after
+    `prefix`: a generated token then never starts with '-', which a command
+    line would take for an option, e.g. `hiscrm join --enroll-token T`)."""
     current = get()
     secret = current.by_env(env)
     token = secret.get_secret_value().strip() if secret is not None else ""
@@ -105,7 +109,7 @@ def load_secret(env: str, file_env: str, default_file: Path, *, create: bool) ->
         raise SystemExit(
             f"no token: set {env} or create {path} (the master writes one on first start)"
         )
-    token = secrets.token_urlsafe(MIN_TOKEN_BYTES)
+    token = prefix + secrets.token_urlsafe(MIN_TOKEN_BYTES)
     try:
         write_secret_file(path, token)
     except FileExistsError:  # another process wrote it first: theirs counts
@@ -123,7 +127,9 @@ def load_token(*, create: bool = False) -> str:
     With create=True (the master on its first start) a missing token file is
     generated, owner-only: the first admin token.
     """
-    return load_secret("HISCRM_TOKEN", "HISCRM_TOKEN_FILE", home() / "token", create=create)
+    return load_secret(
+        "HISCRM_TOKEN", "HISCRM_TOKEN_FILE", home() / "token", create=create, prefix="hso_"
+    )
 
 
 def enrollment_file() -> Path:
@@ -134,7 +140,11 @@ def load_enrollment_token(*, create: bool = False) -> str:
     """The token a new worker exchanges, once per worker id, for its own
     credential. The master writes it on first start next to the admin token."""
     return load_secret(
-        "HISCRM_ENROLL_TOKEN", "HISCRM_ENROLL_TOKEN_FILE", home() / "enroll-token", create=create
+        "HISCRM_ENROLL_TOKEN",
+        "HISCRM_ENROLL_TOKEN_FILE",
+        home() / "enroll-token",
+        create=create,
+        prefix="hse_",
     )
 
 

@@ -140,6 +140,7 @@ class ItemsPane(Pane):
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
         self.items = {s.id: s for s in resp.items}
+        self._shown_id = -1  # a fresh list may say more of the shown item (who replied)
         self.render_items()
 
     def add_live(self, items: list[control_pb2.StoredItem]) -> None:
