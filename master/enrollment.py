@@ -40,8 +40,9 @@ class Enrollment:
         # master restart such an id needs an admin's revoke, as before)
         self._unconfirmed: set[str] = set()
 
-    def unconfirmed(self, worker_id: str) -> None:
-        self._unconfirmed.add(worker_id)
+    def confirm(self, worker_id: str) -> None:
+        """The worker sent a frame after its Welcome: it kept its credential."""
+        self._unconfirmed.discard(worker_id)
 
     def check(self, principal: Principal | None, reg: gateway_pb2.Register, cert: str) -> None:
         """Raises RegistrationError when this credential may not register as reg.worker_id."""
@@ -64,8 +65,16 @@ class Enrollment:
             return
         if principal.kind != ENROLLMENT:
             raise RegistrationError("PERMISSION_DENIED", "operator tokens cannot register workers")
+        record = self.registry.workers.get(wid)
         if wid in self._unconfirmed:
-            return  # its credential was never used: enrolling again replaces it
+            # its credential was never used: enrolling again replaces it,
+            # unless the stream it came on is still live (and may yet use it)
+            if record is not None and record.state == ONLINE:
+                raise RegistrationError(
+                    "PERMISSION_DENIED",
+                    f"worker id {wid} enrolled moments ago and is still connected",
+                )
+            return
         if self.credentials.worker_credential(wid) is not None:
             raise RegistrationError(
                 "PERMISSION_DENIED",
@@ -73,7 +82,6 @@ class Enrollment:
                 f"(its data directory's 'credential' file); if that is lost, an admin revokes "
                 f"it (hiscrm token revoke worker:{wid}) and the worker enrolls again",
             )
-        record = self.registry.workers.get(wid)
         if record is not None and record.state in (ONLINE, MISSING):
             raise RegistrationError(
                 "PERMISSION_DENIED",
@@ -98,6 +106,7 @@ class Enrollment:
             )
         except CredentialError as exc:
             raise RegistrationError(exc.code, str(exc)) from None
+        self._unconfirmed.add(worker_id)  # until its first frame or its own credential
         log.info(
             "worker %s enrolled from %s%s",
             worker_id,

@@ -158,7 +158,6 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
             "enrollment token may replace it until one of them connects",
             worker_id,
         )
-        self.app.enrollment.unconfirmed(worker_id)
 
     async def _write(
         self,
@@ -199,6 +198,8 @@ class WorkerGateway(gateway_pb2_grpc.WorkerGatewayServicer):
                 if frame is grpc.aio.EOF:
                     return False, "worker closed the stream without Goodbye"
                 conn.frames_in += 1
+                if conn.frames_in == 1:
+                    self.app.enrollment.confirm(record.worker_id)  # it kept its Welcome
                 kind = frame.WhichOneof("frame")
                 size = frame.ByteSize()
                 limit = self.app.config.max_message_bytes

@@ -157,7 +157,6 @@ def test_a_worker_gone_before_keeping_its_credential_enrolls_again(cluster: Clus
     proc = cluster.start_worker("worker-v")  # no credential on disk: enrolls again
     # online as itself (the vanished stream showed online with pid 0 for a moment)
     wait_for(lambda: _online_as(cluster, "worker-v", proc.pid), timeout=60, what="worker-v online")
-    assert "gone before confirming its new credential" in cluster.master.log_text()  # type: ignore[union-attr]
 
 
 def test_a_worker_gone_after_keeping_its_credential_connects_with_it(cluster: Cluster) -> None:
