@@ -28,10 +28,36 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# Ports handed out come from below the kernel's ephemeral range (32768+), one
+# slice per xdist worker, never twice from one process: a port the kernel hands
+# out for bind(0) may come back on the next call once its socket is closed,
+# and two of one test's listeners then collide (CI: metrics on the gRPC port).
+_PORT_BASE = 20000
+_PORT_SLICE = 1500
+_next_port: list[int] = []
+
+
+def _port_slice() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    digits = "".join(ch for ch in worker if ch.isdigit())
+    return int(digits or 0) % 8
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, never handed out before by this process."""
+    start = _PORT_BASE + _port_slice() * _PORT_SLICE
+    if not _next_port:
+        _next_port.append(start + (os.getpid() % 100))
+    for _ in range(_PORT_SLICE):
+        port = _next_port[0]
+        _next_port[0] = start + (port + 1 - start) % _PORT_SLICE
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free loopback port in {start}..{start + _PORT_SLICE}")
 
 
 def wait_for(

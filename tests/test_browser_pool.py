@@ -17,7 +17,7 @@ import secrets
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from aiohttp.test_utils import TestServer
 
 from demosite import DemoConfig, create_app
 from hiscrm.v1 import gateway_pb2
+from tests.harness import free_port as harness_free_port
 from tests.harness import wait_for
 from tests.proxy_helpers import ConnectProxy
 from worker.browser.crypto import SessionDecryptError, StateCipher, load_key
@@ -215,9 +216,7 @@ def two_distinct_accounts() -> tuple[str, str]:
 def test_reaping_a_group_takes_the_members_it_did_not_list() -> None:
     """A launcher may fork between the listing and the kill: its child is no
     longer ours once the launcher dies, yet it must go with the group."""
-    leader = subprocess.Popen(
-        ["sh", "-c", "(sleep 60 &); exec sleep 61"], start_new_session=True
-    )
+    leader = subprocess.Popen(["sh", "-c", "(sleep 60 &); exec sleep 61"], start_new_session=True)
     try:
         pgid = leader.pid
         orphan = wait_for(
@@ -663,13 +662,8 @@ async def test_close_behind_a_launcher_that_outlives_chromium(
 
 
 @pytest.fixture
-def free_port() -> Iterator[int]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    yield port  # nothing listens here
+def free_port() -> int:
+    return harness_free_port()  # nothing listens here
 
 
 async def test_proxy_per_context_and_health_check(tmp_path: Path, free_port: int) -> None:

@@ -128,8 +128,10 @@ def test_three_hosts_joined_controlled_failed_over_and_back(tmp_path: Path) -> N
                 what="hostb-worker-0 back after its restart",
             )
             wait_for(
-                lambda: cluster.workers_by_id()["hostb-worker-0"].process_state
-                == common_pb2.PROCESS_STATE_RUNNING,
+                lambda: (
+                    cluster.workers_by_id()["hostb-worker-0"].process_state
+                    == common_pb2.PROCESS_STATE_RUNNING
+                ),
                 timeout=30,
                 what="its host's supervisord state in ListWorkers",
             )

@@ -31,9 +31,7 @@ def buf() -> Path:
 
 
 def run_buf(buf: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(buf), *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    return subprocess.run([str(buf), *args], cwd=ROOT, capture_output=True, text=True, check=False)
 
 
 def test_buf_lint_is_clean(buf: Path) -> None:

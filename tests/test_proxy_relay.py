@@ -20,6 +20,7 @@ from python_socks import ProxyError, ProxyType
 from python_socks.async_.asyncio.v2 import Proxy
 
 from tests.certs import make_certs
+from tests.harness import free_port as harness_free_port
 from tests.proxy_helpers import ConnectProxy, Socks5Proxy, own_address
 from worker.browser.proxy_check import check_proxy, parse_proxy
 from worker.browser.proxy_relay import ProxyRelay, RelayLimits
@@ -269,9 +270,7 @@ async def test_relays_are_shared_stopped_with_the_last_user_and_restarted(
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return harness_free_port()
 
 
 async def test_a_bug_is_loud_and_the_relay_carries_on(

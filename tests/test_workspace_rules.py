@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -20,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hiscrm.v1 import common_pb2, control_pb2
 from tests.delivery_helpers import create, items_total, synthetic_spec
-from tests.harness import BIN, Cluster, wait_for
+from tests.harness import BIN, Cluster, free_port, wait_for
 from tests.workspace_helpers import call_as, operator_token, stream_as, webhook
 
 TOTAL = 60
@@ -42,9 +41,7 @@ def _ts(when: datetime) -> Timestamp:
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 def _invalid(cluster: Cluster, method: str, request: object) -> str:
