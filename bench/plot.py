@@ -4,7 +4,7 @@
 .venv/bin/python bench/plot.py capacity bench/results/capacity.csv docs/img/capacity.png
 .venv/bin/python bench/plot.py soak bench/results/soak docs/img/soak
     (reads soak-processes.csv and soak-system.csv; writes soak-rss.png,
-     soak-fds.png and soak-lag.png)
+     soak-pss.png when the run sampled PSS, soak-fds.png and soak-lag.png)
 """
 
 from __future__ import annotations
@@ -55,11 +55,21 @@ def capacity(csv_path: Path, png: Path) -> None:
 def soak(prefix: Path, out_prefix: Path) -> None:
     procs = rows(prefix.with_name(f"{prefix.name}-processes.csv"))
     system = rows(prefix.with_name(f"{prefix.name}-system.csv"))
-    by_role: dict[str, list[tuple[float, float, float]]] = collections.defaultdict(list)
+    by_role: dict[str, list[tuple[float, ...]]] = collections.defaultdict(list)
     for r in procs:
         # one line per role: a killed worker's successor continues its line
-        by_role[r["role"]].append((number(r["t_s"]) / 60, number(r["rss_mib"]), number(r["fds"])))
-    for what, index, label in (("rss", 1, "RSS (MiB)"), ("fds", 2, "open file descriptors")):
+        by_role[r["role"]].append(
+            (
+                number(r["t_s"]) / 60,
+                number(r["rss_mib"]),
+                number(r["fds"]),
+                number(r.get("pss_mib", "")),  # runs before PSS was sampled have none
+            )
+        )
+    figures = [("rss", 1, "RSS (MiB)"), ("fds", 2, "open file descriptors")]
+    if procs and "pss_mib" in procs[0]:
+        figures.append(("pss", 3, "PSS (MiB)"))
+    for what, index, label in figures:
         fig, ax = plt.subplots(figsize=(10, 4.5))
         for role, points in sorted(by_role.items()):
             ax.plot([p[0] for p in points], [p[index] for p in points], ".-", ms=3, label=role)

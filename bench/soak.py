@@ -8,12 +8,14 @@ session rotation (each browser's session cookie gets a new value every
 open-loop stream of DMs and comments going to every account. Then, for
 --minutes (120 by default):
   - every --kill-every-min (20) minutes it kills one worker's whole process
-    tree with SIGKILL (the workers take turns) and starts it again 2 s later,
-    as supervisord would;
+    tree with SIGKILL (the workers take turns, or those of --kill-workers
+    only, so the others live the whole run and their growth can be judged)
+    and starts it again 2 s later, as supervisord would;
   - every --restart-every-min (60) minutes it restarts the master (SIGTERM,
     then a new master on the same database and port);
   - every --sample-every-s it records RSS and open file descriptors of every
-    process (master; each worker, its Playwright driver and its Chromium tree),
+    process (master; each worker, its Playwright driver and its Chromium tree;
+    PSS too) with the accounts its worker holds,
     the workers' outbox depths, the master's pending config acks and event
     subscribers, and the stream lag (inject -> WatchEvents) of the items sent
     since the previous sample.
@@ -82,11 +84,22 @@ GROWTH_TARGET_PCT_H = 5.0
 # ---------------------------------------------------------------- sampling processes
 
 
-def role_rows(cluster: Cluster) -> list[tuple[str, int, float, int]]:
-    """(role, pid, RSS MiB, open fds) of every process the run watches. A
-    worker's Chromium is one row: the browser's RSS summed over its tree (a
-    renderer per account), its fds those of the browser process."""
-    rows: list[tuple[str, int, float, int]] = []
+@dataclass
+class ProcSample:
+    role: str
+    pid: int
+    rss_mib: float
+    pss_mib: float
+    fds: int
+
+
+def role_rows(cluster: Cluster) -> list[ProcSample]:
+    """RSS, PSS and open fds of every process the run watches. A worker's
+    Chromium is one row: RSS and PSS summed over the browser's tree (a
+    renderer per account; PSS shares each shared page out, so its sum is the
+    tree's real cost, RSS counts a shared page once per process), its fds
+    those of the browser process."""
+    rows: list[ProcSample] = []
     watched = [("master", cluster.master)] if cluster.master else []
     watched += [(f"worker:{wid}", proc) for wid, proc in cluster.workers.items()]
     for role, proc in watched:
@@ -94,31 +107,37 @@ def role_rows(cluster: Cluster) -> list[tuple[str, int, float, int]]:
             continue
         try:
             root = psutil.Process(proc.pid)
-            rows.append((role, root.pid, root.memory_info().rss / MIB, root.num_fds()))
+            rss, pss = _memory([root])
+            rows.append(ProcSample(role, root.pid, rss, pss, root.num_fds()))
             if role == "master":
                 continue
             name = role.split(":", 1)[1]
             for child in root.children():
                 kind = child.name().lower()
                 if "node" in kind:
-                    rows.append((f"driver:{name}", child.pid, *_rss_fds([child])))
+                    rss, pss = _memory([child])
+                    rows.append(ProcSample(f"driver:{name}", child.pid, rss, pss, child.num_fds()))
                     browsers = [c for c in child.children() if "chrom" in c.name().lower()]
                     for browser in browsers:
                         tree = [browser, *browser.children(recursive=True)]
-                        rss, _ = _rss_fds(tree)
-                        rows.append((f"chromium:{name}", browser.pid, rss, browser.num_fds()))
+                        rss, pss = _memory(tree)
+                        rows.append(
+                            ProcSample(f"chromium:{name}", browser.pid, rss, pss, browser.num_fds())
+                        )
         except psutil.Error:
             continue
     return rows
 
 
-def _rss_fds(procs: list[psutil.Process]) -> tuple[float, int]:
-    rss, fds = 0.0, 0
+def _memory(procs: list[psutil.Process]) -> tuple[float, float]:
+    """(RSS, PSS) in MiB summed over procs (PSS from smaps_rollup)."""
+    rss, pss = 0.0, 0.0
     for p in procs:
         with contextlib.suppress(psutil.Error):
-            rss += p.memory_info().rss / MIB
-            fds += p.num_fds()
-    return rss, fds
+            full = p.memory_full_info()
+            rss += full.rss / MIB
+            pss += full.pss / MIB
+    return rss, pss
 
 
 def kill_tree(pid: int) -> int:
@@ -130,7 +149,8 @@ def kill_tree(pid: int) -> int:
     except psutil.Error:
         return 0
     for p in procs:
-        with contextlib.suppress(psutil.Error):
+        # a child may be gone by now: killing its parent ended it
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
             os.kill(p.pid, signal.SIGKILL)
     psutil.wait_procs(procs, timeout=10)
     return len(procs)
@@ -287,7 +307,7 @@ class Soak:
         return fate
 
     async def kill(self) -> None:
-        ids = sorted(self.cluster.workers)
+        ids = sorted(self.args.kill_workers or self.cluster.workers)
         victim = ids[self.kills % len(ids)]
         self.kills += 1
         killed = await asyncio.to_thread(kill_tree, self.cluster.workers[victim].pid)
@@ -326,17 +346,28 @@ class Soak:
 
     async def sample(self, sent_mark: int) -> int:
         t = round(self.now(), 1)
-        for role, pid, rss, fds in await asyncio.to_thread(role_rows, self.cluster):
-            self.proc_rows.append(
-                {"t_s": t, "role": role, "pid": pid, "rss_mib": round(rss, 2), "fds": fds}
-            )
         outbox, pending, subscribers, total = -1, -1, -1, -1
+        held: dict[str, int] = {}  # worker id -> accounts it holds, as the master sees it
         with contextlib.suppress(Exception):  # the master may be restarting
             workers = await workers_by_id(self.control)
+            held = {wid: len(w.account_ids) for wid, w in workers.items()}
             outbox = sum(w.outbox_pending for w in workers.values())
             stats = await self.control.GetStats(control_pb2.GetStatsRequest(), timeout=5)
             pending, subscribers = stats.pending_config_acks, stats.subscribers
             total = stats.items_total
+        for sample in await asyncio.to_thread(role_rows, self.cluster):
+            owner = sample.role.split(":", 1)[-1]
+            self.proc_rows.append(
+                {
+                    "t_s": t,
+                    "role": sample.role,
+                    "pid": sample.pid,
+                    "rss_mib": round(sample.rss_mib, 2),
+                    "pss_mib": round(sample.pss_mib, 2),
+                    "fds": sample.fds,
+                    "accounts": sum(held.values()) if owner == "master" else held.get(owner, -1),
+                }
+            )
         self.windows.append((sent_mark, len(self.injector.sent)))
         self.sys_rows.append(
             {
@@ -430,35 +461,53 @@ class Soak:
             out(f"CSV: {path}")
 
     def report_growth(self) -> None:
-        """Per process (pid): RSS growth per hour after its warm-up, fds first/last."""
-        series: dict[tuple[str, int], list[tuple[float, float, int]]] = collections.defaultdict(
-            list
-        )
+        """Per process (pid), after its warm-up: PSS and RSS growth per hour
+        over every sample, and PSS growth over the samples where its worker
+        held its usual number of accounts (a kill moves the victim's accounts
+        onto the others for a while; that is load, not growth); fds first/last."""
+        series: dict[tuple[str, int], list[dict[str, float]]] = collections.defaultdict(list)
         for r in self.proc_rows:
-            series[(str(r["role"]), int(r["pid"]))].append(
-                (float(r["t_s"]), float(r["rss_mib"]), int(r["fds"]))  # type: ignore[arg-type]
+            series[(str(r["role"]), int(r["pid"]))].append(  # type: ignore[call-overload]
+                {k: float(r[k]) for k in ("t_s", "rss_mib", "pss_mib", "fds", "accounts")}  # type: ignore[arg-type]
             )
         out()
         out(
             f"per process, after its first {self.plan.warmup_s / 60:.1f} min "
-            f"(target: RSS growth <= {GROWTH_TARGET_PCT_H:.0f} % per hour, fds flat)"
+            f"(target: growth <= {GROWTH_TARGET_PCT_H:.0f} % per hour, fds flat); "
+            "%/h: least-squares slope over the start of the judged span"
         )
-        header = f"{'role':<22}{'pid':>8}{'lived min':>10}{'RSS MiB':>16}{'%/hour':>9}{'fds':>11}"
+        header = (
+            f"{'role':<20}{'pid':>8}{'lived':>7}{'PSS MiB':>15}{'PSS %/h':>9}"
+            f"{'same load':>11}{'RSS %/h':>9}{'fds':>11}"
+        )
         out(header)
         out("-" * len(header))
         for (role, pid), points in sorted(series.items()):
-            start = points[0][0]
-            judged = [p for p in points if p[0] - start >= self.plan.warmup_s]
-            lived = (points[-1][0] - start) / 60
-            growth = "n/a"
-            if len(judged) >= 3:
-                slope = linear_slope([p[0] for p in judged], [p[1] for p in judged])
-                growth = f"{slope * 3600 / judged[0][1] * 100:+.1f}"
-            rss = f"{points[0][1]:.0f} -> {points[-1][1]:.0f}"
-            fds = f"{points[0][2]} -> {points[-1][2]}"
-            out(f"{role:<22}{pid:>8}{lived:>10.1f}{rss:>16}{growth:>9}{fds:>11}")
+            start = points[0]["t_s"]
+            judged = [p for p in points if p["t_s"] - start >= self.plan.warmup_s]
+            lived = (points[-1]["t_s"] - start) / 60
+            usual = collections.Counter(int(p["accounts"]) for p in judged).most_common(1)
+            steady = [p for p in judged if usual and int(p["accounts"]) == usual[0][0]]
+            same_load = growth_pct_h(steady, "pss_mib")
+            if same_load != "n/a":
+                same_load += f" @{usual[0][0]}"
+            pss = f"{points[0]['pss_mib']:.0f} -> {points[-1]['pss_mib']:.0f}"
+            fds = f"{points[0]['fds']:.0f} -> {points[-1]['fds']:.0f}"
+            out(
+                f"{role:<20}{pid:>8}{lived:>7.1f}{pss:>15}{growth_pct_h(judged, 'pss_mib'):>9}"
+                f"{same_load:>11}{growth_pct_h(judged, 'rss_mib'):>9}{fds:>11}"
+            )
         out("n/a: the process lived too short past its warm-up to judge (a kill or restart)")
+        out("same load: only the samples where its worker held @N accounts, its usual count")
         out(f"faults: {self.kills} worker kills, {self.restarts} master restarts")
+
+
+def growth_pct_h(points: list[dict[str, float]], key: str) -> str:
+    """Least-squares growth of points[key] per hour, in % of its first value."""
+    if len(points) < 3 or points[-1]["t_s"] - points[0]["t_s"] < 600 or not points[0][key]:
+        return "n/a"
+    slope = linear_slope([p["t_s"] for p in points], [p[key] for p in points])
+    return f"{slope * 3600 / points[0][key] * 100:+.1f}"
 
 
 def linear_slope(xs: list[float], ys: list[float]) -> float:
@@ -479,6 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart-every-min", type=float, default=60.0, help="(at 120 minutes)")
     parser.add_argument("--rotate-every-s", type=float, default=600.0, help="(at 120 minutes)")
     parser.add_argument("--rotate-grace-s", type=float, default=60.0, help="old cookie's life")
+    parser.add_argument(
+        "--kill-workers",
+        nargs="*",
+        default=[],
+        help="worker ids the kills take turns on (default: every worker)",
+    )
     parser.add_argument("--sample-every-s", type=float, default=30.0, help="sampling period")
     parser.add_argument(
         "--csv-prefix", type=Path, default=ROOT / "bench" / "results" / "soak", help="CSV prefix"
@@ -489,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--minutes > 0, --accounts and --workers >= 1")
     if args.kill_every_min <= 0 or args.restart_every_min <= 0 or args.sample_every_s <= 0:
         parser.error("the periods must be > 0")
+    known = {f"soak-w{n}" for n in range(1, args.workers + 1)}
+    if set(args.kill_workers) - known:
+        parser.error(f"--kill-workers: the workers are {', '.join(sorted(known))}")
     per_worker = args.accounts  # one worker must hold them all while the other restarts
     args.worker_args = ("--platforms", "demo", "--max-accounts", str(per_worker))
 
