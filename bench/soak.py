@@ -8,8 +8,8 @@ session rotation (each browser's session cookie gets a new value every
 open-loop stream of DMs and comments going to every account. Then, for
 --minutes (120 by default):
   - every --kill-every-min (20) minutes it kills one worker's whole process
-    tree with SIGKILL (the workers take turns, or those of --kill-workers
-    only, so the others live the whole run and their growth can be judged)
+    tree with SIGKILL (those of --kill-workers take turns; by default only
+    soak-w1, so the others live the whole run and their growth can be judged)
     and starts it again 2 s later, as supervisord would;
   - every --restart-every-min (60) minutes it restarts the master (SIGTERM,
     then a new master on the same database and port);
@@ -307,7 +307,7 @@ class Soak:
         return fate
 
     async def kill(self) -> None:
-        ids = sorted(self.args.kill_workers or self.cluster.workers)
+        ids = sorted(self.args.kill_workers)
         victim = ids[self.kills % len(ids)]
         self.kills += 1
         killed = await asyncio.to_thread(kill_tree, self.cluster.workers[victim].pid)
@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=FULL_MINUTES, help="length of the run")
     parser.add_argument("--accounts", type=int, default=30, help="demo accounts")
-    parser.add_argument("--workers", type=int, default=2, help="workers")
+    parser.add_argument("--workers", type=int, default=3, help="workers")
     parser.add_argument("--interval-ms", type=int, default=60_000, help="monitor interval")
     parser.add_argument("--per-account-min", type=float, default=1.0, help="items per account/min")
     parser.add_argument("--kill-every-min", type=float, default=20.0, help="(at 120 minutes)")
@@ -530,9 +530,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rotate-grace-s", type=float, default=60.0, help="old cookie's life")
     parser.add_argument(
         "--kill-workers",
-        nargs="*",
-        default=[],
-        help="worker ids the kills take turns on (default: every worker)",
+        nargs="+",
+        default=["soak-w1"],
+        help="worker ids the kills take turns on; the others live the whole run, so their"
+        " growth can be judged (default: soak-w1)",
     )
     parser.add_argument("--sample-every-s", type=float, default=30.0, help="sampling period")
     parser.add_argument(
