@@ -95,6 +95,7 @@ class MasterApp:
         self._tasks: list[asyncio.Task[object]] = []
 
     async def start(self) -> None:
+        self.enrollment.load()  # the credentials are loaded by now
         await self.registry.load()
         await self.accounts.load()
         await self.inbox.load()
@@ -108,6 +109,7 @@ class MasterApp:
             "unread-events": self.unread_events.run,
             **self.workspace.tasks(),
             "hosts": self.hosts.run,
+            "credential-usage": self.credentials.run_usage,
         }
         self._tasks = [
             supervised(name, run, failures=self.failures, context="master")
@@ -124,6 +126,10 @@ class MasterApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.registry.flush()
+        try:
+            await self.credentials.flush_usage()
+        except Exception as exc:  # a dead database must not stop the stop
+            log.warning("credentials' last use not written at stop: %s", exc)
 
     def remember_worker_count(self, count: int) -> None:
         """So that `hiscrm up` and the next master start bring back this size."""

@@ -36,13 +36,18 @@ class Enrollment:
         self.credentials = credentials
         self.registry = registry
         # worker ids whose new credential was handed over but never used: the
-        # worker may have died before keeping it (kept in memory: after a
-        # master restart such an id needs an admin's revoke, as before)
+        # worker may have died before keeping it (from the credentials'
+        # last use, which is stored: it holds across a master restart)
         self._unconfirmed: set[str] = set()
+
+    def load(self) -> None:
+        self._unconfirmed = self.credentials.never_used_workers()
 
     def confirm(self, worker_id: str) -> None:
         """The worker sent a frame after its Welcome: it kept its credential."""
-        self._unconfirmed.discard(worker_id)
+        if worker_id in self._unconfirmed:
+            self._unconfirmed.discard(worker_id)
+            self.credentials.note_kept(worker_id)
 
     def check(self, principal: Principal | None, reg: gateway_pb2.Register, cert: str) -> None:
         """Raises RegistrationError when this credential may not register as reg.worker_id."""
@@ -61,7 +66,7 @@ class Enrollment:
                     f"worker {wid} enrolled with client certificate {principal.cert_identity!r}; "
                     f"this stream presents {cert or 'none'!r}",
                 )
-            self._unconfirmed.discard(wid)  # it kept its credential: no re-enrollment now
+            self.confirm(wid)  # it kept its credential: no re-enrollment now
             return
         if principal.kind != ENROLLMENT:
             raise RegistrationError("PERMISSION_DENIED", "operator tokens cannot register workers")

@@ -164,8 +164,7 @@ class Replies:
         pending = self.pending.get(result.request_id)
         if pending is not None and self._forged(record, pending):
             log.error(
-                "worker %s: refused a result for reply %s of account %s: it was sent to "
-                "worker %s",
+                "worker %s: refused a result for reply %s of account %s: it was sent to worker %s",
                 record.worker_id,
                 result.request_id,
                 pending.account_id,

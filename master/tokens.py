@@ -3,17 +3,23 @@ enrollment token. Only a SHA-256 of each secret is stored; the secret is
 shown once, when it is made.
 
 Lookups are in memory (a handful of rows, read on every RPC); every change
-is written to the database before it takes effect.
+is written to the database before it takes effect. When a credential was
+last used is written behind, every USAGE_FLUSH_S, except a worker
+credential's first use, written at once: a worker credential never used is
+one its worker may never have kept (master/enrollment.py), and that must
+hold across a master restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
 import secrets
 
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from hiscrm.v1 import control_pb2
@@ -24,6 +30,8 @@ from master.store.database import Database, upsert
 from master.store.models import CredentialRow
 
 log = logging.getLogger(__name__)
+
+USAGE_FLUSH_S = 30.0
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 PREFIX = {OPERATOR: "hso_", WORKER: "hsw_", ENROLLMENT: "hse_", HOST: "hsh_"}
@@ -68,6 +76,8 @@ class CredentialStore:
         self.rows: dict[str, CredentialRow] = {}  # token_id -> row, revoked included
         self._by_hash: dict[str, CredentialRow] = {}
         self._lock = asyncio.Lock()
+        self._used: set[str] = set()  # token ids whose last_used_at is not written yet
+        self._write_used_now = asyncio.Event()
 
     async def load(self) -> None:
         rows = await self.db.run(lambda s: list(s.exec(select(CredentialRow))))
@@ -80,7 +90,7 @@ class CredentialStore:
         row = self._by_hash.get(digest(secret))
         if row is None:
             return None
-        row.last_used_at = utcnow()
+        self._note_use(row)
         return Principal(
             kind=control_pb2.CredentialKind.Value(row.kind),
             name=row.name,
@@ -90,6 +100,57 @@ class CredentialStore:
             cert_identity=row.cert_identity,
             peer=peer,
         )
+
+    def _note_use(self, row: CredentialRow) -> None:
+        if row.last_used_at is None and row.kind == "CREDENTIAL_KIND_WORKER":
+            self._write_used_now.set()
+        row.last_used_at = utcnow()
+        self._used.add(row.token_id)
+
+    def note_kept(self, worker_id: str) -> None:
+        """The worker showed it kept its credential (its first frame after
+        the Welcome that carried it): as good as a use."""
+        row = self.worker_credential(worker_id)
+        if row is not None:
+            self._note_use(row)
+
+    def never_used_workers(self) -> set[str]:
+        """Worker ids whose live credential was issued but never used."""
+        return {
+            r.worker_id
+            for r in self._by_hash.values()
+            if r.kind == "CREDENTIAL_KIND_WORKER" and r.last_used_at is None
+        }
+
+    async def run_usage(self) -> None:
+        """Writes when credentials were last used (a long-lived task)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._write_used_now.wait(), USAGE_FLUSH_S)
+            self._write_used_now.clear()
+            await self.flush_usage()
+
+    async def flush_usage(self) -> None:
+        if not self._used:
+            return
+        used = {t: self.rows[t].last_used_at for t in self._used if t in self.rows}
+        self._used.clear()
+
+        def write(session: Session) -> None:
+            table = CredentialRow.__table__  # type: ignore[attr-defined]  # Core: no ORM objects
+            session.execute(
+                update(table)
+                .where(table.c.token_id == bindparam("t"))
+                .values(last_used_at=bindparam("at")),
+                [{"t": t, "at": at} for t, at in used.items()],
+            )
+            session.commit()
+
+        try:
+            await self.db.run(write)
+        except BaseException:
+            self._used.update(used)  # written next time
+            raise
 
     def live(self, token_id: str) -> bool:
         row = self.rows.get(token_id)

@@ -77,7 +77,6 @@ PROXY_INSTEAD = {
 }
 
 
-
 def check_spec(spec: common_pb2.AccountSpec) -> None:
     if spec.platform == common_pb2.PLATFORM_UNSPECIFIED or spec.platform not in (
         common_pb2.Platform.values()

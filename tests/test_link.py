@@ -172,6 +172,30 @@ def test_a_worker_gone_after_keeping_its_credential_connects_with_it(cluster: Cl
     assert "already enrolled" in asyncio.run(_refused_enrollment(cluster, "worker-k"))
 
 
+def test_whether_a_credential_was_kept_survives_a_master_restart(cluster: Cluster) -> None:
+    """A credential handed over but never used may still be replaced after
+    the master restarts; one that was used may not, and its last use shows."""
+    cluster.start_master()
+    asyncio.run(_enroll_and_vanish(cluster, "worker-n"))  # never used
+    kept = asyncio.run(_enroll_and_vanish(cluster, "worker-u"))
+    used = cluster.start_worker("worker-u", HISCRM_WORKER_CREDENTIAL=kept)
+    wait_for(lambda: _online_as(cluster, "worker-u", used.pid), timeout=60, what="worker-u online")
+    used.stop()
+    cluster.wait_worker_state("worker-u", OFFLINE)
+    assert cluster.master is not None
+    cluster.master.stop()
+    cluster.start_master()
+
+    assert "already enrolled" in asyncio.run(_refused_enrollment(cluster, "worker-u"))
+    tokens = cluster.call("ListTokens", control_pb2.ListTokensRequest()).tokens
+    last_use = {t.name: t.last_used_at.seconds for t in tokens}  # type: ignore[attr-defined]
+    assert last_use["worker:worker-u"] > 0 and last_use["worker:worker-n"] == 0
+    fresh = cluster.start_worker("worker-n")  # no credential on disk: enrolls again
+    wait_for(lambda: _online_as(cluster, "worker-n", fresh.pid), timeout=60, what="worker-n online")
+    names = [t.name for t in cluster.call("ListTokens", control_pb2.ListTokensRequest()).tokens]  # type: ignore[attr-defined]
+    assert names.count("worker:worker-n") == 1  # the unkept one was replaced, not doubled
+
+
 def _online_as(cluster: Cluster, worker_id: str, pid: int) -> bool:
     worker = cluster.workers_by_id().get(worker_id)
     return worker is not None and worker.state == ONLINE and worker.pid == pid
