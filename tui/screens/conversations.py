@@ -2,8 +2,12 @@
 comment thread per post), opening into the thread with the reply box.
 
 Keys an agent lives by: n next unread, Enter open (marks read), r reply,
-ctrl+n in the reply box sends and opens the next unread, c claim, a assign,
-d done, p pending, o reopen, u mark unread, s insert a saved reply, / filter.
+ctrl+n in the reply box sends and opens the next unread, [ and ] move the
+"reply to" marker to an older or newer customer message of the open thread
+(the reply answers the marked one; it starts on the newest), c claim, a
+assign (a picker of the team), d done, p pending, o reopen, u mark unread,
+s insert a saved reply, / filter. Keys act when no input is focused: Esc
+leaves the reply box and the filter.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from hiscrm.v1 import control_pb2
+from tui import assignees, reply_target, saved_replies
 from tui import format as fmt
-from tui import saved_replies
 from tui.client import ControlError
 from tui.filters import ConversationFilter, FilterError, parse
 from tui.screens.base import Pane
@@ -101,12 +105,15 @@ class ConversationsPane(Pane):
     ConversationsPane #thread-side { width: 3fr; }
     ConversationsPane #thread-title { text-style: bold; padding: 0 1; }
     ConversationsPane #thread { height: 1fr; padding: 0 1; }
+    ConversationsPane #reply-to { height: 1; color: $text-muted; padding: 0 1; }
     ConversationsPane #thread-result { height: auto; color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         *Pane.BINDINGS,
         Binding("n", "next_unread", "Next unread"),
         Binding("r", "reply", "Reply"),
+        Binding("left_square_bracket", "reply_target(-1)", "Reply to older"),
+        Binding("right_square_bracket", "reply_target(1)", "Reply to newer"),
         Binding("c", "claim", "Claim"),
         Binding("a", "assign", "Assign"),
         Binding("d", "status('done')", "Done"),
@@ -125,6 +132,7 @@ class ConversationsPane(Pane):
         self.filter = ConversationFilter()
         self.shown_ref = 0  # the conversation in the thread view
         self.thread: control_pb2.ConversationThread | None = None
+        self.reply_to = 0  # the stored item the reply box answers (tui/reply_target.py)
         self.loaded = 0  # completed list loads, for tests
 
     def compose(self) -> ComposeResult:
@@ -151,6 +159,7 @@ class ConversationsPane(Pane):
                     placeholder="reply: Enter sends, ctrl+n sends and opens the next unread",
                     id="thread-reply",
                 )
+                yield Label("", id="reply-to", markup=False)
                 yield Label("", id="thread-result", markup=False)
 
     # ------------------------------------------------------------ store
@@ -176,6 +185,21 @@ class ConversationsPane(Pane):
     def commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Next unread conversation", "jump to it", self.action_next_unread)
         yield SystemCommand("Claim conversation", "assign it to me", self.action_claim)
+        yield SystemCommand(
+            "Reply to an older message",
+            "move the reply-to marker up the open thread ([)",
+            lambda: self.action_reply_target(-1),
+        )
+        yield SystemCommand(
+            "Reply to a newer message",
+            "move the reply-to marker down the open thread (])",
+            lambda: self.action_reply_target(1),
+        )
+        yield SystemCommand(
+            "Reply to the newest message",
+            "put the reply-to marker back on the newest customer message",
+            self.action_reply_newest,
+        )
         yield SystemCommand(
             "Insert saved reply", "pick one for the reply box", self.action_saved_reply
         )
@@ -248,8 +272,10 @@ class ConversationsPane(Pane):
         text = self.query_one("#thread-text", Static)
         if not ref:
             self.thread = None
+            self.reply_to = 0
             title.update("")
             text.update("no conversation selected")
+            self.query_one("#reply-to", Label).update("")
             return
         try:
             if mark_read:
@@ -261,15 +287,58 @@ class ConversationsPane(Pane):
             return
         if ref != self.shown_ref:
             return  # the cursor moved on meanwhile
-        self.thread = thread
+        # The marker stays on its message while this conversation is reloaded;
+        # another conversation starts on its newest message.
+        same = self.thread is not None and self.thread.conversation.conversation_ref == ref
+        target = reply_target.settle(thread, self.reply_to if same else 0)
+        if target.note:
+            self.notify(target.note, severity="warning", markup=False)
+        self.thread, self.reply_to = thread, target.item_id
         # GetConversation answers with the caller's own unread count.
         self.store.upsert_conversation(thread.conversation)
         c = thread.conversation
         who = f" · {c.assignee}" if c.assignee else " · unassigned"
         tags = " " + " ".join(f"#{t}" for t in c.tags) if c.tags else ""
         title.update(threads.title(c) + who + tags)
-        text.update(threads.render(thread, self.now()))
-        self.query_one("#thread", VerticalScroll).scroll_end(animate=False)
+        self._draw_thread(note=target.note)
+
+    def _draw_thread(self, note: str = "") -> None:
+        """The open thread with the reply-to marker, scrolled to show it,
+        and the line saying whom the reply goes to."""
+        thread = self.thread
+        if thread is None:
+            return
+        drawn = threads.render(thread, self.now(), self.reply_to)
+        self.query_one("#thread-text", Static).update(drawn)
+        line = reply_target.describe(thread, self.reply_to)
+        self.query_one("#reply-to", Label).update(f"{note}: {line}" if note else line)
+        scroll = self.query_one("#thread", VerticalScroll)
+        newest = self.reply_to == reply_target.newest(thread)
+        mark = drawn.plain.find(threads.MARKER)
+        if newest or mark < 0:
+            scroll.scroll_end(animate=False)
+            return
+        # the marked line, a few lines from the top (long messages wrap)
+        width = max(scroll.scrollable_content_region.width, 10)
+        above = len(drawn[:mark].wrap(self.app.console, width))
+        self.call_after_refresh(scroll.scroll_to, y=max(0, above - 3), animate=False)
+
+    def action_reply_target(self, step: int) -> None:
+        """Moves the reply-to marker over the open thread's customer messages."""
+        if self.thread is None:
+            self.notify("open a conversation first", severity="warning", markup=False)
+            return
+        self.reply_to = reply_target.move(self.thread, self.reply_to, step)
+        self._draw_thread()
+
+    def action_reply_newest(self) -> None:
+        if self.thread is not None:
+            self.reply_to = reply_target.newest(self.thread)
+            self._draw_thread()
+
+    def _author(self, item_id: int) -> str:
+        found = [s for s in self.thread.items if s.id == item_id] if self.thread else []
+        return found[0].item.author_name if found else ""
 
     def _set_unread(self, ref: int, unread: int) -> None:
         c = self.store.conversations.get(ref)
@@ -362,22 +431,18 @@ class ConversationsPane(Pane):
             updated = taken
         self._apply(updated, f"claimed: {threads.title(updated)}")
 
-    def action_assign(self) -> None:
+    @work(group="conversation-actions", exit_on_error=False)
+    async def action_assign(self) -> None:
         c = self._target()
         if c is None:
             return
-
-        def chosen(name: str | None) -> None:
-            if name is not None:
-                self.assign(c.conversation_ref, name)
-
-        question = f"Assign {threads.title(c)} to (empty = nobody):"
-        modal = TextModal(question, value=c.assignee, placeholder="an operator's name")
-        self.app.push_screen(modal, chosen)
-
-    @work(group="conversation-actions", exit_on_error=False)
-    async def assign(self, ref: int, name: str) -> None:
-        updated = await self.call(self.client.assign_conversation(ref, name))
+        question = f"Assign {threads.title(c)} to:"
+        name = await self.call(
+            assignees.pick(self.app, self.client, question, c.assignee, self.store.operator)
+        )
+        if name is None or name == c.assignee:
+            return  # Esc, a failed listing (shown) or no change
+        updated = await self.call(self.client.assign_conversation(c.conversation_ref, name))
         if updated is not None:
             self._apply(updated, f"assigned to {updated.assignee or 'nobody'}")
 
@@ -473,13 +538,17 @@ class ConversationsPane(Pane):
         if c is None or not text:
             result.update("open a conversation and type a reply")
             return
-        target = c.last_incoming_item_id or c.last_item_id
+        marked = (
+            self.thread is not None
+            and self.thread.conversation.conversation_ref == c.conversation_ref
+        )
+        target = (self.reply_to if marked else 0) or c.last_incoming_item_id or c.last_item_id
         if not target:
             result.update("nothing to reply to in this conversation")
             return
         box = self.query_one("#thread-reply", Input)
         box.disabled = True
-        result.update(f"sending to {c.customer_name or c.account_id}…")
+        result.update(f"sending to {self._author(target) or c.customer_name or c.account_id}…")
         try:
             # The master marks the conversation read for me (a READ update follows).
             resp = await self.client.send_reply(target, text, uuid.uuid4().hex)
