@@ -179,7 +179,7 @@ def conversations() -> list[control_pb2.Conversation]:
             tags=tags,
             item_count=3,
             last_item_id=ref * 10 + 2,
-            last_incoming_item_id=ref * 10 + 1,
+            last_incoming_item_id=ref * 10 + 2,  # thread(): the customer wrote last
         )
         if waiting:
             c.waiting_since.CopyFrom(ts(NOW - waiting))
