@@ -238,7 +238,9 @@ def test_the_reply_target_starts_newest_moves_and_stays() -> None:
     assert reply_target.settle(t, 30) == reply_target.Target(30)
     assert reply_target.settle(t, 32) == reply_target.Target(32)
     line = reply_target.describe(t, 30)
-    assert line.startswith("replying to 张三: 在吗？ · 2 later below")
+    assert line == "replying to 张三: 在吗？ · 2 later below" + reply_target.HINT
+    narrow = reply_target.describe(t, 32, 40)  # the hint goes first, then the text shrinks
+    assert narrow == "replying to 张三: 什么时… · 1 later below"
     # the marked comment is gone: the newest, and a note saying so
     del t.items[0]
     assert reply_target.settle(t, 30) == reply_target.Target(33, reply_target.GONE)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
+
 from hiscrm.v1 import control_pb2
 from tui import format as fmt
 from tui.widgets.thread import outgoing, when
 
+HINT = "  ([ ] to choose)"
 GONE = "the message you were replying to is no longer in the thread; replying to the newest"
 
 
@@ -61,17 +64,18 @@ def move(thread: control_pb2.ConversationThread, current: int, step: int) -> int
     return ids[max(0, min(len(ids) - 1, at + step))]
 
 
-def describe(thread: control_pb2.ConversationThread, target: int, width: int = 40) -> str:
-    """The line under the reply box: whom the reply goes to, and how many
-    messages below the marker it does not answer."""
+def describe(thread: control_pb2.ConversationThread, target: int, width: int = 60) -> str:
+    """The line under the reply box, at most `width` cells: whom the reply
+    goes to, and how many messages below the marker it does not answer."""
     pool = candidates(thread)
     ids = [s.id for s in pool]
     if target not in ids:
         return "nothing to reply to in this conversation"
     s = pool[ids.index(target)]
     who = "me" if outgoing(s) else s.item.author_name or "?"
-    line = f"replying to {who}: {fmt.fit(s.item.content, width)}"
+    head = f"replying to {who}: "
     below = len(ids) - 1 - ids.index(target)
-    if below:
-        line += f" · {below} later below"
-    return line + "  ([ ] to choose)"
+    tail = f" · {below} later below" if below else ""
+    room = max(8, width - cell_len(head) - cell_len(tail))
+    line = head + fmt.fit(s.item.content, room) + tail
+    return line + HINT if cell_len(line + HINT) <= width else line

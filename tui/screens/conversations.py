@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -105,7 +106,7 @@ class ConversationsPane(Pane):
     ConversationsPane #thread-side { width: 3fr; }
     ConversationsPane #thread-title { text-style: bold; padding: 0 1; }
     ConversationsPane #thread { height: 1fr; padding: 0 1; }
-    ConversationsPane #reply-to { height: 1; color: $text-muted; padding: 0 1; }
+    ConversationsPane #reply-to { height: 1; width: 1fr; color: $text-muted; padding: 0 1; }
     ConversationsPane #thread-result { height: auto; color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,6 +134,7 @@ class ConversationsPane(Pane):
         self.shown_ref = 0  # the conversation in the thread view
         self.thread: control_pb2.ConversationThread | None = None
         self.reply_to = 0  # the stored item the reply box answers (tui/reply_target.py)
+        self.reply_note = ""  # why it moved on its own, until the agent moves it
         self.loaded = 0  # completed list loads, for tests
 
     def compose(self) -> ComposeResult:
@@ -271,11 +273,10 @@ class ConversationsPane(Pane):
         title = self.query_one("#thread-title", Label)
         text = self.query_one("#thread-text", Static)
         if not ref:
-            self.thread = None
-            self.reply_to = 0
+            self.thread, self.reply_to, self.reply_note = None, 0, ""
             title.update("")
             text.update("no conversation selected")
-            self.query_one("#reply-to", Label).update("")
+            self._show_reply_to()
             return
         try:
             if mark_read:
@@ -293,16 +294,31 @@ class ConversationsPane(Pane):
         target = reply_target.settle(thread, self.reply_to if same else 0)
         if target.note:
             self.notify(target.note, severity="warning", markup=False)
-        self.thread, self.reply_to = thread, target.item_id
+        self.thread, self.reply_to, self.reply_note = thread, target.item_id, target.note
         # GetConversation answers with the caller's own unread count.
         self.store.upsert_conversation(thread.conversation)
         c = thread.conversation
         who = f" · {c.assignee}" if c.assignee else " · unassigned"
         tags = " " + " ".join(f"#{t}" for t in c.tags) if c.tags else ""
         title.update(threads.title(c) + who + tags)
-        self._draw_thread(note=target.note)
+        self._draw_thread()
 
-    def _draw_thread(self, note: str = "") -> None:
+    def on_resize(self) -> None:
+        self._show_reply_to()  # its width is known only after a layout
+
+    def _show_reply_to(self) -> None:
+        """The line under the reply box: whom the reply goes to."""
+        label = self.query_one("#reply-to", Label)
+        if self.thread is None:
+            label.update("")
+            return
+        width = label.content_region.width or 40  # 0 before the first layout
+        # the note itself was a toast; here a sign that the target moved
+        flag = "⚠ marked message gone · " if self.reply_note else ""
+        line = reply_target.describe(self.thread, self.reply_to, width - cell_len(flag))
+        label.update(flag + line)
+
+    def _draw_thread(self) -> None:
         """The open thread with the reply-to marker, scrolled to show it,
         and the line saying whom the reply goes to."""
         thread = self.thread
@@ -310,8 +326,7 @@ class ConversationsPane(Pane):
             return
         drawn = threads.render(thread, self.now(), self.reply_to)
         self.query_one("#thread-text", Static).update(drawn)
-        line = reply_target.describe(thread, self.reply_to)
-        self.query_one("#reply-to", Label).update(f"{note}: {line}" if note else line)
+        self._show_reply_to()
         scroll = self.query_one("#thread", VerticalScroll)
         newest = self.reply_to == reply_target.newest(thread)
         mark = drawn.plain.find(threads.MARKER)
@@ -319,8 +334,8 @@ class ConversationsPane(Pane):
             scroll.scroll_end(animate=False)
             return
         # the marked line, a few lines from the top (long messages wrap)
-        width = max(scroll.scrollable_content_region.width, 10)
-        above = len(drawn[:mark].wrap(self.app.console, width))
+        cols = max(scroll.scrollable_content_region.width, 10)
+        above = len(drawn[:mark].wrap(self.app.console, cols))
         self.call_after_refresh(scroll.scroll_to, y=max(0, above - 3), animate=False)
 
     def action_reply_target(self, step: int) -> None:
@@ -328,12 +343,12 @@ class ConversationsPane(Pane):
         if self.thread is None:
             self.notify("open a conversation first", severity="warning", markup=False)
             return
-        self.reply_to = reply_target.move(self.thread, self.reply_to, step)
+        self.reply_to, self.reply_note = reply_target.move(self.thread, self.reply_to, step), ""
         self._draw_thread()
 
     def action_reply_newest(self) -> None:
         if self.thread is not None:
-            self.reply_to = reply_target.newest(self.thread)
+            self.reply_to, self.reply_note = reply_target.newest(self.thread), ""
             self._draw_thread()
 
     def _author(self, item_id: int) -> str:
