@@ -230,8 +230,8 @@ def comment_on(base: str, post_id: str, who: str, text: str) -> dict[str, Any]:
 
 async def test_a_reply_goes_to_the_marked_older_comment(live: tuple[Cluster, str]) -> None:
     """Two customers comment on one post; the agent marks the older comment
-    with [ and replies: the platform and the master both have the reply
-    under the older comment, not under the newest."""
+    with [, a third comment arrives, the agent replies: the platform and the
+    master both have the reply under the older comment, not under a newer."""
     cluster, base = live
     tag = uuid.uuid4().hex[:6]
     older_text, newer_text = f"有红色吗-{tag}", f"包邮吗-{tag}"
@@ -262,6 +262,12 @@ async def test_a_reply_goes_to_the_marked_older_comment(live: tuple[Cluster, str
         )
         marked = [line for line in thread_text(app).splitlines() if "▶" in line]
         assert len(marked) == 1 and older_text in marked[0]
+        # a third customer comments meanwhile: the marker stays on the older one
+        later_text = f"几号发货-{tag}"
+        await asyncio.to_thread(comment_on, base, older["post_id"], f"丙{tag}", later_text)
+        await until(pilot, lambda: stored(later_text), "the new comment in the thread", 100)
+        assert app.inbox.reply_to == older_id
+        await until(pilot, lambda: "2 later below" in str(label.content), "2 later below")
         await pilot.press("r")
         answer = f"有的-{tag}"
         await type_text(pilot, answer)

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 
 from hiscrm.v1 import common_pb2, control_pb2
-from tui import alerts, assignees, reply_target
+from tui import alerts, assignees, fake, reply_target
 from tui.app import HiscrmApp
 from tui.fake import NOW, FakeClient, conversations, item_event, items, thread, ts
 from tui.filters import DONE, OPEN, PENDING, FilterError, parse
@@ -273,6 +273,42 @@ def test_assignee_choices() -> None:
     ]
     gone = assignees.choices(people, "old", "ann")  # revoked since: still shown as held
     assert gone[-1] == ("old · no live token · assigned now", "old")
+
+
+async def test_a_marked_message_gone_falls_back_to_the_newest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = fake_app()
+    async with app.run_test(size=(150, 40)) as pilot:
+        await loaded(pilot)
+        inbox = app.inbox
+        await pilot.press("n")  # the comment thread (3)
+        for _ in range(100):
+            if inbox.thread and inbox.thread.conversation.conversation_ref == 3:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("left_square_bracket")
+        assert inbox.reply_to == 30
+
+        def without_first(c: control_pb2.Conversation) -> control_pb2.ConversationThread:
+            t = thread(c)
+            del t.items[0]
+            return t
+
+        monkeypatch.setattr(fake, "thread", without_first)
+        inbox.load_thread(3)
+        for _ in range(100):
+            if inbox.reply_to != 30:
+                break
+            await pilot.pause(0.05)
+        assert inbox.reply_to == 32
+        assert str(inbox.query_one("#reply-to", Label).content).startswith(
+            "⚠ marked message gone · replying to 张三"
+        )
+        assert any(reply_target.GONE in n.message for n in app._notifications)
+        await pilot.press("left_square_bracket")  # moving it again clears the flag
+        assert str(inbox.query_one("#reply-to", Label).content).startswith("replying to")
+    assert not app.task_errors
 
 
 async def test_reply_to_an_earlier_comment_and_assign_from_the_picker() -> None:
