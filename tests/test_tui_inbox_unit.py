@@ -16,6 +16,7 @@ from tui.app import HiscrmApp
 from tui.fake import NOW, FakeClient, conversations, item_event, items, thread, ts
 from tui.filters import DONE, OPEN, PENDING, FilterError, parse
 from tui.messages import EventBatch
+from tui.screens.conversations import ConversationsPane
 from tui.state import Store
 from tui.widgets import thread as threads
 from tui.widgets.modals import PickModal
@@ -275,18 +276,23 @@ def test_assignee_choices() -> None:
     assert gone[-1] == ("old · no live token · assigned now", "old")
 
 
+async def comment_thread_open(pilot: Pilot[Any]) -> ConversationsPane:
+    """The Inbox loaded and n pressed: the fake's comment thread (3) open."""
+    inbox = (await loaded(pilot)).inbox
+    await pilot.press("n")
+    for _ in range(100):
+        if inbox.thread and inbox.thread.conversation.conversation_ref == 3:
+            return inbox
+        await pilot.pause(0.05)
+    raise AssertionError("the comment thread never opened")
+
+
 async def test_a_marked_message_gone_falls_back_to_the_newest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = fake_app()
     async with app.run_test(size=(150, 40)) as pilot:
-        await loaded(pilot)
-        inbox = app.inbox
-        await pilot.press("n")  # the comment thread (3)
-        for _ in range(100):
-            if inbox.thread and inbox.thread.conversation.conversation_ref == 3:
-                break
-            await pilot.pause(0.05)
+        inbox = await comment_thread_open(pilot)
         await pilot.press("left_square_bracket")
         assert inbox.reply_to == 30
 
@@ -314,15 +320,9 @@ async def test_a_marked_message_gone_falls_back_to_the_newest(
 async def test_reply_to_an_earlier_comment_and_assign_from_the_picker() -> None:
     app = fake_app()
     async with app.run_test(size=(150, 40)) as pilot:
-        await loaded(pilot)
+        inbox = await comment_thread_open(pilot)
         client = app.client
         assert isinstance(client, FakeClient)
-        inbox = app.inbox
-        await pilot.press("n")  # the comment thread (3)
-        for _ in range(100):
-            if inbox.thread and inbox.thread.conversation.conversation_ref == 3:
-                break
-            await pilot.pause(0.05)
         assert inbox.reply_to == 32  # the newest customer comment
         label = inbox.query_one("#reply-to", Label)
         assert str(label.content).startswith("replying to 张三: 什么时候发货？")
