@@ -42,6 +42,7 @@ OPEN = control_pb2.CONVERSATION_STATUS_OPEN
 PENDING = control_pb2.CONVERSATION_STATUS_PENDING
 DONE = control_pb2.CONVERSATION_STATUS_DONE
 STATUS = {OPEN: ("open", GOOD), PENDING: ("pending", ATTENTION), DONE: ("done", QUIET)}
+REPLY_TO = Binding.Group("Reply to", compact=True)  # [ and ] in the footer
 LONG_WAIT_S = 3600.0  # a customer waiting longer than this is shown in red
 COLUMNS = (
     ("mark", ""),
@@ -113,8 +114,9 @@ class ConversationsPane(Pane):
         *Pane.BINDINGS,
         Binding("n", "next_unread", "Next unread"),
         Binding("r", "reply", "Reply"),
-        Binding("left_square_bracket", "reply_target(-1)", "Reply to older"),
-        Binding("right_square_bracket", "reply_target(1)", "Reply to newer"),
+        # one footer entry "[] Reply to"; the descriptions show in the keys panel
+        Binding("left_square_bracket", "reply_target(-1)", "Reply to older", group=REPLY_TO),
+        Binding("right_square_bracket", "reply_target(1)", "Reply to newer", group=REPLY_TO),
         Binding("c", "claim", "Claim"),
         Binding("a", "assign", "Assign"),
         Binding("d", "status('done')", "Done"),
