@@ -457,8 +457,11 @@ class ConversationsPane(Pane):
         name = await self.call(
             assignees.pick(self.app, self.client, question, c.assignee, self.store.operator)
         )
-        if name is None or name == c.assignee:
-            return  # Esc, a failed listing (shown) or no change
+        if name is None:
+            return  # Esc, or a failed listing (shown)
+        if name == c.assignee:
+            self.notify(f"already assigned to {name or 'nobody'}", markup=False)
+            return
         updated = await self.call(self.client.assign_conversation(c.conversation_ref, name))
         if updated is not None:
             self._apply(updated, f"assigned to {updated.assignee or 'nobody'}")
