@@ -112,6 +112,14 @@ class ConversationActions:
 
         return await self._change(ref, control_pb2.CONVERSATION_CHANGE_ASSIGNED, operator, apply)
 
+    def assignees(self) -> list[control_pb2.Assignee]:
+        """Who may be assigned a conversation: live agent and admin tokens, by name."""
+        return [
+            control_pb2.Assignee(name=name, role=role)  # type: ignore[arg-type]
+            for name, role in sorted(self.operators().items())
+            if role >= control_pb2.ROLE_AGENT
+        ]
+
     async def assign(self, ref: int, assignee: str, operator: str) -> control_pb2.Conversation:
         if len(assignee) > MAX_OPERATOR:
             raise InvalidInput(f"assignee is longer than {MAX_OPERATOR} characters")

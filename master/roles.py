@@ -29,6 +29,7 @@ METHOD_ROLE: dict[str, int] = {
     # workspace reads (issue 15): viewers may read and export
     "ListConversations": VIEWER,
     "GetConversation": VIEWER,
+    "ListAssignees": VIEWER,  # names and roles only: who a conversation may go to
     "ListSavedReplies": VIEWER,
     "RenderSavedReply": VIEWER,
     "ListRules": VIEWER,

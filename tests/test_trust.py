@@ -154,6 +154,34 @@ def test_roles_viewer_agent_admin(cluster: Cluster) -> None:
     assert deny.account_id == "keep" or "needs role admin" in deny.detail
 
 
+def test_a_viewer_lists_assignees_but_not_tokens(cluster: Cluster) -> None:
+    """ListAssignees names the live agents and admins (for the console's
+    assign picker) and nothing else: no viewers, revoked tokens, worker
+    credentials or secrets; ListTokens stays admin-only."""
+    cluster.start_master()
+    made = {}
+    for name, role in (
+        ("vic", control_pb2.ROLE_VIEWER),
+        ("ann", control_pb2.ROLE_AGENT),
+        ("old", control_pb2.ROLE_AGENT),
+        ("boss", control_pb2.ROLE_ADMIN),
+    ):
+        resp = cluster.call("CreateToken", control_pb2.CreateTokenRequest(name=name, role=role))
+        made[name] = resp.secret  # type: ignore[attr-defined]
+    cluster.call("CreateToken", control_pb2.CreateTokenRequest(worker_id="w-x"))
+    cluster.call("RevokeToken", control_pb2.RevokeTokenRequest(name="old"))
+    raw = _call(cluster, "ListAssignees", control_pb2.ListAssigneesRequest(), made["vic"])
+    listed = control_pb2.ListAssigneesResponse.FromString(raw)  # type: ignore[arg-type]
+    roles = {a.name: a.role for a in listed.assignees}
+    assert roles["ann"] == control_pb2.ROLE_AGENT and roles["boss"] == control_pb2.ROLE_ADMIN
+    assert not {"vic", "old", "worker:w-x"} & set(roles)
+    assert all(role >= control_pb2.ROLE_AGENT for role in roles.values())
+    assert [a.name for a in listed.assignees] == sorted(roles)
+    assert not any(secret.encode() in raw for secret in made.values())  # type: ignore[operator]
+    err = _refused(cluster, "ListTokens", made["ann"])
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 def test_a_worker_id_cannot_be_taken_over(cluster: Cluster) -> None:
     cluster.start_master()
     first = cluster.start_worker("tw-a", "--platforms", "synthetic")

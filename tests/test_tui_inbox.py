@@ -1,7 +1,8 @@
 """The Inbox of conversations, driven with Pilot against a real master, a
 real worker (Chromium) and the demo platform: a DM thread with the reply in
 order and read, a claim seen by a second console (and each console's own
-read state), a saved reply inserted and sent."""
+read state), a saved reply inserted and sent, a reply to an older comment
+marked in a comment thread, an assignment picked from the team."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from hiscrm.v1 import common_pb2, control_pb2
 from tests.delivery_helpers import account, create
@@ -21,6 +22,7 @@ from tests.demo_helpers import admin, demo_spec
 from tests.harness import Cluster, wait_for
 from tests.test_tui import _log_in
 from tui.app import HiscrmApp
+from tui.widgets.modals import PickModal
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -216,3 +218,131 @@ async def test_a_saved_reply_is_inserted_and_sent(live: tuple[Cluster, str]) -> 
         await until(pilot, lambda: "sent ✓" in str(result.content), "sent", 100)
     replies = await asyncio.to_thread(admin, base, "/admin/replies?username=demo1")
     assert f"{customer}您好，有货" in [r["text"] for r in replies["replies"]]
+
+
+def comment_on(base: str, post_id: str, who: str, text: str) -> dict[str, Any]:
+    body = {"username": "demo1", "author_name": who, "text": text}
+    if post_id:
+        body["post_id"] = post_id
+    made: dict[str, Any] = admin(base, "/admin/comments", body)["comment"]
+    return made
+
+
+async def test_a_reply_goes_to_the_marked_older_comment(live: tuple[Cluster, str]) -> None:
+    """Two customers comment on one post; the agent marks the older comment
+    with [, a third comment arrives, the agent replies: the platform and the
+    master both have the reply under the older comment, not under a newer."""
+    cluster, base = live
+    tag = uuid.uuid4().hex[:6]
+    older_text, newer_text = f"有红色吗-{tag}", f"包邮吗-{tag}"
+    older = await asyncio.to_thread(comment_on, base, "", f"甲{tag}", older_text)
+    newer = await asyncio.to_thread(comment_on, base, older["post_id"], f"乙{tag}", newer_text)
+    async with console(cluster, agent_token(cluster, "eve")) as (app, pilot):
+        c = await until(pilot, lambda: conversation_with(app, newer_text), "the post's thread")
+        ref = c.conversation_ref
+        await open_row(pilot, app, ref)
+
+        def stored(text: str) -> int:
+            thread = app.inbox.thread
+            items = thread.items if thread and thread.conversation.conversation_ref == ref else []
+            return next((s.id for s in items if s.item.content == text), 0)
+
+        await until(pilot, lambda: stored(older_text) and stored(newer_text), "both comments")
+        newer_id, older_id = stored(newer_text), stored(older_text)
+        label = app.inbox.query_one("#reply-to", Static)
+        await until(pilot, lambda: app.inbox.reply_to == newer_id, "the newest by default")
+        assert f"replying to 乙{tag}: {newer_text}" in str(label.content)
+        await pilot.press("escape")  # leave the reply box: [ moves the marker
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: app.inbox.reply_to == older_id, "the marker on the older")
+        await until(
+            pilot,
+            lambda: f"replying to 甲{tag}: {older_text} · 1 later below" in str(label.content),
+            "the line under the reply box",
+        )
+        marked = [line for line in thread_text(app).splitlines() if "▶" in line]
+        assert len(marked) == 1 and older_text in marked[0]
+        # a third customer comments meanwhile: the marker stays on the older one
+        later_text = f"几号发货-{tag}"
+        await asyncio.to_thread(comment_on, base, older["post_id"], f"丙{tag}", later_text)
+        await until(pilot, lambda: stored(later_text), "the new comment in the thread", 100)
+        assert app.inbox.reply_to == older_id
+        await until(pilot, lambda: "2 later below" in str(label.content), "2 later below")
+        await pilot.press("r")
+        answer = f"有的-{tag}"
+        await type_text(pilot, answer)
+        await pilot.press("enter")
+        result = app.inbox.query_one("#thread-result", Static)
+        await until(pilot, lambda: "sent ✓ by eve" in str(result.content), "sent", 100)
+        assert app.inbox.reply_to == older_id  # still marked after the reload
+
+    replies = await asyncio.to_thread(admin, base, "/admin/replies?username=demo1")
+    mine = [r for r in replies["replies"] if r["text"] == answer]
+    assert [r["target_id"] for r in mine] == [older["comment_id"]]
+    assert newer["comment_id"] != older["comment_id"]
+
+    def parent_in_master() -> list[int]:
+        resp = cluster.call(
+            "GetConversation", control_pb2.GetConversationRequest(conversation_ref=ref)
+        )
+        return [
+            s.parent_item_id
+            for s in resp.items  # type: ignore[attr-defined]
+            if s.item.content == answer and s.direction == control_pb2.DIRECTION_OUTGOING
+        ]
+
+    parents = await asyncio.to_thread(
+        wait_for, parent_in_master, timeout=60, what="the reply in the master"
+    )
+    assert parents == [older_id]
+
+
+async def test_assign_from_the_picker(live: tuple[Cluster, str]) -> None:
+    """a opens a picker of the team's agents and admins with the current
+    assignee highlighted; typing narrows it; "nobody" unassigns."""
+    cluster, base = live
+    tag = uuid.uuid4().hex[:6]
+    colleague = f"gus{tag}"
+    agent_token(cluster, colleague)
+    text = f"assign-me-{tag}"
+    await asyncio.to_thread(send_dm, base, f"客{tag}", text)
+    async with console(cluster, agent_token(cluster, "fay")) as (app, pilot):
+        c = await until(pilot, lambda: conversation_with(app, text), "the conversation")
+        ref = c.conversation_ref
+        table = app.inbox.query_one("#conversations", DataTable)
+        await until(pilot, lambda: str(ref) in table.rows, "its row")
+        table.focus()
+        table.move_cursor(row=table.get_row_index(str(ref)), animate=False)
+
+        async def picker() -> PickModal[str]:
+            await pilot.press("a")
+            modal = await until(
+                pilot, lambda: app.screen if isinstance(app.screen, PickModal) else None, "picker"
+            )
+            return modal  # type: ignore[return-value]
+
+        modal = await picker()
+        labels = [label for label, _ in modal.choices]
+        assert labels[0] == "nobody (unassign)" and "fay · agent (you)" in labels
+        assert f"{colleague} · agent" in labels
+        await type_text(pilot, colleague)
+        await until(pilot, lambda: [n for _, n in modal.shown] == [colleague], "narrowed")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: colleague in str(table.get_row(str(ref))[9]),
+            "the colleague in the assignee column",
+        )
+        # again: the current assignee is highlighted; nobody unassigns
+        modal = await picker()
+        options = modal.query_one(OptionList)
+        await until(pilot, lambda: options.highlighted is not None, "a highlight")
+        shown = options.get_option_at_index(options.highlighted or 0)
+        assert f"{colleague} · agent · assigned now" in str(shown.prompt)
+        await type_text(pilot, "nobody")
+        await pilot.press("enter")
+        await until(pilot, lambda: str(table.get_row(str(ref))[9]) == "-", "unassigned")
+    resp = await asyncio.to_thread(
+        cluster.call, "GetConversation", control_pb2.GetConversationRequest(conversation_ref=ref)
+    )
+    assert resp.conversation.assignee == ""  # type: ignore[attr-defined]

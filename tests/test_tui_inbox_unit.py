@@ -1,6 +1,6 @@
 """The Inbox's parts without a master: the filter line, the store's
-conversation updates (per-operator unread), alerts, and the keys an agent
-lives by, on the fake client."""
+conversation updates (per-operator unread), alerts, the reply-to marker,
+the assignee picker, and the keys an agent lives by, on the fake client."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, OptionList, Static
 
 from hiscrm.v1 import common_pb2, control_pb2
-from tui import alerts
+from tui import alerts, assignees, fake, reply_target
 from tui.app import HiscrmApp
-from tui.fake import NOW, FakeClient, conversations, item_event, items, ts
+from tui.fake import NOW, FakeClient, conversations, item_event, items, thread, ts
 from tui.filters import DONE, OPEN, PENDING, FilterError, parse
 from tui.messages import EventBatch
+from tui.screens.conversations import ConversationsPane
 from tui.state import Store
+from tui.widgets import thread as threads
+from tui.widgets.modals import PickModal
 
 
 def test_filter_words() -> None:
@@ -154,7 +157,7 @@ async def test_next_unread_reply_and_next_and_mark_unread() -> None:
                 break
             await pilot.pause(0.05)
         sent = [r for m, r in client.calls if m == "SendReply"]
-        assert [(r.item_id, r.text) for r in sent] == [(31, "ok")]  # the last incoming item
+        assert [(r.item_id, r.text) for r in sent] == [(32, "ok")]  # the newest incoming item
         assert app.focused is table
         await pilot.press("u")  # mark unread again
         for _ in range(100):
@@ -211,4 +214,160 @@ async def test_items_mark_unread_again() -> None:
         assert isinstance(client, FakeClient)
         marks = [r for m, r in client.calls if m == "MarkRead"]
         assert [(list(r.item_ids), r.unread) for r in marks] == [([9], True)]
+    assert not app.task_errors
+
+
+def comment_thread() -> control_pb2.ConversationThread:
+    """The fake comment thread: 30 a customer, 31 my reply under it, 32 a customer."""
+    return thread(conversations()[2])
+
+
+def test_the_reply_target_starts_newest_moves_and_stays() -> None:
+    t = comment_thread()
+    assert [s.id for s in reply_target.candidates(t)] == [30, 32]  # not my own reply
+    assert reply_target.newest(t) == 32
+    assert reply_target.settle(t, 0) == reply_target.Target(32)
+    assert reply_target.move(t, 32, -1) == 30
+    assert reply_target.move(t, 30, -1) == 30  # stops at the top
+    assert reply_target.move(t, 30, 1) == 32
+    assert reply_target.move(t, 0, -1) == 30  # from the default (the newest)
+    # a new comment arrives: the marker stays where the agent put it
+    later = t.items.add(id=33, conversation_ref=3)
+    later.item.author_name, later.item.content = "新客", "还有吗"
+    later.item.created_at.CopyFrom(ts(NOW))
+    t.conversation.last_incoming_item_id = 33
+    assert reply_target.settle(t, 30) == reply_target.Target(30)
+    assert reply_target.settle(t, 32) == reply_target.Target(32)
+    line = reply_target.describe(t, 30)
+    assert line == "replying to 张三: 在吗？ · 2 later below" + reply_target.HINT
+    narrow = reply_target.describe(t, 32, 40)  # the hint goes first, then the text shrinks
+    assert narrow == "replying to 张三: 什么时… · 1 later below"
+    # the marked comment is gone: the newest, and a note saying so
+    del t.items[0]
+    assert reply_target.settle(t, 30) == reply_target.Target(33, reply_target.GONE)
+    assert reply_target.describe(control_pb2.ConversationThread(), 0).startswith("nothing")
+
+
+def test_the_marked_message_is_drawn_marked() -> None:
+    t = comment_thread()
+    drawn = threads.render(t, NOW, target=30)
+    lines = drawn.plain.splitlines()
+    assert [n for n, line in enumerate(lines) if threads.MARKER in line] == [0]
+    assert "▶ 张三: 在吗？" in lines[0]
+    start = drawn.plain.index("张三")
+    assert any(
+        "reverse" in str(span.style) and span.start <= start < span.end for span in drawn.spans
+    )
+    assert threads.MARKER not in threads.render(t, NOW).plain
+
+
+def test_assignee_choices() -> None:
+    people = [
+        control_pb2.Assignee(name="ann", role=control_pb2.ROLE_AGENT),
+        control_pb2.Assignee(name="bob", role=control_pb2.ROLE_ADMIN),
+    ]
+    labels = assignees.choices(people, "bob", "ann")
+    assert labels == [
+        (assignees.NOBODY, ""),
+        ("ann · agent (you)", "ann"),
+        ("bob · admin · assigned now", "bob"),
+    ]
+    gone = assignees.choices(people, "old", "ann")  # revoked since: still shown as held
+    assert gone[-1] == ("old · no live token · assigned now", "old")
+
+
+async def comment_thread_open(pilot: Pilot[Any]) -> ConversationsPane:
+    """The Inbox loaded and n pressed: the fake's comment thread (3) open."""
+    inbox = (await loaded(pilot)).inbox
+    await pilot.press("n")
+    for _ in range(100):
+        if inbox.thread and inbox.thread.conversation.conversation_ref == 3:
+            return inbox
+        await pilot.pause(0.05)
+    raise AssertionError("the comment thread never opened")
+
+
+async def test_a_marked_message_gone_falls_back_to_the_newest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = fake_app()
+    async with app.run_test(size=(150, 40)) as pilot:
+        inbox = await comment_thread_open(pilot)
+        await pilot.press("left_square_bracket")
+        assert inbox.reply_to == 30
+
+        def without_first(c: control_pb2.Conversation) -> control_pb2.ConversationThread:
+            t = thread(c)
+            del t.items[0]
+            return t
+
+        monkeypatch.setattr(fake, "thread", without_first)
+        inbox.load_thread(3)
+        for _ in range(100):
+            if inbox.reply_to != 30:
+                break
+            await pilot.pause(0.05)
+        assert inbox.reply_to == 32
+        assert str(inbox.query_one("#reply-to", Label).content).startswith(
+            "⚠ marked message gone · replying to 张三"
+        )
+        assert any(reply_target.GONE in n.message for n in app._notifications)
+        await pilot.press("left_square_bracket")  # moving it again clears the flag
+        assert str(inbox.query_one("#reply-to", Label).content).startswith("replying to")
+    assert not app.task_errors
+
+
+async def test_reply_to_an_earlier_comment_and_assign_from_the_picker() -> None:
+    app = fake_app()
+    async with app.run_test(size=(150, 40)) as pilot:
+        inbox = await comment_thread_open(pilot)
+        client = app.client
+        assert isinstance(client, FakeClient)
+        assert inbox.reply_to == 32  # the newest customer comment
+        label = inbox.query_one("#reply-to", Label)
+        assert str(label.content).startswith("replying to 张三: 什么时候发货？")
+        await pilot.press("left_square_bracket")
+        assert inbox.reply_to == 30
+        assert str(label.content).startswith("replying to 张三: 在吗？ · 1 later below")
+        text = str(inbox.query_one("#thread-text", Static).content)
+        assert "▶ 张三: 在吗？" in text
+        inbox.load_thread(3)  # a reload keeps the marker
+        for _ in range(100):
+            if [m for m, _ in client.calls].count("GetConversation") >= 3:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        assert inbox.reply_to == 30
+        await pilot.press("r", "o", "k", "enter")
+        for _ in range(100):
+            if any(m == "SendReply" for m, _ in client.calls):
+                break
+            await pilot.pause(0.05)
+        sent = [r for m, r in client.calls if m == "SendReply"]
+        assert [(r.item_id, r.text) for r in sent] == [(30, "ok")]
+        await pilot.press("escape", "a")  # assign: a picker of the team
+        for _ in range(100):
+            if isinstance(app.screen, PickModal):
+                break
+            await pilot.pause(0.05)
+        picker = app.screen
+        assert isinstance(picker, PickModal)
+        options = picker.query_one(OptionList)
+        highlighted = options.get_option_at_index(options.highlighted or 0)
+        assert "ops · no live token · assigned now" in str(highlighted.prompt)
+        await pilot.press("b", "o", "b", "enter")
+        for _ in range(100):
+            if app.store.conversations[3].assignee == "bob":
+                break
+            await pilot.pause(0.05)
+        assigned = [r.assignee for m, r in client.calls if m == "AssignConversation"]
+        assert assigned == ["bob"]
+        table = inbox.query_one("#conversations", DataTable)
+        assert "bob" in str(table.get_row("3")[9])
+        table.move_cursor(row=table.get_row_index("1"), animate=False)  # another conversation
+        for _ in range(100):
+            if inbox.thread and inbox.thread.conversation.conversation_ref == 1:
+                break
+            await pilot.pause(0.05)
+        assert inbox.reply_to == 12  # back on the newest
     assert not app.task_errors

@@ -251,6 +251,10 @@ class ControlClient:
         req = control_pb2.AssignConversationRequest(conversation_ref=ref, assignee=assignee)
         return await self._unary("AssignConversation", req)
 
+    async def list_assignees(self) -> list[control_pb2.Assignee]:
+        resp = await self._unary("ListAssignees", control_pb2.ListAssigneesRequest())
+        return list(resp.assignees)
+
     async def set_conversation_status(
         self, ref: int, status: control_pb2.ConversationStatus
     ) -> control_pb2.Conversation:

@@ -179,7 +179,7 @@ def conversations() -> list[control_pb2.Conversation]:
             tags=tags,
             item_count=3,
             last_item_id=ref * 10 + 2,
-            last_incoming_item_id=ref * 10 + 1,
+            last_incoming_item_id=ref * 10 + 2,  # thread(): the customer wrote last
         )
         if waiting:
             c.waiting_since.CopyFrom(ts(NOW - waiting))
@@ -302,6 +302,13 @@ class FakeClient(ControlClient):
             statuses = set(request.statuses)
             rows = [c for c in self.conversations.values() if not statuses or c.status in statuses]
             return control_pb2.ListConversationsResponse(conversations=rows)
+        if method == "ListAssignees":
+            return control_pb2.ListAssigneesResponse(
+                assignees=[
+                    control_pb2.Assignee(name="alice", role=control_pb2.ROLE_AGENT),
+                    control_pb2.Assignee(name="bob", role=control_pb2.ROLE_ADMIN),
+                ]
+            )
         if method == "ListSavedReplies":
             return control_pb2.ListSavedRepliesResponse(saved_replies=self.saved)
         if method == "RenderSavedReply":

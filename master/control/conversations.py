@@ -1,5 +1,5 @@
 """Control RPCs about conversations (issue 15): list, thread, read marks,
-claim, assign, status, labels."""
+claim, assign (and who may be assigned), status, labels."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ class ConversationRpcs(RpcBase):
     ) -> control_pb2.Conversation:
         return await self.app.conversation_actions.assign(
             request.conversation_ref, request.assignee, operator()
+        )
+
+    async def ListAssignees(
+        self, request: control_pb2.ListAssigneesRequest, context: grpc.aio.ServicerContext
+    ) -> control_pb2.ListAssigneesResponse:
+        return control_pb2.ListAssigneesResponse(
+            assignees=self.app.conversation_actions.assignees()
         )
 
     async def SetConversationStatus(

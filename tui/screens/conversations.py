@@ -2,8 +2,12 @@
 comment thread per post), opening into the thread with the reply box.
 
 Keys an agent lives by: n next unread, Enter open (marks read), r reply,
-ctrl+n in the reply box sends and opens the next unread, c claim, a assign,
-d done, p pending, o reopen, u mark unread, s insert a saved reply, / filter.
+ctrl+n in the reply box sends and opens the next unread, [ and ] move the
+"reply to" marker to an older or newer customer message of the open thread
+(the reply answers the marked one; it starts on the newest), c claim, a
+assign (a picker of the team), d done, p pending, o reopen, u mark unread,
+s insert a saved reply, / filter. Keys act when no input is focused: Esc
+leaves the reply box and the filter.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -21,8 +26,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from hiscrm.v1 import control_pb2
+from tui import assignees, reply_target, saved_replies
 from tui import format as fmt
-from tui import saved_replies
 from tui.client import ControlError
 from tui.filters import ConversationFilter, FilterError, parse
 from tui.screens.base import Pane
@@ -37,6 +42,7 @@ OPEN = control_pb2.CONVERSATION_STATUS_OPEN
 PENDING = control_pb2.CONVERSATION_STATUS_PENDING
 DONE = control_pb2.CONVERSATION_STATUS_DONE
 STATUS = {OPEN: ("open", GOOD), PENDING: ("pending", ATTENTION), DONE: ("done", QUIET)}
+REPLY_TO = Binding.Group("Reply to", compact=True)  # [ and ] in the footer
 LONG_WAIT_S = 3600.0  # a customer waiting longer than this is shown in red
 COLUMNS = (
     ("mark", ""),
@@ -101,12 +107,16 @@ class ConversationsPane(Pane):
     ConversationsPane #thread-side { width: 3fr; }
     ConversationsPane #thread-title { text-style: bold; padding: 0 1; }
     ConversationsPane #thread { height: 1fr; padding: 0 1; }
+    ConversationsPane #reply-to { height: 1; width: 1fr; color: $text-muted; padding: 0 1; }
     ConversationsPane #thread-result { height: auto; color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         *Pane.BINDINGS,
         Binding("n", "next_unread", "Next unread"),
         Binding("r", "reply", "Reply"),
+        # one footer entry "[] Reply to"; the descriptions show in the keys panel
+        Binding("left_square_bracket", "reply_target(-1)", "Reply to older", group=REPLY_TO),
+        Binding("right_square_bracket", "reply_target(1)", "Reply to newer", group=REPLY_TO),
         Binding("c", "claim", "Claim"),
         Binding("a", "assign", "Assign"),
         Binding("d", "status('done')", "Done"),
@@ -125,6 +135,8 @@ class ConversationsPane(Pane):
         self.filter = ConversationFilter()
         self.shown_ref = 0  # the conversation in the thread view
         self.thread: control_pb2.ConversationThread | None = None
+        self.reply_to = 0  # the stored item the reply box answers (tui/reply_target.py)
+        self.reply_note = ""  # why it moved on its own, until the agent moves it
         self.loaded = 0  # completed list loads, for tests
 
     def compose(self) -> ComposeResult:
@@ -151,6 +163,7 @@ class ConversationsPane(Pane):
                     placeholder="reply: Enter sends, ctrl+n sends and opens the next unread",
                     id="thread-reply",
                 )
+                yield Label("", id="reply-to", markup=False)
                 yield Label("", id="thread-result", markup=False)
 
     # ------------------------------------------------------------ store
@@ -176,6 +189,21 @@ class ConversationsPane(Pane):
     def commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Next unread conversation", "jump to it", self.action_next_unread)
         yield SystemCommand("Claim conversation", "assign it to me", self.action_claim)
+        yield SystemCommand(
+            "Reply to an older message",
+            "move the reply-to marker up the open thread ([)",
+            lambda: self.action_reply_target(-1),
+        )
+        yield SystemCommand(
+            "Reply to a newer message",
+            "move the reply-to marker down the open thread (])",
+            lambda: self.action_reply_target(1),
+        )
+        yield SystemCommand(
+            "Reply to the newest message",
+            "put the reply-to marker back on the newest customer message",
+            self.action_reply_newest,
+        )
         yield SystemCommand(
             "Insert saved reply", "pick one for the reply box", self.action_saved_reply
         )
@@ -247,9 +275,10 @@ class ConversationsPane(Pane):
         title = self.query_one("#thread-title", Label)
         text = self.query_one("#thread-text", Static)
         if not ref:
-            self.thread = None
+            self.thread, self.reply_to, self.reply_note = None, 0, ""
             title.update("")
             text.update("no conversation selected")
+            self._show_reply_to()
             return
         try:
             if mark_read:
@@ -261,15 +290,72 @@ class ConversationsPane(Pane):
             return
         if ref != self.shown_ref:
             return  # the cursor moved on meanwhile
-        self.thread = thread
+        # The marker stays on its message while this conversation is reloaded;
+        # another conversation starts on its newest message.
+        same = self.thread is not None and self.thread.conversation.conversation_ref == ref
+        target = reply_target.settle(thread, self.reply_to if same else 0)
+        if target.note:
+            self.notify(target.note, severity="warning", markup=False)
+        self.thread, self.reply_to, self.reply_note = thread, target.item_id, target.note
         # GetConversation answers with the caller's own unread count.
         self.store.upsert_conversation(thread.conversation)
         c = thread.conversation
         who = f" · {c.assignee}" if c.assignee else " · unassigned"
         tags = " " + " ".join(f"#{t}" for t in c.tags) if c.tags else ""
         title.update(threads.title(c) + who + tags)
-        text.update(threads.render(thread, self.now()))
-        self.query_one("#thread", VerticalScroll).scroll_end(animate=False)
+        self._draw_thread()
+
+    def on_resize(self) -> None:
+        self._show_reply_to()  # its width is known only after a layout
+
+    def _show_reply_to(self) -> None:
+        """The line under the reply box: whom the reply goes to."""
+        label = self.query_one("#reply-to", Label)
+        if self.thread is None:
+            label.update("")
+            return
+        width = label.content_region.width or 40  # 0 before the first layout
+        # the note itself was a toast; here a sign that the target moved
+        flag = "⚠ marked message gone · " if self.reply_note else ""
+        line = reply_target.describe(self.thread, self.reply_to, width - cell_len(flag))
+        label.update(flag + line)
+
+    def _draw_thread(self) -> None:
+        """The open thread with the reply-to marker, scrolled to show it,
+        and the line saying whom the reply goes to."""
+        thread = self.thread
+        if thread is None:
+            return
+        drawn = threads.render(thread, self.now(), self.reply_to)
+        self.query_one("#thread-text", Static).update(drawn)
+        self._show_reply_to()
+        scroll = self.query_one("#thread", VerticalScroll)
+        newest = self.reply_to == reply_target.newest(thread)
+        mark = drawn.plain.find(threads.MARKER)
+        if newest or mark < 0:
+            scroll.scroll_end(animate=False)
+            return
+        # the marked line, a few lines from the top (long messages wrap)
+        cols = max(scroll.scrollable_content_region.width, 10)
+        above = len(drawn[:mark].wrap(self.app.console, cols))
+        self.call_after_refresh(scroll.scroll_to, y=max(0, above - 3), animate=False)
+
+    def action_reply_target(self, step: int) -> None:
+        """Moves the reply-to marker over the open thread's customer messages."""
+        if self.thread is None:
+            self.notify("open a conversation first", severity="warning", markup=False)
+            return
+        self.reply_to, self.reply_note = reply_target.move(self.thread, self.reply_to, step), ""
+        self._draw_thread()
+
+    def action_reply_newest(self) -> None:
+        if self.thread is not None:
+            self.reply_to, self.reply_note = reply_target.newest(self.thread), ""
+            self._draw_thread()
+
+    def _author(self, item_id: int) -> str:
+        found = [s for s in self.thread.items if s.id == item_id] if self.thread else []
+        return found[0].item.author_name if found else ""
 
     def _set_unread(self, ref: int, unread: int) -> None:
         c = self.store.conversations.get(ref)
@@ -362,22 +448,21 @@ class ConversationsPane(Pane):
             updated = taken
         self._apply(updated, f"claimed: {threads.title(updated)}")
 
-    def action_assign(self) -> None:
+    @work(group="conversation-actions", exit_on_error=False)
+    async def action_assign(self) -> None:
         c = self._target()
         if c is None:
             return
-
-        def chosen(name: str | None) -> None:
-            if name is not None:
-                self.assign(c.conversation_ref, name)
-
-        question = f"Assign {threads.title(c)} to (empty = nobody):"
-        modal = TextModal(question, value=c.assignee, placeholder="an operator's name")
-        self.app.push_screen(modal, chosen)
-
-    @work(group="conversation-actions", exit_on_error=False)
-    async def assign(self, ref: int, name: str) -> None:
-        updated = await self.call(self.client.assign_conversation(ref, name))
+        question = f"Assign {threads.title(c)} to:"
+        name = await self.call(
+            assignees.pick(self.app, self.client, question, c.assignee, self.store.operator)
+        )
+        if name is None:
+            return  # Esc, or a failed listing (shown)
+        if name == c.assignee:
+            self.notify(f"already assigned to {name or 'nobody'}", markup=False)
+            return
+        updated = await self.call(self.client.assign_conversation(c.conversation_ref, name))
         if updated is not None:
             self._apply(updated, f"assigned to {updated.assignee or 'nobody'}")
 
@@ -473,13 +558,17 @@ class ConversationsPane(Pane):
         if c is None or not text:
             result.update("open a conversation and type a reply")
             return
-        target = c.last_incoming_item_id or c.last_item_id
+        marked = (
+            self.thread is not None
+            and self.thread.conversation.conversation_ref == c.conversation_ref
+        )
+        target = (self.reply_to if marked else 0) or c.last_incoming_item_id or c.last_item_id
         if not target:
             result.update("nothing to reply to in this conversation")
             return
         box = self.query_one("#thread-reply", Input)
         box.disabled = True
-        result.update(f"sending to {c.customer_name or c.account_id}…")
+        result.update(f"sending to {self._author(target) or c.customer_name or c.account_id}…")
         try:
             # The master marks the conversation read for me (a READ update follows).
             resp = await self.client.send_reply(target, text, uuid.uuid4().hex)

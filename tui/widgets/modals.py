@@ -146,7 +146,8 @@ class TextModal(Dialog[str | None]):
 
 
 class PickModal(Dialog[R | None]):
-    """Pick one of a list, narrowed by typing (e.g. a saved reply)."""
+    """Pick one of a list, narrowed by typing (e.g. a saved reply, an
+    assignee). The choice whose value is `current` starts highlighted."""
 
     DEFAULT_CSS = """
     PickModal OptionList { height: auto; max-height: 16; margin-top: 1; }
@@ -157,11 +158,12 @@ class PickModal(Dialog[R | None]):
         Binding("up", "move(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, title: str, choices: list[tuple[str, R]]) -> None:
+    def __init__(self, title: str, choices: list[tuple[str, R]], current: R | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.choices = choices
         self.shown: list[tuple[str, R]] = list(choices)
+        self.current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -176,7 +178,8 @@ class PickModal(Dialog[R | None]):
         self.query_one(Input).focus()
         choices = self.query_one(OptionList)
         if self.shown:
-            choices.highlighted = 0
+            values = [value for _, value in self.shown]
+            choices.highlighted = values.index(self.current) if self.current in values else 0
 
     def on_input_changed(self, event: Input.Changed) -> None:
         q = event.value.casefold()

@@ -1,6 +1,7 @@
 """One conversation drawn as a thread: the customer's messages and the
 account's own ("me", with the operator who sent them) in the platform's
-order; in a comment thread a reply sits indented under its parent."""
+order; in a comment thread a reply sits indented under its parent. The
+message the reply box answers is marked (tui/reply_target.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tui.theme import COMMENT_STYLE, DM_STYLE, ME_STYLE, QUIET
 
 THREAD = control_pb2.CONVERSATION_KIND_COMMENT_THREAD
 OUTGOING = control_pb2.DIRECTION_OUTGOING
+MARKER = "▶"  # the message a reply answers
 
 
 def outgoing(stored: control_pb2.StoredItem) -> bool:
@@ -46,7 +48,9 @@ def depth_of(items: list[control_pb2.StoredItem]) -> dict[int, int]:
     return depth
 
 
-def render(thread: control_pb2.ConversationThread, now: float) -> Text:
+def render(thread: control_pb2.ConversationThread, now: float, target: int = 0) -> Text:
+    """The thread; the message a reply answers (`target`) is marked ▶ and
+    drawn reversed."""
     c = thread.conversation
     items = list(thread.items)
     depth = depth_of(items) if c.kind == THREAD else {}
@@ -57,18 +61,26 @@ def render(thread: control_pb2.ConversationThread, now: float) -> Text:
         indent = "  " * depth.get(s.id, 0) + ("↳ " if depth.get(s.id) else "")
         out.append(f"{fmt.clock(when(s), now)} ", style=QUIET)
         out.append(indent)
-        if outgoing(s):
-            by = f" ({s.replied_by})" if s.replied_by else ""
-            out.append(f"me{by}", style=f"bold {ME_STYLE}")
+        if s.id == target:
+            out.append(f"{MARKER} ", style="bold reverse")
+            start = len(out)
+            _message(out, s)
+            out.stylize("reverse", start, len(out))
         else:
-            style = (
-                DM_STYLE if s.item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE else COMMENT_STYLE
-            )
-            out.append(s.item.author_name or "?", style=f"bold {style}")
-        out.append(": ")
-        out.append(s.item.content, style="" if s.read or outgoing(s) else "bold")
+            _message(out, s)
         out.append("\n")
     if not items:
         out.append("(no messages)", style=QUIET)
     out.rstrip()
     return out
+
+
+def _message(out: Text, s: control_pb2.StoredItem) -> None:
+    if outgoing(s):
+        by = f" ({s.replied_by})" if s.replied_by else ""
+        out.append(f"me{by}", style=f"bold {ME_STYLE}")
+    else:
+        style = DM_STYLE if s.item.kind == common_pb2.ITEM_KIND_DIRECT_MESSAGE else COMMENT_STYLE
+        out.append(s.item.author_name or "?", style=f"bold {style}")
+    out.append(": ")
+    out.append(s.item.content, style="" if s.read or outgoing(s) else "bold")

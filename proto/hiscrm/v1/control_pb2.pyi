@@ -1001,6 +1001,24 @@ class AssignConversationRequest(_message.Message):
     assignee: str
     def __init__(self, conversation_ref: _Optional[int] = ..., assignee: _Optional[str] = ...) -> None: ...
 
+class ListAssigneesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Assignee(_message.Message):
+    __slots__ = ("name", "role")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: Role
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ...) -> None: ...
+
+class ListAssigneesResponse(_message.Message):
+    __slots__ = ("assignees",)
+    ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
+    assignees: _containers.RepeatedCompositeFieldContainer[Assignee]
+    def __init__(self, assignees: _Optional[_Iterable[_Union[Assignee, _Mapping]]] = ...) -> None: ...
+
 class SetConversationStatusRequest(_message.Message):
     __slots__ = ("conversation_ref", "status")
     CONVERSATION_REF_FIELD_NUMBER: _ClassVar[int]

@@ -211,6 +211,11 @@ class ControlStub:
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.SerializeToString,
                 response_deserializer=hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
                 _registered_method=True)
+        self.ListAssignees = channel.unary_unary(
+                '/hiscrm.v1.Control/ListAssignees',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ListAssigneesRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAssigneesResponse.FromString,
+                _registered_method=True)
         self.SetConversationStatus = channel.unary_unary(
                 '/hiscrm.v1.Control/SetConversationStatus',
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.SetConversationStatusRequest.SerializeToString,
@@ -581,6 +586,13 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAssignees(self, request, context):
+        """Who a conversation may be assigned to: the live agent and admin tokens' names and roles, by name (never secrets).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetConversationStatus(self, request, context):
         """Sets a conversation's status (open, pending, done); a new incoming message reopens a done one (agent).
         """
@@ -899,6 +911,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.AssignConversation,
                     request_deserializer=hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.FromString,
                     response_serializer=hiscrm_dot_v1_dot_control__pb2.Conversation.SerializeToString,
+            ),
+            'ListAssignees': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssignees,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ListAssigneesRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ListAssigneesResponse.SerializeToString,
             ),
             'SetConversationStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.SetConversationStatus,
@@ -1909,6 +1926,33 @@ class Control:
             '/hiscrm.v1.Control/AssignConversation',
             hiscrm_dot_v1_dot_control__pb2.AssignConversationRequest.SerializeToString,
             hiscrm_dot_v1_dot_control__pb2.Conversation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssignees(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ListAssignees',
+            hiscrm_dot_v1_dot_control__pb2.ListAssigneesRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ListAssigneesResponse.FromString,
             options,
             channel_credentials,
             insecure,
