@@ -115,6 +115,7 @@ async def wait_exit(pid: int) -> None:
         return
     loop = asyncio.get_running_loop()
     exited = loop.create_future()
+
     def _exited() -> None:
         if not exited.done():
             exited.set_result(None)

@@ -101,9 +101,7 @@ class DemoAdapter(CreatorCentreAdapter):
     @property
     def base_url(self) -> str:
         return (
-            self.config.spec.demo.base_url
-            or settings.get().demosite_url
-            or "http://127.0.0.1:8300"
+            self.config.spec.demo.base_url or settings.get().demosite_url or "http://127.0.0.1:8300"
         ).rstrip("/")
 
     def _api_url(self, path: str, **params: object) -> str:
