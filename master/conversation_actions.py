@@ -65,7 +65,10 @@ def raise_priority(row: ConversationRow, priority: int) -> bool:
 
 class ConversationActions:
     def __init__(
-        self, db: Database, conversations: Conversations, operators: Callable[[], dict[str, int]]
+        self,
+        db: Database,
+        conversations: Conversations,
+        operators: Callable[[], dict[str, control_pb2.Role]],
     ) -> None:
         self.db = db
         self.conversations = conversations
@@ -115,7 +118,7 @@ class ConversationActions:
     def assignees(self) -> list[control_pb2.Assignee]:
         """Who may be assigned a conversation: live agent and admin tokens, by name."""
         return [
-            control_pb2.Assignee(name=name, role=role)  # type: ignore[arg-type]
+            control_pb2.Assignee(name=name, role=role)
             for name, role in sorted(self.operators().items())
             if role >= control_pb2.ROLE_AGENT
         ]

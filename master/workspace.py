@@ -50,7 +50,7 @@ class Workspace:
         )  # fmt: skip
         app.replies.on_sent = trail.sent
 
-    def _operators(self) -> dict[str, int]:
+    def _operators(self) -> dict[str, control_pb2.Role]:
         """Live operator tokens by name -> role (who may be assigned)."""
         return {
             t.name: t.role
