@@ -323,13 +323,17 @@ class HostRegistry:
 
     def host_of(self, worker_id: str) -> HostRecord | None:
         """The host agent that runs this worker: the one whose supervisord has
-        a process by that name, else the one the worker registered from."""
+        a process by that name, else the one the worker registered from
+        (unless that host left the fleet: a worker seen there now runs
+        elsewhere, e.g. on the master's machine under the same name)."""
         for record in self.hosts.values():
             if worker_id in record.process_names():
                 return record
         worker = self.workers.workers.get(worker_id)
         if worker is not None:
-            return self.hosts.get(worker.host)
+            record = self.hosts.get(worker.host)
+            if record is not None and record.left_at is None:
+                return record
         return None
 
     def host_map(self, worker_ids: Iterable[str]) -> dict[str, str]:
@@ -340,8 +344,9 @@ class HostRegistry:
             host = by_process.get(worker_id)
             if host is None:
                 worker = self.workers.workers.get(worker_id)
-                if worker is not None and worker.host in self.hosts:
-                    host = worker.host
+                record = self.hosts.get(worker.host) if worker is not None else None
+                if record is not None and record.left_at is None:
+                    host = record.host_id
             if host is not None:
                 found[worker_id] = host
         return found

@@ -167,9 +167,15 @@ async def test_a_host_that_left_stays_offline_and_is_no_problem(url: str) -> Non
     assert kept.state_reason.startswith("left the fleet")
     assert kept.left_at is not None
     assert second.hosts.problems() == []
+    # a worker seen from that name now runs elsewhere: not routed to the host that left
+    second.workers.attach(register("w-local", "hb"))
+    assert second.hosts.host_of("w-local") is None
+    assert second.hosts.host_map(["w-local"]) == {}
     # it joins again: back in the fleet
     second.hosts.attach(hello("hb"))
     assert kept.state == ONLINE and kept.left_at is None
+    assert second.hosts.host_of("w-local") is kept
+    assert second.hosts.host_map(["w-local"]) == {"w-local": "hb"}
     assert await second.store.flush()
     assert second.rows()["hb"].left_at is None
     second.close()
