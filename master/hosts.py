@@ -330,10 +330,9 @@ class HostRegistry:
             if worker_id in record.process_names():
                 return record
         worker = self.workers.workers.get(worker_id)
-        if worker is not None:
-            record = self.hosts.get(worker.host)
-            if record is not None and record.left_at is None:
-                return record
+        registered = self.hosts.get(worker.host) if worker is not None else None
+        if registered is not None and registered.left_at is None:
+            return registered
         return None
 
     def host_map(self, worker_ids: Iterable[str]) -> dict[str, str]:
