@@ -8,9 +8,7 @@ removes it for good and its credential no longer opens anything."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -71,7 +69,7 @@ def _problems(c: Cluster) -> list[str]:
 
 def _restart_master(c: Cluster, **env: str) -> None:
     assert c.master is not None
-    assert c.master.stop() == 0, c.master.log_text()[-3000:]
+    assert c.master.stop(timeout=60) == 0, c.master.log_text()[-3000:]
     c.procs.remove(c.master)
     c.start_master(**env)
 
@@ -171,7 +169,10 @@ def test_hosts_are_kept_across_master_restarts(tmp_path: Path) -> None:
 
 
 def _stop_supervisord(home: Path) -> None:
-    """The host's supervisord, if a failure left it running (its own pid file)."""
-    pidfile = home / "supervisord.pid"
-    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-        os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+    """The host's supervisord, if a failure left it running (through its own socket)."""
+    if (home / "supervisor.sock").exists():
+        subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(home / "supervisord.conf"), "shutdown"],
+            capture_output=True,
+            timeout=60,
+        )
