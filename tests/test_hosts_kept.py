@@ -153,6 +153,20 @@ def test_hosts_are_kept_across_master_restarts(tmp_path: Path) -> None:
             assert after.HasField("left_at")
             assert not any(HOST in p for p in _problems(c))
 
+            # only an admin forgets a host, and it is audited
+            agent = c.call(
+                "CreateToken",
+                control_pb2.CreateTokenRequest(name="ana", role=control_pb2.ROLE_AGENT),
+            ).secret  # type: ignore[attr-defined]
+            with pytest.raises(grpc.RpcError) as denied:
+                c.control().ForgetHost(
+                    control_pb2.ForgetHostRequest(host_id=HOST),
+                    metadata=[("authorization", f"Bearer {agent}")],
+                    timeout=10,
+                )
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert _host(c) is not None
+
             # forgotten for good: gone from the list, its credential refused
             forgot = _run([str(BIN / "hiscrm"), "hosts", "forget", HOST], c.env())
             assert f"host {HOST} forgotten" in forgot and "revoked" in forgot
@@ -164,6 +178,10 @@ def test_hosts_are_kept_across_master_restarts(tmp_path: Path) -> None:
             assert err.code() == grpc.StatusCode.UNAUTHENTICATED
             _restart_master(c, **LONG_DEADLINE)
             assert _host(c) is None
+            audit = c.call("ListAuditLog", control_pb2.ListAuditLogRequest()).entries  # type: ignore[attr-defined]
+            done = {(e.actor, e.action, e.outcome) for e in audit}
+            assert ("first-admin", "Control/ForgetHost", "OK") in done
+            assert ("ana", "Control/ForgetHost", "PERMISSION_DENIED") in done
         finally:
             _stop_supervisord(home)
 
