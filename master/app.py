@@ -30,6 +30,7 @@ from master.counters import Counters
 from master.enrollment import Enrollment
 from master.events import EventBus
 from master.frames import FrameRouter
+from master.host_store import HostStore
 from master.hosts import HostRegistry
 from master.inbox import Inbox
 from master.ingest import Ingest
@@ -77,6 +78,7 @@ class MasterApp:
         self.hosts = HostRegistry(config, self.registry)
         self.scheduler.hosts = self.hosts
         self.hosts.on_change.append(self.scheduler.poke)
+        self.host_store = HostStore(db, self.hosts)
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
         self.unread_events = UnreadEvents(self.bus, self.inbox, lambda a: a in self.accounts.rows)
@@ -97,6 +99,7 @@ class MasterApp:
     async def start(self) -> None:
         self.enrollment.load()  # the credentials are loaded by now
         await self.registry.load()
+        await self.host_store.load()  # after the workers: seeding touches none of them
         await self.accounts.load()
         await self.inbox.load()
         await self.replies.load()
@@ -109,6 +112,7 @@ class MasterApp:
             "unread-events": self.unread_events.run,
             **self.workspace.tasks(),
             "hosts": self.hosts.run,
+            "host-writes": self.host_store.run,
             "credential-usage": self.credentials.run_usage,
         }
         self._tasks = [
@@ -126,6 +130,8 @@ class MasterApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.registry.flush()
+        if not await self.host_store.flush():  # logged there; the stop goes on
+            log.warning("hosts' last state not written at stop")
         try:
             await self.credentials.flush_usage()
         except Exception as exc:  # a dead database must not stop the stop
@@ -152,7 +158,12 @@ class MasterApp:
     def fatal_problems(self) -> list[str]:
         found = self.failures.crash_looping()
         now = time.monotonic()
-        for writes in (self.ingest.writes, self.scheduler.writes, self.registry.writes):
+        for writes in (
+            self.ingest.writes,
+            self.scheduler.writes,
+            self.registry.writes,
+            self.host_store.writes,
+        ):
             problem = writes.problem(now)
             if problem:
                 found.append(problem)

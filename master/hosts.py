@@ -5,8 +5,10 @@ that holds HostGateway.Connect. A host is online while its stream lives and
 it reports; it is missing after the workers' own deadline of silence (or at
 once when the stream breaks), and then its workers are missing too, so the
 scheduler moves their accounts at once instead of waiting for each worker's
-own deadline. Hosts live in memory: after a master restart every agent
-reconnects (with backoff) and says hello again.
+own deadline. The registry is the live truth; master/host_store.py keeps
+it in the database (state changes at once, last seen written behind), so a
+master restart lists every host it knew: missing until its agent says hello
+again (or offline after the deadline), and a host that left stays offline.
 
 Commands to a host (start, stop, restart, scale, tail log) go down its
 stream with a request id and are answered by a HostCommandResult with the
@@ -169,6 +171,10 @@ class HostRecord:
     last_report_at: datetime | None = None
     last_seen_monotonic: float = 0.0
     link: HostLink | None = None
+    joined_at: datetime = field(default_factory=utcnow)
+    left_at: datetime | None = None  # drained and stopped: it left the fleet
+    dirty_full: bool = True  # identity or state changed (or never written)
+    dirty_seen: bool = False  # a report since the last write: last seen, memory
 
     def process_names(self) -> set[str]:
         return {p.worker_id for p in self.processes}
@@ -181,6 +187,27 @@ class HostRegistry:
         self.hosts: dict[str, HostRecord] = {}
         # the scheduler re-places when a host changes (draining, missing)
         self.on_change: list[Callable[[], None]] = []
+        # master/host_store.py: a record changed and is to be written soon
+        self.wake_writer: Callable[[], None] = lambda: None
+
+    def seed(self, record: HostRecord) -> None:
+        """A host known from the database, before any agent connected: kept
+        as loaded, without _set_state's effects (its workers' own records
+        were loaded from the database already)."""
+        record.last_seen_monotonic = time.monotonic()  # the deadline counts from now
+        self.hosts[record.host_id] = record
+
+    def forget(self, host_id: str) -> HostRecord | None:
+        """Drop a host gone for good (Control.ForgetHost); a stream that
+        connected meanwhile is closed."""
+        record = self.hosts.pop(host_id, None)
+        if record is not None and record.link is not None:
+            record.link.close("the host was forgotten by an admin")
+        return record
+
+    def _changed(self, record: HostRecord) -> None:
+        record.dirty_full = True
+        self.wake_writer()
 
     # ------------------------------------------------------------ connections
 
@@ -204,8 +231,10 @@ class HostRegistry:
         record.processes = list(hello.processes)
         record.last_report_at = utcnow()
         record.last_seen_monotonic = time.monotonic()
+        record.left_at = None  # back in the fleet
         link = HostLink(connection_id=uuid.uuid4().hex, host_id=hello.host_id)
         record.link = link
+        self._changed(record)
         self._set_state(record, ONLINE, "connected")
         log.info(
             "host %s online: hostname=%s slots=%d memory=%d MiB cap=%d accounts",
@@ -224,6 +253,7 @@ class HostRegistry:
         record.link = None
         if record.state == DRAINING:
             # it asked to leave (hiscrm leave), was drained, and stopped
+            record.left_at = utcnow()
             self._set_state(record, OFFLINE, f"left the fleet ({why})")
         elif record.state == ONLINE:
             self._set_state(record, MISSING, why)
@@ -234,6 +264,7 @@ class HostRegistry:
         record.processes = list(report.processes)
         record.last_report_at = utcnow()
         record.last_seen_monotonic = time.monotonic()
+        record.dirty_seen = True  # written behind (master/host_store.py)
 
     def drain(self, record: HostRecord) -> None:
         self._set_state(record, DRAINING, "leaving: its accounts move to other hosts")
@@ -250,7 +281,7 @@ class HostRegistry:
                     record.link.close(reason)
                 self._set_state(record, MISSING, reason)
             elif record.state == MISSING and silent > self.config.offline_after_s:
-                self._set_state(record, OFFLINE, "missing for too long")
+                self._set_state(record, OFFLINE, _offline_reason(record))
 
     async def run(self) -> None:
         while True:
@@ -264,6 +295,7 @@ class HostRegistry:
         record.state = state
         record.state_reason = why
         record.state_changed_at = utcnow()
+        self._changed(record)
         level = logging.INFO if state == ONLINE else logging.WARNING
         log.log(
             level,
@@ -291,13 +323,16 @@ class HostRegistry:
 
     def host_of(self, worker_id: str) -> HostRecord | None:
         """The host agent that runs this worker: the one whose supervisord has
-        a process by that name, else the one the worker registered from."""
+        a process by that name, else the one the worker registered from
+        (unless that host left the fleet: a worker seen there now runs
+        elsewhere, e.g. on the master's machine under the same name)."""
         for record in self.hosts.values():
             if worker_id in record.process_names():
                 return record
         worker = self.workers.workers.get(worker_id)
-        if worker is not None:
-            return self.hosts.get(worker.host)
+        registered = self.hosts.get(worker.host) if worker is not None else None
+        if registered is not None and registered.left_at is None:
+            return registered
         return None
 
     def host_map(self, worker_ids: Iterable[str]) -> dict[str, str]:
@@ -308,8 +343,9 @@ class HostRegistry:
             host = by_process.get(worker_id)
             if host is None:
                 worker = self.workers.workers.get(worker_id)
-                if worker is not None and worker.host in self.hosts:
-                    host = worker.host
+                record = self.hosts.get(worker.host) if worker is not None else None
+                if record is not None and record.left_at is None:
+                    host = record.host_id
             if host is not None:
                 found[worker_id] = host
         return found
@@ -350,7 +386,7 @@ class HostRegistry:
             account_cap=account_cap(record.resources),
             version=record.version,
         )
-        for name in ("last_report_at", "state_changed_at"):
+        for name in ("last_report_at", "state_changed_at", "left_at"):
             ts = to_ts(getattr(record, name))
             if ts is not None:
                 getattr(msg, name).CopyFrom(ts)
@@ -367,6 +403,13 @@ class HostRegistry:
 
     def online(self) -> list[HostRecord]:
         return [h for h in self.hosts.values() if h.state == ONLINE and h.link is not None]
+
+
+def _offline_reason(record: HostRecord) -> str:
+    if record.last_report_at is None:
+        return "missing for too long"
+    seen = record.last_report_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"missing for too long (last seen {seen})"
 
 
 def spread(count: int, hosts: list[HostRecord]) -> dict[str, int]:

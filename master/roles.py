@@ -67,6 +67,7 @@ METHOD_ROLE: dict[str, int] = {
     "RestartWorker": ADMIN,
     "ScaleWorkers": ADMIN,
     "TailWorkerLog": ADMIN,
+    "ForgetHost": ADMIN,  # also revokes the host's credential
     "CreateToken": ADMIN,
     "ListTokens": ADMIN,
     "RevokeToken": ADMIN,

@@ -2,7 +2,10 @@
 
 join  on a new host: writes its run directory (ops/join.py), starts its
       supervisord (host agent + workers) and waits until the agent enrolled.
-hosts on the main host: every worker host with its health (Control.ListHosts).
+hosts on the main host: every worker host with its health (Control.ListHosts),
+      down ones too (kept across master restarts) with when they were last
+      seen; `hosts forget HOST` removes one gone for good and revokes its
+      credential (Control.ForgetHost).
 leave on a worker host: the master drains it (its accounts move first,
       HostGateway.Leave with the host's own credential), then its
       supervisord stops.
@@ -23,6 +26,7 @@ import grpc
 from hiscrm.v1 import common_pb2, control_pb2, control_pb2_grpc, hosts_pb2, hosts_pb2_grpc
 from hiscrm_common import settings
 from hiscrm_common.channel import bearer_metadata, open_channel
+from hiscrm_common.timeutil import from_ts
 from ops import join
 from ops.fleet import Fleet
 
@@ -47,7 +51,12 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     joining.add_argument("--slots", type=int, default=MAX_SLOTS, help="most workers (16)")
     joining.add_argument("--host-id", default="", help="this host's id (default: hostname)")
     joining.add_argument("--platforms", default="", help="the workers' platforms")
-    command("hosts", "list the worker hosts and their health")
+    hosts = command("hosts", "list the worker hosts and their health")
+    hsub = hosts.add_subparsers(dest="hosts_command")
+    forget = hsub.add_parser(
+        "forget", help="remove a host gone for good and revoke its credential (admin)"
+    )
+    forget.add_argument("host_id", help="as `hiscrm hosts` lists it")
     leaving = command("leave", "drain this worker host (accounts move first), then stop it")
     leaving.add_argument("--timeout", type=float, default=120.0, help="seconds to drain")
 
@@ -90,7 +99,7 @@ async def cmd_join(fleet: Fleet, args: argparse.Namespace) -> None:
 def host_table(hosts: list[control_pb2.Host]) -> str:
     lines = [
         f"{'HOST':<16} {'STATE':<9} {'WORKERS':>7} {'SLOTS':>5} {'ACCTS':>5} {'CAP':>5} "
-        f"{'CPU%':>5} {'MEM FREE':>9} {'DISK FREE':>10}"
+        f"{'CPU%':>5} {'MEM FREE':>9} {'DISK FREE':>10}  LAST SEEN"
     ]
     for h in hosts:
         state = common_pb2.WorkerState.Name(h.state).removeprefix("WORKER_STATE_").lower()
@@ -99,16 +108,36 @@ def host_table(hosts: list[control_pb2.Host]) -> str:
         lines.append(
             f"{h.host_id:<16} {state:<9} {running:>7} {h.slots:>5} {h.account_count:>5} "
             f"{h.account_cap:>5} {r.cpu_percent:>5.0f} {r.memory_available_bytes // MIB:>5} MiB "
-            f"{r.disk_free_bytes // MIB:>6} MiB"
+            f"{r.disk_free_bytes // MIB:>6} MiB  {_seen(h)}"
         )
+        if h.state != common_pb2.WORKER_STATE_ONLINE and h.state_reason:
+            lines.append(f"{'':<16} {h.state_reason}")
     if not hosts:
         lines.append("(no worker host has joined; `hiscrm join` on one)")
     return "\n".join(lines)
 
 
+def _seen(host: control_pb2.Host) -> str:
+    at = from_ts(host.last_report_at) if host.HasField("last_report_at") else None
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "never"
+
+
 async def cmd_hosts(fleet: Fleet, args: argparse.Namespace) -> None:
     async with open_channel(fleet.master_address, settings.load_token()) as channel:
         stub = control_pb2_grpc.ControlStub(channel)
+        if getattr(args, "hosts_command", None) == "forget":
+            done = await stub.ForgetHost(
+                control_pb2.ForgetHostRequest(host_id=args.host_id), timeout=30
+            )
+            revoked = (
+                f"its credential {done.revoked_token_id} revoked"
+                if done.revoked_token_id
+                else "it had no live credential"
+            )
+            _out(f"host {done.host_id} forgotten; {revoked}")
+            if done.worker_ids:
+                _out(f"its workers' records stay: {', '.join(done.worker_ids)}")
+            return
         resp = await stub.ListHosts(control_pb2.ListHostsRequest(), timeout=10)
     _out(host_table(list(resp.hosts)))
 

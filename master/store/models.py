@@ -38,6 +38,27 @@ class WorkerRow(SQLModel, table=True):
     connections: int = 0
 
 
+class HostRow(SQLModel, table=True):
+    """A worker host (master/hosts.py), kept so that a master restart does not
+    forget one whose agent is down: what an operator needs to see it."""
+
+    __tablename__ = "hosts"
+
+    host_id: str = Field(primary_key=True, max_length=64)
+    hostname: str = ""
+    version: str = ""
+    slots: int = 0
+    memory_total_bytes: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0)
+    )
+    state: str = "WORKER_STATE_OFFLINE"
+    state_reason: str = ""
+    state_changed_at: datetime = Field(default_factory=utcnow)
+    joined_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None  # its last hello or report (written behind)
+    left_at: datetime | None = None  # `hiscrm leave` drained and stopped it
+
+
 class AccountRow(SQLModel, table=True):
     __tablename__ = "accounts"
 

@@ -1386,7 +1386,7 @@ class TestNotifierRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Host(_message.Message):
-    __slots__ = ("host_id", "hostname", "state", "state_reason", "slots", "resources", "processes", "worker_ids", "account_count", "account_cap", "version", "last_report_at", "state_changed_at")
+    __slots__ = ("host_id", "hostname", "state", "state_reason", "slots", "resources", "processes", "worker_ids", "account_count", "account_cap", "version", "last_report_at", "state_changed_at", "left_at")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -1400,6 +1400,7 @@ class Host(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LAST_REPORT_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEFT_AT_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     hostname: str
     state: _common_pb2.WorkerState
@@ -1413,7 +1414,8 @@ class Host(_message.Message):
     version: str
     last_report_at: _timestamp_pb2.Timestamp
     state_changed_at: _timestamp_pb2.Timestamp
-    def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., state_reason: _Optional[str] = ..., slots: _Optional[int] = ..., resources: _Optional[_Union[_hosts_pb2.HostResources, _Mapping]] = ..., processes: _Optional[_Iterable[_Union[_hosts_pb2.HostProcess, _Mapping]]] = ..., worker_ids: _Optional[_Iterable[str]] = ..., account_count: _Optional[int] = ..., account_cap: _Optional[int] = ..., version: _Optional[str] = ..., last_report_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    left_at: _timestamp_pb2.Timestamp
+    def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.WorkerState, str]] = ..., state_reason: _Optional[str] = ..., slots: _Optional[int] = ..., resources: _Optional[_Union[_hosts_pb2.HostResources, _Mapping]] = ..., processes: _Optional[_Iterable[_Union[_hosts_pb2.HostProcess, _Mapping]]] = ..., worker_ids: _Optional[_Iterable[str]] = ..., account_count: _Optional[int] = ..., account_cap: _Optional[int] = ..., version: _Optional[str] = ..., last_report_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., left_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListHostsRequest(_message.Message):
     __slots__ = ()
@@ -1430,3 +1432,19 @@ class GetHostRequest(_message.Message):
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     def __init__(self, host_id: _Optional[str] = ...) -> None: ...
+
+class ForgetHostRequest(_message.Message):
+    __slots__ = ("host_id",)
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    def __init__(self, host_id: _Optional[str] = ...) -> None: ...
+
+class ForgetHostResponse(_message.Message):
+    __slots__ = ("host_id", "revoked_token_id", "worker_ids")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_IDS_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    revoked_token_id: str
+    worker_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, host_id: _Optional[str] = ..., revoked_token_id: _Optional[str] = ..., worker_ids: _Optional[_Iterable[str]] = ...) -> None: ...

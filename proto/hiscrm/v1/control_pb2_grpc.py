@@ -321,6 +321,11 @@ class ControlStub:
                 request_serializer=hiscrm_dot_v1_dot_control__pb2.GetHostRequest.SerializeToString,
                 response_deserializer=hiscrm_dot_v1_dot_control__pb2.Host.FromString,
                 _registered_method=True)
+        self.ForgetHost = channel.unary_unary(
+                '/hiscrm.v1.Control/ForgetHost',
+                request_serializer=hiscrm_dot_v1_dot_control__pb2.ForgetHostRequest.SerializeToString,
+                response_deserializer=hiscrm_dot_v1_dot_control__pb2.ForgetHostResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -744,6 +749,16 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetHost(self, request, context):
+        """Removes a host gone for good (admin): it leaves ListHosts and the
+        database, and its host credential is revoked so its agent cannot come
+        back unnoticed (it would have to join again with the enrollment token).
+        FAILED_PRECONDITION while its agent is connected; NOT_FOUND when unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1021,6 +1036,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.GetHost,
                     request_deserializer=hiscrm_dot_v1_dot_control__pb2.GetHostRequest.FromString,
                     response_serializer=hiscrm_dot_v1_dot_control__pb2.Host.SerializeToString,
+            ),
+            'ForgetHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetHost,
+                    request_deserializer=hiscrm_dot_v1_dot_control__pb2.ForgetHostRequest.FromString,
+                    response_serializer=hiscrm_dot_v1_dot_control__pb2.ForgetHostResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2520,6 +2540,33 @@ class Control:
             '/hiscrm.v1.Control/GetHost',
             hiscrm_dot_v1_dot_control__pb2.GetHostRequest.SerializeToString,
             hiscrm_dot_v1_dot_control__pb2.Host.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hiscrm.v1.Control/ForgetHost',
+            hiscrm_dot_v1_dot_control__pb2.ForgetHostRequest.SerializeToString,
+            hiscrm_dot_v1_dot_control__pb2.ForgetHostResponse.FromString,
             options,
             channel_credentials,
             insecure,
