@@ -186,7 +186,7 @@ class HostStore:
             return None
 
         def remove(session: Session) -> None:
-            table = HostRow.__table__  # type: ignore[attr-defined]
+            table = HostRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it; its stubs omit it
             session.execute(delete(table).where(table.c.host_id == host_id))
             session.commit()
 
