@@ -10,6 +10,7 @@ expiry waits for a new session instead of retrying (invariant 3).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -48,6 +49,8 @@ JITTER = 0.05  # of the interval, around the account's slot
 # interval, is logged: the worker holds more accounts than it can poll.
 OVERRUN_SLACK_S = 5.0
 LOGIN_RECHECK_S = 1.0
+STOP_RECANCEL_S = 5.0  # a stop cancels the cycle again this often until it ends
+CLOSE_WITHIN_S = 60.0  # closing the account's context and pages
 
 
 def phase_of(account_id: str) -> float:
@@ -125,13 +128,42 @@ class AccountMonitor:
         self._task = asyncio.create_task(self._run(), name=f"monitor:{self.account_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        await self.adapter.close()
+        """Ends the cycle task and closes the account's pages; bounded, since
+        the worker's frames wait on it (a revoke that never finished once
+        stopped every ack behind it, and the account ran on two workers)."""
+        task = self._task
+        waited = 0.0
+        while task is not None and not task.done():
+            # Cancelled again and again: a cancel that lands as an awaited
+            # future completes is swallowed (asyncio.wait_for in 3.11).
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_RECANCEL_S)
+            waited += STOP_RECANCEL_S
+            if not task.done():
+                log.warning(
+                    "account %s on worker %s: cycle not ended %.0f s after its stop; "
+                    "cancelling it again",
+                    self.account_id,
+                    self.worker_id,
+                    waited,
+                )
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error(
+                "account %s on worker %s: cycle task ended with %r",
+                self.account_id,
+                self.worker_id,
+                task.exception(),
+            )
+        try:
+            async with asyncio.timeout(CLOSE_WITHIN_S):
+                await self.adapter.close()
+        except TimeoutError:
+            log.error(
+                "account %s on worker %s: its pages did not close within %.0f s; left behind",
+                self.account_id,
+                self.worker_id,
+                CLOSE_WITHIN_S,
+            )
 
     async def apply(self, config: common_pb2.AccountConfig) -> None:
         await self.adapter.apply_config(config)
@@ -209,10 +241,10 @@ class AccountMonitor:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancel
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _interval(self) -> float:
         base = max(self.config.spec.monitor_interval_ms, 100) / 1000
