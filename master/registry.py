@@ -198,6 +198,10 @@ class WorkerRegistry:
         self._flush_lock = asyncio.Lock()
         # held so the loop does not drop them half-way ("Task was destroyed")
         self._flushes: set[asyncio.Task[None]] = set()
+        # workers online when the last master stopped: their silence began
+        # with this start, so their accounts wait missing_after_s for them
+        self._returning: set[str] = set()
+        self._loaded_at = 0.0
         self.writes = WriteHealth("saving worker states")
 
     # ------------------------------------------------------------ start-up
@@ -217,10 +221,31 @@ class WorkerRegistry:
                 record.state = MISSING
                 record.state_changed_at = now
                 record.dirty = True
+                self._returning.add(record.worker_id)
             record.last_seen_monotonic = time.monotonic()
             record.dirty_full = record.dirty
             self.workers[record.worker_id] = record
+        self._loaded_at = time.monotonic()
         await self.flush()
+
+    def awaited(self) -> set[str]:
+        """Workers of the last run not back yet whose accounts still wait for
+        them: the usual silence allowance (missing_after_s) counted from this
+        master's start, as if they had been seen at that moment. Without it
+        the first worker to reconnect took every account and the others'
+        came back only to be revoked (a reshuffle at every master restart)."""
+        if not self._returning:
+            return set()
+        if time.monotonic() - self._loaded_at >= self.config.missing_after_s:
+            self._returning.clear()
+            return set()
+        return {w for w in self._returning if self.workers[w].state != ONLINE}
+
+    def awaited_for_s(self) -> float:
+        """How long awaited() may still hold accounts back (0: not at all)."""
+        if not self._returning:
+            return 0.0
+        return max(0.0, self.config.missing_after_s - (time.monotonic() - self._loaded_at))
 
     # ------------------------------------------------------------ connections
 

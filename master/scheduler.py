@@ -164,6 +164,11 @@ class Scheduler:
             await asyncio.sleep(min(ARRIVALS_QUIET_S - quiet, ARRIVALS_WAIT_CAP_S - waited))
 
     async def run(self) -> None:
+        grace = self.registry.awaited_for_s()
+        if grace:
+            # the accounts held back for the last run's workers are placed
+            # when their allowance ends, whoever came back by then
+            asyncio.get_running_loop().call_later(grace + 0.05, self.poke)
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), RESEND_AFTER_S / 2)
@@ -344,7 +349,10 @@ class Scheduler:
         changed: dict[str, AccountRow] = {}
         waiting: list[AccountRow] = []
 
+        awaited = self.registry.awaited()
         for row in sorted(self.accounts.rows.values(), key=lambda r: r.account_id):
+            if row.worker_id in awaited and row.enabled:
+                continue  # its worker of the last run may still come back
             holder = every.get(row.worker_id or "")
             if holder is not None and self._keeps(row, online.get(holder.worker_id), online):
                 members[holder.worker_id].append(row)
@@ -396,9 +404,10 @@ class Scheduler:
         assigns: dict[str, list[AccountRow]] = defaultdict(list)
         changed: dict[str, AccountRow] = {}
         waiting: list[AccountRow] = []
+        awaited = self.registry.awaited()
         for account_id in sorted(account_ids):
             row = self.accounts.rows.get(account_id)
-            if row is None:
+            if row is None or (row.worker_id in awaited and row.enabled):
                 continue
             holder = every.get(row.worker_id or "")
             if holder is not None and self._keeps(row, online.get(holder.worker_id), online):

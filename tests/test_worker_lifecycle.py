@@ -5,6 +5,7 @@ figures."""
 from __future__ import annotations
 
 from hiscrm.v1 import common_pb2
+from tests.delivery_helpers import account, create, synthetic_spec
 from tests.harness import Cluster, wait_for
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
@@ -81,3 +82,33 @@ def test_a_stopped_worker_shows_no_stale_figures(cluster: Cluster) -> None:
     cluster.master.stop()
     cluster.start_master()
     assert cluster.workers_by_id()["worker-0"].stats == common_pb2.ProcessStats()
+
+
+def test_a_master_restart_moves_no_account(cluster: Cluster) -> None:
+    """Workers online when the master stopped get the usual silence
+    allowance from its new start: the first one back does not take every
+    account only for the others' to be revoked when they return."""
+    cluster.start_master()
+    for wid in ("keep-w1", "keep-w2", "keep-w3"):
+        cluster.start_worker(wid)
+    for wid in ("keep-w1", "keep-w2", "keep-w3"):
+        cluster.wait_worker_state(wid, ONLINE)
+    ids = [f"keep-a{n}" for n in range(9)]
+    for account_id in ids:
+        create(cluster, account_id, synthetic_spec(rate=1, total=1, interval_ms=1000))
+
+    def placed() -> dict[str, str] | None:
+        where = {a: account(cluster, a).worker_id for a in ids}
+        counts = sorted(list(where.values()).count(w) for w in set(where.values()))
+        return where if all(where.values()) and counts == [3, 3, 3] else None
+
+    before = wait_for(placed, timeout=60, what="nine accounts on three workers")
+    assert cluster.master is not None
+    cluster.master.stop()
+    cluster.start_master()
+    for wid in ("keep-w1", "keep-w2", "keep-w3"):
+        cluster.wait_worker_state(wid, ONLINE)
+    after = wait_for(placed, timeout=60, what="the accounts placed again")
+    assert after == before
+    log = cluster.master.log_text()  # type: ignore[union-attr]
+    assert "revoking" not in log and "(reassigned)" not in log, log[-3000:]
