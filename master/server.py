@@ -20,7 +20,7 @@ from hiscrm.v1 import (
     hosts_pb2,
     hosts_pb2_grpc,
 )
-from hiscrm_common import settings
+from hiscrm_common import settings, taskdump
 from hiscrm_common.logs import setup_logging
 from hiscrm_common.supervise import start as supervised
 from master.app import MasterApp
@@ -160,6 +160,7 @@ async def serve(config: MasterConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    taskdump.install("master")
     await stop.wait()
     log.info("master stopping")
     await master.stop()

@@ -4,6 +4,10 @@ figures."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+
 from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account, create, synthetic_spec
 from tests.harness import Cluster, wait_for
@@ -112,3 +116,14 @@ def test_a_master_restart_moves_no_account(cluster: Cluster) -> None:
     assert after == before
     log = cluster.master.log_text()  # type: ignore[union-attr]
     assert "revoking" not in log and "(reassigned)" not in log, log[-3000:]
+
+
+def test_sigusr1_logs_where_every_task_waits(cluster: Cluster) -> None:
+    master = cluster.start_master()
+    worker = cluster.start_worker("dump-w")
+    cluster.wait_worker_state("dump-w", ONLINE)
+    for proc, context in ((worker, "worker dump-w"), (master, "master")):
+        os.kill(proc.pid, signal.SIGUSR1)
+        marker = re.compile(rf"{context}: \d+ asyncio tasks\n--- ")
+        wait_for(lambda: marker.search(proc.log_text()), what=f"the {context} task dump")  # noqa: B023  # used within this turn
+        assert proc.alive()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 
+from hiscrm_common import taskdump
 from hiscrm_common.logs import setup_logging
 from worker.config import WorkerConfig
 from worker.credential import WorkerCredential
@@ -40,6 +41,7 @@ async def run(config: WorkerConfig) -> None:
     loop.set_exception_handler(_quiet_driver_exit)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    taskdump.install(f"worker {config.worker_id}")
     link_task = asyncio.create_task(link.run())
     log.info("worker %s starting (master %s)", config.worker_id, config.master)
     await stop.wait()
