@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
@@ -83,8 +84,9 @@ class Ingest:
         self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         # SQLModel sets __table__ on table models at class creation; its stubs omit it.
+        items: Table = ItemRow.__table__  # type: ignore[attr-defined]
         self._insert_new = InsertNew(
-            ItemRow.__table__,  # type: ignore[attr-defined]
+            items,
             conflict=("platform", "account_id", "kind", "platform_item_id"),
             returning=("id", "account_id", "kind", "platform_item_id"),
         )

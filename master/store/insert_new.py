@@ -161,10 +161,13 @@ def _default_of(column: Column[Any]) -> Callable[[], Any]:
     default = column.default
     assert default is not None
     if default.is_scalar:
+        # .arg is on the ScalarElementColumnDefault the flag promises; the
+        # stubs only know the base class
         value = default.arg  # type: ignore[attr-defined]
         return lambda: value
     if default.is_callable:
         # SQLAlchemy wraps a column's default function to take a context
+        # (.arg: as above, the stubs only know the base class)
         fn = default.arg  # type: ignore[attr-defined]
         return lambda: fn(None)
     raise ValueError(f"{column.table.name}.{column.name}: a SQL default is not supported here")
