@@ -250,12 +250,12 @@ class Conversations:
     def after_ingest(self, touched: list[Touched]) -> None:
         """One event per conversation a commit touched, after the items' own."""
         for t in touched:
-            if t.snapshot is None or not self.bus.wanted("conversation", t.account_id):
+            if not t.values or not self.bus.wanted("conversation", t.account_id):
                 continue
             self.bus.publish(
                 account_id=t.account_id,
                 conversation=control_pb2.ConversationUpdate(
-                    conversation=proto_of(t.snapshot),
+                    conversation=proto_of(t.snapshot()),
                     change=control_pb2.CONVERSATION_CHANGE_ITEMS,
                     new_incoming=t.new_incoming,
                     item_ids=t.item_ids,

@@ -24,8 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
@@ -37,6 +35,7 @@ from master.inbox import Inbox
 from master.limits import LimitError, check_item
 from master.registry import Connection, WorkerRecord
 from master.store.database import Database
+from master.store.insert_new import InsertNew
 from master.store.models import ItemRow
 from master.store.write_health import WriteHealth
 from master.threads import Threads, Touched
@@ -45,6 +44,7 @@ from master.unread import UnreadEvents
 log = logging.getLogger(__name__)
 # by number, looked up per item on the hot path (check_item has refused unknown ones)
 KIND_NAMES = {v.number: v.name for v in common_pb2.ItemKind.DESCRIPTOR.values}
+PLATFORM_NAMES = {v.number: v.name for v in common_pb2.Platform.DESCRIPTOR.values}
 INCOMING = control_pb2.DIRECTION_INCOMING
 OUTGOING = control_pb2.DIRECTION_OUTGOING
 
@@ -84,7 +84,12 @@ class Ingest:
         self.unread = unread
         self.queue: asyncio.Queue[Pending] = asyncio.Queue(QUEUE_BATCHES)
         # SQLModel sets __table__ on table models at class creation; its stubs omit it.
-        self._table: Table = ItemRow.__table__  # type: ignore[attr-defined]
+        items: Table = ItemRow.__table__  # type: ignore[attr-defined]
+        self._insert_new = InsertNew(
+            items,
+            conflict=("platform", "account_id", "kind", "platform_item_id"),
+            returning=("id", "account_id", "kind", "platform_item_id"),
+        )
         self.writes = WriteHealth("storing items")
         self.threads = Threads()
         # called after each commit with what it did to conversations (master/conversations.py)
@@ -257,26 +262,10 @@ class Ingest:
     def _insert_rows(
         self, session: Session, rows: list[dict]
     ) -> tuple[dict[tuple[str, str, str], tuple[int, int]], list[Touched]]:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (
-            insert(self._table)
-            .on_conflict_do_nothing(
-                index_elements=["platform", "account_id", "kind", "platform_item_id"]
-            )
-            .returning(
-                self._table.c.id,
-                self._table.c.account_id,
-                self._table.c.kind,
-                self._table.c.platform_item_id,
-            )
-        )
-        new: dict[tuple[str, str, str], tuple[int, int]] = {}
-        chunk = 500 if dialect == "sqlite" else 2000  # SQLite's bound-parameter limit
-        for i in range(0, len(rows), chunk):
-            result = session.execute(stmt, rows[i : i + chunk])
-            for item_id, account_id, kind, pid in result:
-                new[(account_id, kind, pid)] = (item_id, 0)
+        new: dict[tuple[str, str, str], tuple[int, int]] = {
+            (account_id, kind, pid): (item_id, 0)
+            for item_id, account_id, kind, pid in self._insert_new.run(session, rows)
+        }
         fresh = []
         for row in rows:
             key = (row["account_id"], row["kind"], row["platform_item_id"])
@@ -372,7 +361,7 @@ class Ingest:
 
 def row_of(item: common_pb2.Item, worker_id: str, now: datetime) -> dict[str, Any]:
     return {
-        "platform": common_pb2.Platform.Name(item.platform),
+        "platform": PLATFORM_NAMES[item.platform],
         "account_id": item.account_id,
         "kind": KIND_NAMES[item.kind],
         "platform_item_id": item.platform_item_id,
