@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import random
 
+# A worker's longest wait between attempts to reach the master; the master
+# gives the workers of its last run this long (and more) to come back.
+RECONNECT_CAP_S = 15.0
+
 
 class Backoff:
     def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from hiscrm.v1 import common_pb2, control_pb2, gateway_pb2
+from hiscrm_common.backoff import RECONNECT_CAP_S
 from hiscrm_common.timeutil import aware, to_ts, utcnow
 from master.config import MasterConfig
 from master.events import EventBus
@@ -198,8 +199,8 @@ class WorkerRegistry:
         self._flush_lock = asyncio.Lock()
         # held so the loop does not drop them half-way ("Task was destroyed")
         self._flushes: set[asyncio.Task[None]] = set()
-        # workers online when the last master stopped: their silence began
-        # with this start, so their accounts wait missing_after_s for them
+        # workers online when the last master stopped: their accounts wait
+        # restart_allowance_s from this start for them
         self._returning: set[str] = set()
         self._loaded_at = 0.0
         self.writes = WriteHealth("saving worker states")
@@ -228,15 +229,23 @@ class WorkerRegistry:
         self._loaded_at = time.monotonic()
         await self.flush()
 
+    @property
+    def restart_allowance_s(self) -> float:
+        """How long after this master's start the workers of its last run
+        may take to come back: their reconnect backoff's longest wait plus
+        the usual silence allowance (they may have been waiting their
+        longest when the master came up)."""
+        return RECONNECT_CAP_S + self.config.missing_after_s
+
     def awaited(self) -> set[str]:
         """Workers of the last run not back yet whose accounts still wait for
-        them: the usual silence allowance (missing_after_s) counted from this
-        master's start, as if they had been seen at that moment. Without it
-        the first worker to reconnect took every account and the others'
-        came back only to be revoked (a reshuffle at every master restart)."""
+        them (restart_allowance_s from this master's start; it ends early
+        when all are back). Without it the first worker to reconnect took
+        every account and the others' came back only to be revoked: a
+        reshuffle of the whole fleet at every master restart."""
         if not self._returning:
             return set()
-        if time.monotonic() - self._loaded_at >= self.config.missing_after_s:
+        if time.monotonic() - self._loaded_at >= self.restart_allowance_s:
             self._returning.clear()
             return set()
         return {w for w in self._returning if self.workers[w].state != ONLINE}
@@ -245,7 +254,7 @@ class WorkerRegistry:
         """How long awaited() may still hold accounts back (0: not at all)."""
         if not self._returning:
             return 0.0
-        return max(0.0, self.config.missing_after_s - (time.monotonic() - self._loaded_at))
+        return max(0.0, self.restart_allowance_s - (time.monotonic() - self._loaded_at))
 
     # ------------------------------------------------------------ connections
 

@@ -23,7 +23,7 @@ import grpc
 
 from hiscrm.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 from hiscrm_common import __version__, settings
-from hiscrm_common.backoff import Backoff
+from hiscrm_common.backoff import RECONNECT_CAP_S, Backoff
 from hiscrm_common.channel import bearer_metadata, open_channel
 from hiscrm_common.supervise import FAILURES
 from hiscrm_common.timeutil import to_ts, utcnow
@@ -107,7 +107,7 @@ class Link:
         return True
 
     async def run(self) -> None:
-        backoff = Backoff(base=0.5, cap=15.0)
+        backoff = Backoff(base=0.5, cap=RECONNECT_CAP_S)
         while not self._stopping:
             established = False
             try:
