@@ -66,12 +66,17 @@ def soak(prefix: Path, out_prefix: Path) -> None:
                 number(r.get("pss_mib", "")),  # runs before PSS was sampled have none
             )
         )
-    figures = [("rss", 1, "RSS (MiB)"), ("fds", 2, "open file descriptors")]
+    figures = [("rss", 1, "RSS (MiB)", False), ("fds", 2, "open file descriptors", False)]
     if procs and "pss_mib" in procs[0]:
-        figures.append(("pss", 3, "PSS (MiB)"))
-    for what, index, label in figures:
+        figures.append(("pss", 3, "PSS (MiB)", False))
+    if any(role.startswith("chromium.") for role in by_role):
+        figures.append(("chromium-parts", 3, "PSS of Chromium's processes by job (MiB)", True))
+    for what, index, label, parts in figures:
         fig, ax = plt.subplots(figsize=(10, 4.5))
         for role, points in sorted(by_role.items()):
+            # the parts of a Chromium tree get their own figure, the tree is in the others
+            if role.startswith("chromium.") != parts:
+                continue
             ax.plot([p[0] for p in points], [p[index] for p in points], ".-", ms=3, label=role)
         ax.set(xlabel="minutes", ylabel=label, title=f"soak: {label} per process")
         ax.grid(alpha=0.3)

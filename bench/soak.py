@@ -121,12 +121,36 @@ def role_rows(cluster: Cluster) -> list[ProcSample]:
                     for browser in browsers:
                         tree = [browser, *browser.children(recursive=True)]
                         rss, pss = _memory(tree)
-                        rows.append(
-                            ProcSample(f"chromium:{name}", browser.pid, rss, pss, browser.num_fds())
-                        )
+                        fds = browser.num_fds()
+                        rows.append(ProcSample(f"chromium:{name}", browser.pid, rss, pss, fds))
+                        for part, procs in chromium_parts(tree).items():
+                            rss, pss = _memory(procs)
+                            rows.append(
+                                ProcSample(f"chromium.{part}:{name}", browser.pid, rss, pss, 0)
+                            )
         except psutil.Error:
             continue
     return rows
+
+
+def chromium_parts(tree: list[psutil.Process]) -> dict[str, list[psutil.Process]]:
+    """A Chromium tree by the job of each process (its --type, and for utility
+    processes the service): which of them grows says whether pages (renderers),
+    the network service (HTTP caches, sockets) or the browser process does."""
+    parts: dict[str, list[psutil.Process]] = collections.defaultdict(list)
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            args = proc.cmdline()
+            kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+            if kind == "utility":
+                service = next(
+                    (a.split("=", 1)[1] for a in args if a.startswith("--utility-sub-type=")), ""
+                )
+                kind = "network" if "network" in service.lower() else "utility"
+            elif kind not in ("browser", "renderer", "gpu-process", "zygote"):
+                kind = "other"
+            parts[kind.removesuffix("-process")].append(proc)
+    return parts
 
 
 def _memory(procs: list[psutil.Process]) -> tuple[float, float]:
@@ -380,6 +404,8 @@ class Soak:
             }
         )
         self.sys_rows[-1].update(self.lag(len(self.windows) - 1))
+        if len(self.sys_rows) % 10 == 0:
+            await asyncio.to_thread(self.write_csv, quiet=True)  # readable while it runs
         row = self.sys_rows[-1]
         out(
             f"{t / 60:6.2f} min: sent {row['sent']}, on stream {row['arrived_on_stream']}, lag "
@@ -445,7 +471,7 @@ class Soak:
             out(f"  {s.text} -> {s.account_id}: stored as {by_text.get(s.text)}")
         return 1 if (lost or dup or wrong) else 0
 
-    def write_csv(self) -> None:
+    def write_csv(self, *, quiet: bool = False) -> None:
         prefix = self.args.csv_prefix
         prefix.parent.mkdir(parents=True, exist_ok=True)
         for index, row in enumerate(self.sys_rows):
@@ -458,7 +484,8 @@ class Soak:
                 writer = csv.DictWriter(f, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)
-            out(f"CSV: {path}")
+            if not quiet:
+                out(f"CSV: {path}")
 
     def report_growth(self) -> None:
         """Per process (pid), after its warm-up: PSS and RSS growth per hour
