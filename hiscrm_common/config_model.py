@@ -377,6 +377,21 @@ class Settings(BaseSettings):
         le=1,
         example="1",
     )
+    page_renew_min: float = setting(
+        30.0,
+        "A monitoring page is replaced by a fresh one after this many minutes (each page "
+        "draws between 75 % and 100 % of it), which frees what it gathered while open.",
+        "worker",
+        gt=0,
+        example="60",
+    )
+    page_max_heap_mib: float = setting(
+        256.0,
+        "A monitoring page whose JS heap is above this many MiB is replaced at its next cycle.",
+        "worker",
+        gt=0,
+        example="512",
+    )
     block_hosts: str = setting(
         "",
         "More hosts (comma-separated) that monitoring pages never fetch from.",

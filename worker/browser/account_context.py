@@ -16,6 +16,7 @@ from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
 from worker.browser.fingerprint import Fingerprint
+from worker.browser.page_vitals import PageVitals
 from worker.browser.proxy_check import ProxyHealth, ProxySpec
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ class AccountContext:
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
     _sessions: weakref.WeakKeyDictionary[Page, CDPSession] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+    # pages whose session has the Performance domain enabled (vitals)
+    _measured: weakref.WeakKeyDictionary[Page, bool] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
 
@@ -96,6 +101,15 @@ class AccountContext:
             session = await self.context.new_cdp_session(page)
             self._sessions[page] = session
         return session
+
+    async def vitals(self, page: Page) -> PageVitals:
+        """The page's JS heap, DOM nodes and listeners now, through its own
+        DevTools session (the Performance domain is enabled there once)."""
+        session = await self._session(page)
+        if page not in self._measured:
+            await session.send("Performance.enable")
+            self._measured[page] = True
+        return PageVitals.of(await session.send("Performance.getMetrics"))
 
     async def render_scale(self, page: Page, scale: float) -> None:
         """Paint `page` at `scale` of its size (1: full size).

@@ -33,6 +33,7 @@ from worker.platforms.errors import (
     ProxyFailed,
     merge_failures,
 )
+from worker.platforms.page_renewal import PageRenewal
 from worker.platforms.qr_login import LoginLimits, LoginProbe, qr_login
 from worker.platforms.steps import CycleSteps
 
@@ -111,6 +112,8 @@ class CreatorCentreAdapter(Adapter):
         # that state, not the config's older copy, is what a rebuilt context
         # (after a browser crash) must start from, or a rotated cookie is lost
         self._saved_since_config = False
+        settings = config_model.get()
+        self.renewal = PageRenewal(settings.page_renew_min * 60, settings.page_max_heap_mib)
 
     # ------------------------------------------------------------ basics
 
@@ -192,11 +195,30 @@ class CreatorCentreAdapter(Adapter):
                 await page.close()
                 raise
         self.page = page
+        self.renewal.opened(time.monotonic())
         self._monitor_page_opened(page)
         return page
 
     def _monitor_page_opened(self, page: Page) -> None:
         """Hook for what only the long-lived monitor page listens to."""
+
+    async def _renew_if_due(self) -> None:
+        """Close the monitor page when it is due for renewal (PageRenewal);
+        the cycle that follows opens a fresh one in the same context."""
+        page, actx = self.page, self.actx
+        if page is None or page.is_closed() or actx is None or not actx.alive:
+            return
+        try:
+            vitals = await actx.vitals(page)
+        except PlaywrightError as exc:  # the cycle meets the page's trouble itself
+            self._log("could not measure the monitor page: %s", exc, level=logging.DEBUG)
+            vitals = None
+        why = self.renewal.why(time.monotonic(), vitals)
+        if not why:
+            return
+        self._log("renewing the monitor page (%s; %s)", why, vitals or "not measured")
+        self.renewal.renewed()
+        await self._drop_page()
 
     async def _check_proxy(self) -> None:
         """Through the proxy itself, once per context: the operator sees the
@@ -337,6 +359,7 @@ class CreatorCentreAdapter(Adapter):
                 self._log("unreadable cursor %r: starting over", cursor, level=logging.WARNING)
         steps = CycleSteps(self._guarded)
         async with self.ctx.page_slots:
+            await self._renew_if_due()
             await self._guarded(lambda: self._cycle(marks, steps), "cycle")
         if steps.failures and not steps.done:
             raise merge_failures(steps.failures)
