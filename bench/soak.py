@@ -562,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
         help="worker ids the kills take turns on; the others live the whole run, so their"
         " growth can be judged (default: soak-w1)",
     )
+    parser.add_argument(
+        "--page-renew-min",
+        type=float,
+        default=None,
+        help="HISCRM_PAGE_RENEW_MIN for the workers (default: the setting's default)",
+    )
     parser.add_argument("--sample-every-s", type=float, default=30.0, help="sampling period")
     parser.add_argument(
         "--csv-prefix", type=Path, default=ROOT / "bench" / "results" / "soak", help="CSV prefix"
@@ -592,6 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     env = {"HISCRM_HEARTBEAT_MS": "2000", "HISCRM_OFFLINE_AFTER_MS": "20000"}
+    if args.page_renew_min is not None:
+        env["HISCRM_PAGE_RENEW_MIN"] = f"{args.page_renew_min:g}"
     return run_cluster("soak", run, keep=args.keep, extra_env=env, report_killed=True)
 
 
