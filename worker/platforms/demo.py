@@ -80,9 +80,6 @@ class DemoAdapter(CreatorCentreAdapter):
         api.CONVERSATIONS_PATH,
         api.MESSAGES_PATH,
     )
-    # A reload now and then, as a safety net for what only a page load shows
-    # (a new page script, the selectors replies use); each costs a live gap.
-    RELOAD_EVERY = 60  # cycles
     # The page reconnects a dropped live channel by itself (1 s, then backing
     # off); a channel down longer than this is reopened by a reload.
     LIVE_GRACE_S = 10.0
@@ -91,7 +88,6 @@ class DemoAdapter(CreatorCentreAdapter):
     def __init__(self, config: common_pb2.AccountConfig, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
         self._reload = True  # the next cycle loads the page first
-        self._since_load = 0  # cycles since the last load
         self._live: WebSocket | None = None  # the monitor page's live channel
         self._live_down_since = time.monotonic()
         self.loads = 0  # page loads by the monitor (for logs and tests)
@@ -156,8 +152,6 @@ class DemoAdapter(CreatorCentreAdapter):
             return "first cycle or after an error"
         if urlsplit(page.url).path != CREATOR_PATH:
             return f"the page went to {urlsplit(page.url).path}"  # e.g. its script saw a 401
-        if self._since_load >= self.RELOAD_EVERY:
-            return f"{self._since_load} cycles since the last load"
         down = time.monotonic() - self._live_down_since
         if not self._live_open() and down > self.LIVE_GRACE_S:
             return f"live channel down for {down:.0f}s"
@@ -172,7 +166,6 @@ class DemoAdapter(CreatorCentreAdapter):
             raise
         if steps.failures:
             self._reload = True
-        self._since_load += 1
 
     async def _read(self, page: Page, marks: dict[str, int], steps: CycleSteps) -> None:
         comments, dms = self._wants()
@@ -284,7 +277,7 @@ class DemoAdapter(CreatorCentreAdapter):
         for answer in loaded:  # whichever API the page was refused by says why;
             if answer.path not in LIST_PATHS:  # a list's refusal is its own step's
                 self._check(answer, answer.path)
-        self._reload, self._since_load = False, 0
+        self._reload = False
         return loaded
 
     async def _landed(self, page: Page) -> None:
