@@ -206,12 +206,15 @@ class CreatorCentreAdapter(Adapter):
     def monitor_page(self) -> common_pb2.MonitorPage:
         open_ = self.page is not None and not self.page.is_closed()
         vitals = self.page_vitals if open_ else None
-        u32 = 2**32 - 1  # the fields' range: a heartbeat must never fail on one
+
+        def u32(value: float) -> int:  # the field's range: a heartbeat never fails on one
+            return min(max(int(value), 0), 2**32 - 1)
+
         return common_pb2.MonitorPage(
-            js_heap_used_bytes=vitals.js_heap_used_bytes if vitals else 0,
-            dom_nodes=min(vitals.dom_nodes, u32) if vitals else 0,
-            age_s=min(int(self.renewal.age_s(time.monotonic())), u32) if open_ else 0,
-            renewals=min(self.renewal.renewals, u32),
+            js_heap_used_bytes=min(max(vitals.js_heap_used_bytes, 0), 2**63 - 1) if vitals else 0,
+            dom_nodes=u32(vitals.dom_nodes) if vitals else 0,
+            age_s=u32(self.renewal.age_s(time.monotonic())) if open_ else 0,
+            renewals=u32(self.renewal.renewals),
         )
 
     def _monitor_page_opened(self, page: Page) -> None:
