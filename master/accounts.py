@@ -165,7 +165,9 @@ def config_of(row: AccountRow) -> common_pb2.AccountConfig:
     )
 
 
-def account_of(row: AccountRow, unread: int = 0) -> control_pb2.Account:
+def account_of(
+    row: AccountRow, unread: int = 0, page: common_pb2.MonitorPage | None = None
+) -> control_pb2.Account:
     msg = control_pb2.Account(
         account_id=row.account_id,
         spec=spec_of(row),
@@ -192,6 +194,8 @@ def account_of(row: AccountRow, unread: int = 0) -> control_pb2.Account:
         ts = to_ts(aware(row.proxy_checked_at))
         if ts is not None:
             msg.proxy_health.checked_at.CopyFrom(ts)
+    if page is not None:
+        msg.monitor_page.CopyFrom(page)
     return msg
 
 
@@ -202,6 +206,13 @@ class AccountStore:
         self.rows: dict[str, AccountRow] = {}
         self.past_holders: dict[str, list[str]] = {}
         self.unread: Callable[[str], int] = lambda _account_id: 0
+        # (worker id, account id) -> its monitor page as last measured. Live
+        # figures from heartbeats, read from the worker registry and never
+        # written to the database: they change every cycle, are worth nothing
+        # once the worker is gone, and the next heartbeat brings them back.
+        self.monitor_page: Callable[[str, str], common_pb2.MonitorPage | None] = (
+            lambda _worker_id, _account_id: None
+        )
         # accounts whose worker-reported fields (state, cursor, last cycle,
         # proxy health) changed since the last flush: written in one batch
         # a second, since 10,000 accounts each reporting would otherwise be
@@ -243,7 +254,8 @@ class AccountStore:
             self.bus.publish(account_id=row.account_id, account=self.describe(row))
 
     def describe(self, row: AccountRow) -> control_pb2.Account:
-        return account_of(row, self.unread(row.account_id))
+        page = self.monitor_page(row.worker_id, row.account_id) if row.worker_id else None
+        return account_of(row, self.unread(row.account_id), page)
 
     async def _write(self, row: AccountRow) -> None:
         row.updated_at = utcnow()

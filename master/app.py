@@ -81,6 +81,7 @@ class MasterApp:
         self.host_store = HostStore(db, self.hosts)
         self.inbox = Inbox(db)
         self.accounts.unread = self.inbox.unread_total
+        self.accounts.monitor_page = self.registry.monitor_page
         self.unread_events = UnreadEvents(self.bus, self.inbox, lambda a: a in self.accounts.rows)
         self.ingest = Ingest(
             db, self.accounts, self.bus, self.counters, self.inbox, self.unread_events

@@ -115,6 +115,42 @@ class Latencies:
         self._cycles_seen[worker_id] = now
 
 
+class PageRenewals:
+    """Monitor pages renewed per worker (hiscrm_monitor_page_renewals),
+    counted from the increments of each account's AccountStatus.monitor_page
+    .renewals: per worker, not per account, so that a fleet of thousands of
+    accounts is a handful of series.
+
+    A worker's count for an account starts at 0 whenever the account starts
+    there (the worker restarted: a new boot id; the account arrived or came
+    back), so each of those counts in full. A count that drops is such a
+    restart seen late: what it counted since is all new. The first heartbeat
+    of a worker this master has not heard since it started is a baseline only:
+    the previous master may have counted those renewals already."""
+
+    def __init__(self) -> None:
+        self.by_worker: dict[str, int] = {}
+        # worker -> (boot id, account -> renewals last seen)
+        self._seen: dict[str, tuple[str, dict[str, int]]] = {}
+
+    def heartbeat(self, worker_id: str, boot_id: str, hb: gateway_pb2.Heartbeat) -> None:
+        known = worker_id in self._seen
+        seen_boot, before = self._seen.get(worker_id, (boot_id, {}))
+        restarted = seen_boot != boot_id
+        now: dict[str, int] = {}
+        added = 0
+        for status in hb.accounts:
+            count = status.monitor_page.renewals
+            now[status.account_id] = count
+            if not known:
+                continue
+            last = None if restarted else before.get(status.account_id)
+            added += count if last is None or count < last else count - last
+        self.by_worker[worker_id] = self.by_worker.get(worker_id, 0) + added
+        # only the accounts in this heartbeat: bounded by what the worker holds
+        self._seen[worker_id] = (boot_id, now)
+
+
 @dataclass
 class Counters:
     items_ingested: int = 0
@@ -128,3 +164,4 @@ class Counters:
     calls_exhausted: int = 0  # over a concurrency bound
     logins_by_outcome: dict[str, int] = field(default_factory=dict)
     latencies: Latencies = field(default_factory=Latencies)
+    page_renewals: PageRenewals = field(default_factory=PageRenewals)

@@ -98,6 +98,7 @@ class FrameRouter:
     async def _heartbeat(self, record: WorkerRecord, conn: Connection, frame: Frame) -> None:
         self.app.registry.heartbeat(record, frame.heartbeat)
         self.app.counters.latencies.heartbeat(record.worker_id, frame.heartbeat, self._platform_of)
+        self.app.counters.page_renewals.heartbeat(record.worker_id, record.boot_id, frame.heartbeat)
 
     def _platform_of(self, account_id: str) -> str | None:
         row = self.app.accounts.rows.get(account_id)

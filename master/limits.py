@@ -151,6 +151,8 @@ def check_heartbeat(hb: gateway_pb2.Heartbeat) -> None:
         check_enum(f"{field}.state", common_pb2.RunState, status.state)
         check_int(f"{field}.outbox_pending", status.outbox_pending, 0, MAX_COUNT)
         check_int(f"{field}.config_version", status.config_version, -MAX_INT64, MAX_INT64)
+        heap = status.monitor_page.js_heap_used_bytes
+        check_int(f"{field}.monitor_page.js_heap_used_bytes", heap, 0, MAX_INT64)
 
 
 def check_account_state(state: gateway_pb2.AccountState) -> None:

@@ -40,6 +40,7 @@ from hiscrm_common import __version__
 
 if TYPE_CHECKING:
     from master.app import MasterApp
+    from master.registry import WorkerRecord
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,45 @@ def _counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, help_text, value=value)
+
+
+def _monitor_pages(workers: list[WorkerRecord], renewals: dict[str, int]) -> Iterator[Metric]:
+    """Each worker's monitor pages (AccountStatus.monitor_page), per worker and
+    never per account: thousands of accounts stay a handful of series. The
+    figures of a worker not online are stale and count 0."""
+    renewed = CounterMetricFamily(
+        "hiscrm_monitor_page_renewals",
+        "Monitor pages renewed (closed, a fresh one opened) on each worker, counted "
+        "from its heartbeats since this master started.",
+        labels=["worker"],
+    )
+    measured = GaugeMetricFamily(
+        "hiscrm_monitor_pages_measured",
+        "Monitor pages whose JS heap the worker's last heartbeat reported.",
+        labels=["worker"],
+    )
+    heap = GaugeMetricFamily(
+        "hiscrm_monitor_page_js_heap_bytes",
+        "JS heap in use of each worker's monitor pages, summed (last heartbeat).",
+        labels=["worker"],
+    )
+    largest = GaugeMetricFamily(
+        "hiscrm_monitor_page_js_heap_max_bytes",
+        "JS heap in use of each worker's largest monitor page (last heartbeat).",
+        labels=["worker"],
+    )
+    for w in workers:
+        renewed.add_metric([w.worker_id], renewals.get(w.worker_id, 0))
+        online = w.state == common_pb2.WORKER_STATE_ONLINE
+        heaps = [
+            status.monitor_page.js_heap_used_bytes
+            for status in (w.account_status.values() if online else ())
+            if status.monitor_page.js_heap_used_bytes
+        ]
+        measured.add_metric([w.worker_id], len(heaps))
+        heap.add_metric([w.worker_id], sum(heaps))
+        largest.add_metric([w.worker_id], max(heaps, default=0))
+    yield from (renewed, measured, heap, largest)
 
 
 class MasterCollector:
@@ -148,6 +188,7 @@ class MasterCollector:
         for w in workers:
             delivery.add_metric([w.worker_id], w.delivery_errors)
         yield delivery
+        yield from _monitor_pages(workers, c.page_renewals.by_worker)
         yield _by_state(
             "hiscrm_workers",
             "Workers by gateway state.",

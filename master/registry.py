@@ -346,6 +346,16 @@ class WorkerRegistry:
         record.account_status = {a.account_id: a for a in hb.accounts}
         record.dirty = True
 
+    def monitor_page(self, worker_id: str, account_id: str) -> common_pb2.MonitorPage | None:
+        """The account's monitor page as its worker's last heartbeat measured
+        it; None unless that worker is online (a silent worker's figures are
+        stale) and reported the account."""
+        record = self.workers.get(worker_id)
+        if record is None or record.state != ONLINE:
+            return None
+        status = record.account_status.get(account_id)
+        return status.monitor_page if status is not None else None
+
     # ------------------------------------------------------------ liveness
 
     def sweep(self) -> None:

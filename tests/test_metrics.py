@@ -36,6 +36,10 @@ FAMILIES = {
     "hiscrm_task_failures": "counter",
     "hiscrm_worker_delivery_errors": "counter",
     "hiscrm_event_subscribers_dropped": "counter",
+    "hiscrm_monitor_page_renewals": "counter",
+    "hiscrm_monitor_pages_measured": "gauge",
+    "hiscrm_monitor_page_js_heap_bytes": "gauge",
+    "hiscrm_monitor_page_js_heap_max_bytes": "gauge",
     "hiscrm_workers": "gauge",
     "hiscrm_accounts": "gauge",
     "hiscrm_pending_config_acks": "gauge",
@@ -122,6 +126,11 @@ def test_metrics_families_states_and_histograms(cluster: Cluster) -> None:
     assert value(families, "process_resident_memory_bytes") > 0
     assert value(families, "process_cpu_seconds_total") > 0
     assert value(families, "hiscrm_worker_delivery_errors_total", worker="mw") == 0
+    # a synthetic account has no page: its worker's series are there, at 0
+    # (pages measured: tests/test_page_vitals_live.py)
+    assert value(families, "hiscrm_monitor_page_renewals_total", worker="mw") == 0
+    assert value(families, "hiscrm_monitor_pages_measured", worker="mw") == 0
+    assert value(families, "hiscrm_monitor_page_js_heap_max_bytes", worker="mw") == 0
 
 
 def test_metrics_openmetrics_on_request(cluster: Cluster) -> None:

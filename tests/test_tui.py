@@ -30,6 +30,7 @@ from tests.demo_helpers import admin, demo_spec, scan
 from tests.harness import Cluster, free_port, wait_for
 from tui.app import HiscrmApp
 from tui.messages import Link
+from tui.screens.accounts import page_line
 from tui.state import Unread
 
 pytestmark = pytest.mark.timeout(300)
@@ -318,6 +319,30 @@ async def test_login_screen_shows_qr_and_completes_after_scan(live: Live) -> Non
             "t2 running in the console",
             60,
         )
+
+
+async def test_account_detail_shows_the_monitor_page(live: Live) -> None:
+    """The figures t1's worker measured of its monitor page, through the
+    master's ListAccounts, in the account's detail line."""
+    async with console(live.cluster) as (app, pilot):
+        await pilot.press("2")  # Accounts
+        await until(pilot, lambda: "t1" in app.store.accounts, "t1 listed")
+        await select_row(pilot, app.accounts.query_one("#account-table", DataTable), "t1")
+        detail = app.accounts.query_one("#account-detail", Label)
+
+        def shown() -> str | None:
+            """The page line, once it shows what the store holds, measured."""
+            a = app.store.accounts["t1"]
+            lines = str(detail.content).splitlines()
+            wanted = page_line(a)
+            measured = a.monitor_page.js_heap_used_bytes > 0
+            return wanted if measured and wanted in lines else None
+
+        line = await until(pilot, shown, "t1's monitor page in its detail", 60)
+        page = app.store.accounts["t1"].monitor_page
+        assert page.dom_nodes > 10 and page.age_s > 0, page
+        assert line.startswith("page: open ") and f"{page.dom_nodes} nodes" in line, line
+        assert f"JS heap {page.js_heap_used_bytes / 1048576:.1f} MiB" in line, line
 
 
 async def test_unread_counts_come_from_the_master(live: Live) -> None:

@@ -58,7 +58,11 @@ def age(ts: Timestamp, now: float) -> str:
     at = seconds(ts)
     if at is None:
         return "-"
-    delta = max(0.0, now - at)
+    return duration(max(0.0, now - at))
+
+
+def duration(delta: float) -> str:
+    """Seconds, coarse: '4s', '3m', '2h', '5d'."""
     if delta < 60:
         return f"{delta:.0f}s"
     if delta < 3600:

@@ -189,6 +189,7 @@ class AccountMonitor:
             config_version=self.config.config_version,
             last_cycle_at=to_ts(self.last_cycle_at),
             last_cycle_ms=self.last_cycle_ms,
+            monitor_page=self.adapter.monitor_page(),
         )
 
     def state_frame(self) -> gateway_pb2.AccountState:

@@ -52,6 +52,19 @@ def proxy_cell(a: control_pb2.Account) -> str:
     return f"ok {h.latency_ms}ms" if h.ok else f"FAIL {fmt.one_line(h.detail, 30)}"
 
 
+def page_line(a: control_pb2.Account) -> str:
+    """The account's monitor page as its worker last measured it; "" when
+    nothing was (no online worker runs it, or its adapter has no page)."""
+    p = a.monitor_page
+    if not (p.age_s or p.js_heap_used_bytes or p.renewals):
+        return ""
+    parts = [f"open {fmt.duration(p.age_s)}" if p.age_s else "none open"]
+    if p.js_heap_used_bytes:
+        parts.append(f"JS heap {p.js_heap_used_bytes / 1048576:.1f} MiB, {p.dom_nodes} nodes")
+    parts.append(f"renewed {p.renewals}×")
+    return "page: " + ", ".join(parts)
+
+
 class AccountsPane(Pane):
     TAB = "accounts"
     TITLE = "Accounts"
@@ -127,9 +140,11 @@ class AccountsPane(Pane):
         where = (
             f"{a.spec.demo.base_url} as {a.spec.demo.username}" if a.spec.HasField("demo") else ""
         )
+        page = page_line(a)
         label.update(
             f"{a.account_id}: {user}; every {a.spec.monitor_interval_ms} ms"
             + (f"; {where}" if where else "")
+            + (f"\n{page}" if page else "")
             + (f"\n{a.state_reason}" if a.state_reason else "")
         )
 

@@ -94,6 +94,11 @@ class Adapter(ABC):
         """True when there is no session to monitor with."""
         return False
 
+    def monitor_page(self) -> common_pb2.MonitorPage:
+        """The account's monitor page as last measured (Heartbeat, the
+        master's page figures); all 0 for an adapter without one."""
+        return common_pb2.MonitorPage()
+
     @abstractmethod
     async def fetch_new(self, cursor: str) -> FetchResult:
         """Items newer than cursor, and the cursor to use next time."""

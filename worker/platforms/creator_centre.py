@@ -23,6 +23,7 @@ from hiscrm.v1 import common_pb2, gateway_pb2
 from hiscrm_common import config_model
 from hiscrm_common.timeutil import to_ts, utcnow
 from worker.browser.account_context import AccountContext
+from worker.browser.page_vitals import PageVitals
 from worker.browser.proxy_check import is_proxy_failure
 from worker.platforms.answers import Answer
 from worker.platforms.base import Adapter, AdapterContext, FetchResult
@@ -114,6 +115,9 @@ class CreatorCentreAdapter(Adapter):
         self._saved_since_config = False
         settings = config_model.get()
         self.renewal = PageRenewal(settings.page_renew_min * 60, settings.page_max_heap_mib)
+        # what _renew_if_due last measured of the open monitor page; None
+        # once that page is dropped (the next cycle measures its successor)
+        self.page_vitals: PageVitals | None = None
 
     # ------------------------------------------------------------ basics
 
@@ -199,6 +203,20 @@ class CreatorCentreAdapter(Adapter):
         self._monitor_page_opened(page)
         return page
 
+    def monitor_page(self) -> common_pb2.MonitorPage:
+        open_ = self.page is not None and not self.page.is_closed()
+        vitals = self.page_vitals if open_ else None
+
+        def u32(value: float) -> int:  # the field's range: a heartbeat never fails on one
+            return min(max(int(value), 0), 2**32 - 1)
+
+        return common_pb2.MonitorPage(
+            js_heap_used_bytes=min(max(vitals.js_heap_used_bytes, 0), 2**63 - 1) if vitals else 0,
+            dom_nodes=u32(vitals.dom_nodes) if vitals else 0,
+            age_s=u32(self.renewal.age_s(time.monotonic())) if open_ else 0,
+            renewals=u32(self.renewal.renewals),
+        )
+
     def _monitor_page_opened(self, page: Page) -> None:
         """Hook for what only the long-lived monitor page listens to."""
 
@@ -213,6 +231,7 @@ class CreatorCentreAdapter(Adapter):
         except PlaywrightError as exc:  # the cycle meets the page's trouble itself
             self._log("could not measure the monitor page: %s", exc, level=logging.DEBUG)
             vitals = None
+        self.page_vitals = vitals
         why = self.renewal.why(time.monotonic(), vitals)
         if not why:
             return
@@ -240,6 +259,7 @@ class CreatorCentreAdapter(Adapter):
 
     async def _drop_page(self) -> None:
         page, self.page = self.page, None
+        self.page_vitals = None
         if page is not None and not page.is_closed():
             try:
                 await page.close()

@@ -254,3 +254,15 @@ class ProxyHealth(_message.Message):
     latency_ms: int
     checked_at: _timestamp_pb2.Timestamp
     def __init__(self, ok: _Optional[bool] = ..., detail: _Optional[str] = ..., latency_ms: _Optional[int] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MonitorPage(_message.Message):
+    __slots__ = ("js_heap_used_bytes", "dom_nodes", "age_s", "renewals")
+    JS_HEAP_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DOM_NODES_FIELD_NUMBER: _ClassVar[int]
+    AGE_S_FIELD_NUMBER: _ClassVar[int]
+    RENEWALS_FIELD_NUMBER: _ClassVar[int]
+    js_heap_used_bytes: int
+    dom_nodes: int
+    age_s: int
+    renewals: int
+    def __init__(self, js_heap_used_bytes: _Optional[int] = ..., dom_nodes: _Optional[int] = ..., age_s: _Optional[int] = ..., renewals: _Optional[int] = ...) -> None: ...

@@ -279,7 +279,7 @@ class LogChunk(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., text: _Optional[str] = ..., overflow: _Optional[bool] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path", "proxy_has_password")
+    __slots__ = ("account_id", "spec", "config_version", "acked_config_version", "worker_id", "state", "error_kind", "state_reason", "has_session", "user", "last_cycle_at", "state_changed_at", "unread_count", "proxy_health", "created_at", "updated_at", "screenshot_path", "proxy_has_password", "monitor_page")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -298,6 +298,7 @@ class Account(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
     PROXY_HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_PAGE_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     spec: _common_pb2.AccountSpec
     config_version: int
@@ -316,7 +317,8 @@ class Account(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     screenshot_path: str
     proxy_has_password: bool
-    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ..., proxy_has_password: _Optional[bool] = ...) -> None: ...
+    monitor_page: _common_pb2.MonitorPage
+    def __init__(self, account_id: _Optional[str] = ..., spec: _Optional[_Union[_common_pb2.AccountSpec, _Mapping]] = ..., config_version: _Optional[int] = ..., acked_config_version: _Optional[int] = ..., worker_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., error_kind: _Optional[_Union[_common_pb2.ErrorKind, str]] = ..., state_reason: _Optional[str] = ..., has_session: _Optional[bool] = ..., user: _Optional[_Union[_common_pb2.UserInfo, _Mapping]] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unread_count: _Optional[int] = ..., proxy_health: _Optional[_Union[_common_pb2.ProxyHealth, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., screenshot_path: _Optional[str] = ..., proxy_has_password: _Optional[bool] = ..., monitor_page: _Optional[_Union[_common_pb2.MonitorPage, _Mapping]] = ...) -> None: ...
 
 class ListAccountsRequest(_message.Message):
     __slots__ = ("platform", "worker_id", "states", "page_size", "page_token")

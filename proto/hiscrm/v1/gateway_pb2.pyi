@@ -75,20 +75,22 @@ class Register(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., version: _Optional[str] = ..., platforms: _Optional[_Iterable[_Union[_common_pb2.Platform, str]]] = ..., max_accounts: _Optional[int] = ..., held_accounts: _Optional[_Iterable[_Union[HeldAccount, _Mapping]]] = ..., boot_id: _Optional[str] = ..., outbox_pending: _Optional[int] = ...) -> None: ...
 
 class AccountStatus(_message.Message):
-    __slots__ = ("account_id", "state", "config_version", "last_cycle_at", "outbox_pending", "last_cycle_ms")
+    __slots__ = ("account_id", "state", "config_version", "last_cycle_at", "outbox_pending", "last_cycle_ms", "monitor_page")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     LAST_CYCLE_AT_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_PENDING_FIELD_NUMBER: _ClassVar[int]
     LAST_CYCLE_MS_FIELD_NUMBER: _ClassVar[int]
+    MONITOR_PAGE_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     state: _common_pb2.RunState
     config_version: int
     last_cycle_at: _timestamp_pb2.Timestamp
     outbox_pending: int
     last_cycle_ms: int
-    def __init__(self, account_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., config_version: _Optional[int] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., last_cycle_ms: _Optional[int] = ...) -> None: ...
+    monitor_page: _common_pb2.MonitorPage
+    def __init__(self, account_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.RunState, str]] = ..., config_version: _Optional[int] = ..., last_cycle_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outbox_pending: _Optional[int] = ..., last_cycle_ms: _Optional[int] = ..., monitor_page: _Optional[_Union[_common_pb2.MonitorPage, _Mapping]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("sent_at", "stats", "accounts", "outbox_pending", "delivery_error", "delivery_errors")

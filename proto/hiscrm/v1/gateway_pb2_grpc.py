@@ -41,6 +41,7 @@ class WorkerGatewayStub:
     Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
     counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
     config versions 0..2^63-1; platform_item_id of a CommandResult 256;
+    monitor_page.js_heap_used_bytes <= 2^63-1;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
@@ -73,6 +74,7 @@ class WorkerGatewayServicer:
     Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
     counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
     config versions 0..2^63-1; platform_item_id of a CommandResult 256;
+    monitor_page.js_heap_used_bytes <= 2^63-1;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
@@ -116,6 +118,7 @@ class WorkerGateway:
     Fingerprint strings 1,024; ProcessStats: cpu_percent 0..100,000, byte
     counts <= 2^63-1; counts (outbox_pending, delivery_errors) <= 2^53;
     config versions 0..2^63-1; platform_item_id of a CommandResult 256;
+    monitor_page.js_heap_used_bytes <= 2^63-1;
     enums: a value this master knows (a newer one is refused, not guessed).
     """
 
