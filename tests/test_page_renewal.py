@@ -42,7 +42,7 @@ async def test_an_old_or_heavy_monitor_page_is_renewed_and_reading_goes_on(
         result = await adapter.fetch_new(first.cursor)
         assert adapter.page is page and adapter.renewal.renewals == 0
         assert delta(before, counters(base), "creator_page") == 0
-        # what the heartbeat reports: the page as this cycle's start measured it
+        # what the heartbeat reports: the page as measured at the end of the cycle
         reported = adapter.monitor_page()
         assert reported.js_heap_used_bytes > 0 and reported.dom_nodes > 10, reported
         assert reported.renewals == 0
@@ -55,9 +55,11 @@ async def test_an_old_or_heavy_monitor_page_is_renewed_and_reading_goes_on(
         assert page.is_closed() and adapter.page is not None and adapter.page is not page
         assert adapter.renewal.renewals == 1
         assert "after-age-renewal" in {i.content for i in result.items}
-        # the closed page's figures are gone; its successor is measured next cycle
+        # the figures are the fresh page's, measured at the end of its first cycle
         reported = adapter.monitor_page()
-        assert reported.renewals == 1 and reported.js_heap_used_bytes == 0, reported
+        assert reported.renewals == 1 and reported.js_heap_used_bytes > 0, reported
+        assert adapter.page_vitals is not None
+        assert reported.dom_nodes == adapter.page_vitals.dom_nodes
         assert len(result.items) < len(first.items)  # from the cursor on, not the history
         assert delta(before, counters(base), "creator_page") == 1  # the fresh page loaded it
         assert any("renewing the monitor page (open for" in r.getMessage() for r in caplog.records)

@@ -115,8 +115,8 @@ class CreatorCentreAdapter(Adapter):
         self._saved_since_config = False
         settings = config_model.get()
         self.renewal = PageRenewal(settings.page_renew_min * 60, settings.page_max_heap_mib)
-        # what _renew_if_due last measured of the open monitor page; None
-        # once that page is dropped (the next cycle measures its successor)
+        # the open monitor page as measured after the last cycle; None once
+        # that page is dropped (its successor is measured after its first cycle)
         self.page_vitals: PageVitals | None = None
 
     # ------------------------------------------------------------ basics
@@ -220,18 +220,24 @@ class CreatorCentreAdapter(Adapter):
     def _monitor_page_opened(self, page: Page) -> None:
         """Hook for what only the long-lived monitor page listens to."""
 
-    async def _renew_if_due(self) -> None:
-        """Close the monitor page when it is due for renewal (PageRenewal);
-        the cycle that follows opens a fresh one in the same context."""
+    async def _measure_page(self) -> None:
+        """The open monitor page's figures after a cycle: what heartbeats
+        report and what the next cycle's renewal decision reads."""
         page, actx = self.page, self.actx
+        self.page_vitals = None
         if page is None or page.is_closed() or actx is None or not actx.alive:
             return
         try:
-            vitals = await actx.vitals(page)
-        except PlaywrightError as exc:  # the cycle meets the page's trouble itself
+            self.page_vitals = await actx.vitals(page)
+        except PlaywrightError as exc:  # the next cycle meets the page's trouble itself
             self._log("could not measure the monitor page: %s", exc, level=logging.DEBUG)
-            vitals = None
-        self.page_vitals = vitals
+
+    async def _renew_if_due(self) -> None:
+        """Close the monitor page when it is due for renewal (PageRenewal);
+        the cycle that follows opens a fresh one in the same context."""
+        if self.page is None or self.page.is_closed():
+            return
+        vitals = self.page_vitals
         why = self.renewal.why(time.monotonic(), vitals)
         if not why:
             return
@@ -381,6 +387,7 @@ class CreatorCentreAdapter(Adapter):
         async with self.ctx.page_slots:
             await self._renew_if_due()
             await self._guarded(lambda: self._cycle(marks, steps), "cycle")
+            await self._measure_page()
         if steps.failures and not steps.done:
             raise merge_failures(steps.failures)
         # A failed step's mark stays where it was: its list is read again.
