@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, select
@@ -29,7 +29,8 @@ from hiscrm.v1 import common_pb2, hosts_pb2
 from hiscrm_common.timeutil import aware, utcnow
 from master.hosts import HostRecord, HostRegistry
 from master.registry import MISSING, OFFLINE
-from master.store.database import Database, upsert
+from master.store.database import Database
+from master.store.dirty_writer import DirtyWriter
 from master.store.models import HostRow
 from master.store.write_health import FIRST_DELAY_S, MAX_DELAY_S, WriteHealth
 
@@ -82,13 +83,36 @@ def from_row(row: HostRow) -> HostRecord:
     return record
 
 
+def _figures(record: HostRecord) -> dict[str, Any]:
+    """A report's figures: the parameters of the writer's UPDATE."""
+    return {
+        "h": record.host_id,
+        "at": record.last_report_at,
+        "memory": record.resources.memory_total_bytes,
+    }
+
+
 class HostStore:
     def __init__(self, db: Database, hosts: HostRegistry) -> None:
         self.db = db
         self.hosts = hosts
         self.writes = WriteHealth("saving host states")
         self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()  # one write at a time: two inserts of a new row collide
+        table = HostRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it; its stubs omit it
+        self.writer = DirtyWriter(
+            db,
+            HostRow,
+            self.writes,
+            what="hosts",
+            records=lambda: hosts.hosts.values(),
+            key=lambda h: h.host_id,
+            row=lambda h: to_row(h).model_dump(),
+            figures=_figures,
+            # Core, not ORM: no model objects for a report's two columns
+            update_figures=update(table)
+            .where(table.c.host_id == bindparam("h"))
+            .values(last_seen_at=bindparam("at"), memory_total_bytes=bindparam("memory")),
+        )
         hosts.wake_writer = self._wake.set
 
     async def load(self) -> None:
@@ -128,55 +152,7 @@ class HostStore:
     async def flush(self) -> bool:
         """Writes what changed; False (logged, kept for the next try) when
         the database refused."""
-        async with self._lock:
-            return await self._flush()
-
-    async def _flush(self) -> bool:
-        records = list(self.hosts.hosts.values())
-        full = [h for h in records if h.dirty_full]
-        seen = [h for h in records if h.dirty_seen and not h.dirty_full]
-        if not full and not seen:
-            return True
-        for record in records:
-            record.dirty_full = record.dirty_seen = False
-        rows = [to_row(h).model_dump() for h in full]
-        figures = [
-            {
-                "h": h.host_id,
-                "at": h.last_report_at,
-                "memory": h.resources.memory_total_bytes,
-            }
-            for h in seen
-        ]
-
-        def write(session: Session) -> None:
-            for values in rows:
-                upsert(session, HostRow, values)
-            if figures:
-                table = HostRow.__table__  # type: ignore[attr-defined]  # Core: no ORM objects
-                session.execute(
-                    update(table)
-                    .where(table.c.host_id == bindparam("h"))
-                    .values(last_seen_at=bindparam("at"), memory_total_bytes=bindparam("memory")),
-                    figures,
-                )
-            session.commit()
-
-        try:
-            with self.writes.attempt():
-                await self.db.run(write)
-        except Exception:
-            for record in full:
-                record.dirty_full = True
-            for record in seen:
-                record.dirty_seen = True
-            log.exception(
-                "could not save %d hosts (%s); will retry",
-                len(full) + len(seen),
-                ",".join(h.host_id for h in (*full, *seen))[:512],
-            )
-            return False
-        return True
+        return await self.writer.flush()
 
     async def forget(self, host_id: str) -> HostRecord | None:
         """Removes a host from the registry and the database; on a failed
@@ -191,7 +167,7 @@ class HostStore:
             session.commit()
 
         try:
-            async with self._lock:
+            async with self.writer.lock:  # not under a write of that row
                 await self.db.run(remove)
         except Exception:
             self.hosts.hosts.setdefault(host_id, record)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -25,7 +25,8 @@ from hiscrm_common.timeutil import aware, to_ts, utcnow
 from master.config import MasterConfig
 from master.events import EventBus
 from master.limits import ID_RE
-from master.store.database import Database, upsert
+from master.store.database import Database
+from master.store.dirty_writer import DirtyWriter
 from master.store.models import WorkerRow
 from master.store.write_health import WriteHealth
 
@@ -101,7 +102,7 @@ class WorkerRecord:
     delivery_errors: int = 0
     connections: int = 0
     conn: Connection | None = None
-    dirty: bool = False  # heartbeat figures changed
+    dirty_seen: bool = False  # heartbeat figures changed
     dirty_full: bool = True  # registration or state changed (or never written)
 
     def to_proto(self, account_ids: list[str] | None = None) -> control_pb2.Worker:
@@ -187,6 +188,21 @@ class WorkerRecord:
 StateListener = Callable[[WorkerRecord, int], None]
 
 
+def _beat_figures(w: WorkerRecord) -> dict[str, Any]:
+    """A heartbeat's figures: one row's parameters of the bulk UPDATE."""
+    return {
+        "worker_id": w.worker_id,
+        "last_heartbeat_at": w.last_heartbeat_at,
+        "cpu_percent": w.stats.cpu_percent,
+        "rss_bytes": w.stats.rss_bytes,
+        "uss_bytes": w.stats.uss_bytes,
+        "process_count": w.stats.process_count,
+        "browser_rss_bytes": w.stats.browser_rss_bytes,
+        "browser_process_count": w.stats.browser_process_count,
+        "outbox_pending": w.outbox_pending,
+    }
+
+
 class WorkerRegistry:
     def __init__(self, config: MasterConfig, db: Database, bus: EventBus) -> None:
         self.config = config
@@ -196,7 +212,6 @@ class WorkerRegistry:
         self.listeners: list[StateListener] = []
         self.accounts_of: Callable[[str], list[str]] = lambda _worker_id: []
         self.stream_connects = 0
-        self._flush_lock = asyncio.Lock()
         # held so the loop does not drop them half-way ("Task was destroyed")
         self._flushes: set[asyncio.Task[None]] = set()
         # workers online when the last master stopped: their accounts wait
@@ -204,6 +219,17 @@ class WorkerRegistry:
         self._returning: set[str] = set()
         self._loaded_at = 0.0
         self.writes = WriteHealth("saving worker states")
+        self.writer = DirtyWriter(
+            db,
+            WorkerRow,
+            self.writes,
+            what="worker records",
+            records=lambda: self.workers.values(),
+            key=lambda w: w.worker_id,
+            row=lambda w: w.to_row().model_dump(),
+            figures=_beat_figures,
+            update_figures=update(WorkerRow),  # ORM bulk UPDATE by primary key
+        )
 
     # ------------------------------------------------------------ start-up
 
@@ -221,10 +247,10 @@ class WorkerRegistry:
             if record.state != OFFLINE:
                 record.state = MISSING
                 record.state_changed_at = now
-                record.dirty = True
+                record.dirty_seen = True
                 self._returning.add(record.worker_id)
             record.last_seen_monotonic = time.monotonic()
-            record.dirty_full = record.dirty
+            record.dirty_full = record.dirty_seen
             self.workers[record.worker_id] = record
         self._loaded_at = time.monotonic()
         await self.flush()
@@ -344,7 +370,7 @@ class WorkerRegistry:
             self.bus.publish(worker=self.describe(record))
         record.delivery_errors = hb.delivery_errors
         record.account_status = {a.account_id: a for a in hb.accounts}
-        record.dirty = True
+        record.dirty_seen = True
 
     def monitor_page(self, worker_id: str, account_id: str) -> common_pb2.MonitorPage | None:
         """The account's monitor page as its worker's last heartbeat measured
@@ -427,54 +453,11 @@ class WorkerRegistry:
     # ------------------------------------------------------------ persistence
 
     async def flush(self) -> None:
-        # Serialized: two concurrent merges of a new row would both INSERT.
-        async with self._flush_lock:
-            await self._flush()
-
-    async def _flush(self) -> None:
         """Whole rows for what registered or changed state; for the rest,
         one bulk UPDATE of the heartbeat columns (1,000 workers beat every
-        2 s: a row each, one statement, no per-row model building)."""
-        full = [w for w in self.workers.values() if w.dirty_full]
-        beats = [w for w in self.workers.values() if w.dirty and not w.dirty_full]
-        if not full and not beats:
-            return
-        for record in (*full, *beats):
-            record.dirty = record.dirty_full = False
-        rows = [w.to_row().model_dump() for w in full]
-        figures = [
-            {
-                "worker_id": w.worker_id,
-                "last_heartbeat_at": w.last_heartbeat_at,
-                "cpu_percent": w.stats.cpu_percent,
-                "rss_bytes": w.stats.rss_bytes,
-                "uss_bytes": w.stats.uss_bytes,
-                "process_count": w.stats.process_count,
-                "browser_rss_bytes": w.stats.browser_rss_bytes,
-                "browser_process_count": w.stats.browser_process_count,
-                "outbox_pending": w.outbox_pending,
-            }
-            for w in beats
-        ]
-
-        def write(session: Session) -> None:
-            for values in rows:
-                upsert(session, WorkerRow, values)
-            if figures:
-                session.execute(update(WorkerRow), figures)
-            session.commit()
-
-        try:
-            with self.writes.attempt():
-                await self.db.run(write)
-        except Exception:
-            for record in full:
-                record.dirty_full = True
-            for record in beats:
-                record.dirty = True
-            log.exception(
-                "could not persist %d worker records; will retry", len(rows) + len(figures)
-            )
+        2 s: a row each, one statement, no per-row model building). A failed
+        write is logged and retried by the next flush (master/store/dirty_writer.py)."""
+        await self.writer.flush()
 
     async def run_maintenance(self) -> None:
         """Sweep for silent workers and persist heartbeat figures, forever.

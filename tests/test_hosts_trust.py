@@ -21,12 +21,12 @@ ONLINE_HOST_ID = "trust-host"
 class Agent:
     """A HostGateway stream held open from a thread, as an agent holds it."""
 
-    def __init__(self, cluster: Cluster, secret: str, host_id: str) -> None:
+    def __init__(self, cluster: Cluster, secret: str, host_id: str, timeout: float = 60) -> None:
         self.frames: queue.Queue[hosts_pb2.HostFrame | None] = queue.Queue()
         self.frames.put(hosts_pb2.HostFrame(hello=hosts_pb2.HostHello(host_id=host_id, slots=1)))
         stub = hosts_pb2_grpc.HostGatewayStub(cluster.channel())
         self.call = stub.Connect(
-            self._requests(), metadata=[("authorization", f"Bearer {secret}")], timeout=60
+            self._requests(), metadata=[("authorization", f"Bearer {secret}")], timeout=timeout
         )
 
     def _requests(self) -> Iterator[hosts_pb2.HostFrame]:

@@ -130,6 +130,13 @@ class ControlClient:
         resp = await self._unary("ScaleWorkers", req, deadline=PROCESS_TIMEOUT_S)
         return list(resp.results)
 
+    async def forget_host(self, host_id: str) -> control_pb2.ForgetHostResponse:
+        """Removes a host gone for good and revokes its credential (admin only;
+        refused while its agent is connected)."""
+        req = control_pb2.ForgetHostRequest(host_id=host_id)
+        resp: control_pb2.ForgetHostResponse = await self._unary("ForgetHost", req)
+        return resp
+
     def tail_log(self, worker_id: str, *, follow: bool = True) -> AsyncIterator[Any]:
         """LogChunks; a followed tail lives until the caller cancels it."""
         req = control_pb2.TailWorkerLogRequest(worker_id=worker_id, follow=follow)

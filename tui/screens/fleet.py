@@ -1,6 +1,7 @@
 """Fleet: the workers grouped by host, each host's health (CPU, free memory
 and disk, accounts against its cap); the workers' processes and load;
-start/stop/restart/scale; a worker's log, followed live."""
+start/stop/restart/scale; a worker's log, followed live; a host gone for
+good forgotten (Control.ForgetHost)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class FleetPane(Pane):
         Binding("r", "act('restart')", "Restart"),
         Binding("n", "scale", "Scale"),
         Binding("l", "toggle_log", "Log"),
+        Binding("f", "forget_host", "Forget host"),
     ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -309,6 +311,50 @@ class FleetPane(Pane):
         self.notify(f"scaled to {count} workers: {changed}", markup=False)
         self.want_refresh("workers")
 
+    def action_forget_host(self) -> None:
+        """On a host's header row: asks, then has the master forget that host."""
+        host = self.selected_host()
+        if host is None:
+            self.notify("select a worker host's row to forget it", severity="warning", markup=False)
+            return
+        host_id = host.host_id
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.forget(host_id)
+
+        # What ForgetHost does (master/control/hosts.py): refused while the agent
+        # is connected; else the credential is revoked and the host's record
+        # dropped; the workers' own records are left alone.
+        self.app.push_screen(
+            ConfirmModal(
+                f"Forget host {host_id}? Its credential is revoked and it leaves the"
+                " list of hosts; the records of workers it ran stay listed. The master"
+                " refuses while its agent is connected.",
+                yes="Forget",
+            ),
+            confirmed,
+        )
+
+    @work(group="fleet-action", exit_on_error=False)
+    async def forget(self, host_id: str) -> None:
+        try:
+            done = await self.client.forget_host(host_id)
+        except ControlError as exc:  # connected, not an admin, already gone...
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+        else:
+            revoked = (
+                f"credential {done.revoked_token_id} revoked"
+                if done.revoked_token_id
+                else "it had no credential"
+            )
+            kept = f"; its workers stay listed: {', '.join(done.worker_ids)}"
+            self.notify(
+                f"host {done.host_id} forgotten; {revoked}{kept if done.worker_ids else ''}",
+                markup=False,
+            )
+        self.refresh_hosts()
+
     def action_toggle_log(self) -> None:
         wid = self.selected()
         if self.tailing is not None and (wid is None or wid == self.tailing):
@@ -344,6 +390,9 @@ class FleetPane(Pane):
                 lambda op=op: self.action_act(op),
             )
         yield SystemCommand("Scale workers", "run N workers", self.action_scale)
+        yield SystemCommand(
+            "Forget host", "remove the selected worker host for good", self.action_forget_host
+        )
         yield SystemCommand(
             "Tail worker log", "follow the selected worker's log", self.action_toggle_log
         )

@@ -32,6 +32,7 @@ class Dialog(ModalScreen[R]):
     Dialog .dialog Button { margin-left: 1; }
     Dialog .dialog .error { color: $error; height: auto; }
     Dialog .dialog .hint { color: $text-muted; height: auto; }
+    Dialog .dialog #question { width: 1fr; }  /* a long question wraps, not cropped */
     """
 
 
