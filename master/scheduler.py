@@ -57,6 +57,7 @@ class Scheduler:
         self.registry = registry
         self.bus = bus
         self._wake = asyncio.Event()
+        self.frozen = False  # the master is stopping (freeze)
         self._last_sent: dict[str, float] = {}
         self.rebalances = 0
         self.placements = 0
@@ -143,6 +144,15 @@ class Scheduler:
         else:
             self._recheck.add(account_id)
         self._wake.set()
+
+    def freeze(self) -> None:
+        """The master is stopping: nothing is placed or released from now on.
+        Its workers' streams close while it stops; a rebalance then would
+        release every account (no worker online) and store that, so the next
+        master would find them all unassigned, and the allowance it gives
+        the last run's workers to come back (WorkerRegistry.awaited) would
+        hold back nothing: the first worker back would take them all."""
+        self.frozen = True
 
     def login_ended(self) -> None:
         """A login ended: the load is evened out now if it waited for it."""
@@ -341,6 +351,8 @@ class Scheduler:
 
     async def rebalance(self) -> None:
         """Every account checked, waiting ones placed, the load evened out."""
+        if self.frozen:
+            return
         self.rebalances += 1
         every, online, hosts = self._online()
         members: dict[str, list[AccountRow]] = {w: [] for w in online}
@@ -398,6 +410,8 @@ class Scheduler:
         placed when waiting. Creating 10,000 accounts one by one must not
         walk all of them each time; new ones go to the least loaded worker,
         which keeps the load even without moving anything else."""
+        if self.frozen:
+            return
         self.placements += 1
         every, online, hosts = self._online()
         revokes: dict[str, list[str]] = defaultdict(list)

@@ -140,6 +140,7 @@ class MasterServer:
             self._watchdog.cancel()
         await self.health.enter_graceful_shutdown()
         self.app.stopping = True
+        self.app.scheduler.freeze()  # the streams closing now must not move accounts
         await self.server.stop(grace)
         if self.metrics is not None:
             await self.metrics.cleanup()
