@@ -14,8 +14,9 @@ open-loop stream of DMs and comments going to every account. Then, for
   - every --restart-every-min (60) minutes it restarts the master (SIGTERM,
     then a new master on the same database and port);
   - every --sample-every-s it records RSS and open file descriptors of every
-    process (master; each worker, its Playwright driver and its Chromium tree;
-    PSS too) with the accounts its worker holds,
+    process (master; each worker, its Playwright driver and its Chromium tree,
+    that tree also split by its processes' jobs; PSS too) with the accounts
+    its worker holds,
     the workers' outbox depths, the master's pending config acks and event
     subscribers, and the stream lag (inject -> WatchEvents) of the items sent
     since the previous sample.
