@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 
 from hiscrm.v1 import common_pb2
 from tests.delivery_helpers import account, create, synthetic_spec
 from tests.harness import Cluster, wait_for
-from tests.raw_worker import RawWorker, register
 
 ONLINE = common_pb2.WORKER_STATE_ONLINE
 OFFLINE = common_pb2.WORKER_STATE_OFFLINE
@@ -123,28 +121,6 @@ def test_a_master_restart_moves_no_account(cluster: Cluster) -> None:
     assert after == before
     log = cluster.master.log_text()  # type: ignore[union-attr]
     assert "revoking" not in log and "(reassigned)" not in log, log[-3000:]
-
-
-def test_a_stopping_master_stores_no_release(cluster: Cluster) -> None:
-    """A worker's stream that ends while the master stops (here it closes
-    within the master's grace period, so the stopping master has seconds to
-    act on it) leaves the worker's accounts on record as its: a release
-    stored then would leave the next master nothing to hold back for it."""
-    master = cluster.start_master()
-    raw = RawWorker(cluster, register("stop-raw")).keep_alive()
-    raw.welcomed()
-    create(cluster, "stop-acc", synthetic_spec(rate=1, total=1, interval_ms=1000))
-    raw.assigned("stop-acc")
-    wait_for(lambda: account(cluster, "stop-acc").worker_id == "stop-raw", what="the assignment")
-    os.kill(master.pid, signal.SIGTERM)  # the gRPC server gives open streams 5 s
-    raw.close()  # ends within them: the stopping master sees the worker leave
-    assert master.popen is not None
-    master.popen.wait(60)
-    with sqlite3.connect(cluster.home / "hiscrm.db") as db:
-        (holder,) = db.execute(
-            "SELECT worker_id FROM accounts WHERE account_id = 'stop-acc'"
-        ).fetchone()
-    assert holder == "stop-raw", master.log_text()[-3000:]
 
 
 def test_sigusr1_logs_where_every_task_waits(cluster: Cluster) -> None:
